@@ -1,0 +1,92 @@
+//! The data directory itself: its exclusive lock and its free space.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::error::{Error, IoContext, Result};
+
+/// An exclusive `flock` on `<data-dir>/.lock`, held until dropped.
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Takes the lock without waiting; fails with [`Error::Locked`] if another process has it.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        let path = dir.join(".lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .context(|| format!("open lock file {}", path.display()))?;
+        // SAFETY: flock on a valid, open descriptor.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let error = std::io::Error::last_os_error();
+            if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(error).context(|| format!("lock {}", path.display()));
+            }
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            return Err(Error::Locked {
+                dir: dir.to_path_buf(),
+                holder: if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                },
+            });
+        }
+        let record_pid = |file: &mut File| -> std::io::Result<()> {
+            file.set_len(0)?;
+            file.rewind()?;
+            write!(file, "{}", std::process::id())
+        };
+        record_pid(&mut file).context(|| format!("write pid to {}", path.display()))?;
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// Bytes available to unprivileged writers on the filesystem holding `dir` (`statvfs`
+/// `f_bavail * f_frsize`, as the original pump computes it).
+pub fn available_space(dir: &Path) -> Result<u64> {
+    let c_path = CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Io {
+        context: format!("statvfs {}", dir.display()),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte"),
+    })?;
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return Err(std::io::Error::last_os_error()).context(|| format!("statvfs {}", dir.display()));
+    }
+    let block = if stat.f_frsize > 0 { stat.f_frsize } else { stat.f_bsize };
+    Ok((stat.f_bavail as u64).saturating_mul(block as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_fails_with_the_holder_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DirLock::acquire(dir.path()).unwrap();
+        let error = DirLock::acquire(dir.path()).err().unwrap().to_string();
+        assert!(error.contains("is locked by another process"), "{error}");
+        assert!(error.contains(&format!("pid {}", std::process::id())), "{error}");
+        drop(first);
+        DirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn free_space_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(available_space(dir.path()).unwrap() > 0);
+    }
+}

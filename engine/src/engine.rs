@@ -1,0 +1,606 @@
+//! The engine: open and recovery, the public API, and GC.
+
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use futures_util::Stream;
+use tokio::sync::{oneshot, watch};
+
+use crate::config::Config;
+use crate::data_dir::DirLock;
+use crate::error::{Error, IoContext, Result};
+use crate::housekeeper::{self, Job};
+use crate::index::{IndexEntry, Position};
+use crate::housekeeper::ensure_spare;
+use crate::log_files::{map_segment, ActiveSegment, ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES};
+use crate::log_io::{open_backend, write_all_at, LogIo};
+use crate::meta::{read_meta, write_meta, Meta};
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::pull::{pull_stream, PulledBinlog};
+use crate::record::{EncodedRecord, Kind, Record};
+use crate::segment::{
+    check_header, decode_footer, encode_footer, encode_header, parse_segment_file_name, scan_records, segment_path,
+    ScanEnd, SegmentStats, FOOTER_LEN,
+};
+use crate::sorter::Sorter;
+use crate::writer::{index_record, open_active, open_spare_as_segment, WriteRequest, Writer};
+
+/// State shared by the engine handle, the writer, the housekeeper and pull streams.
+pub struct Shared {
+    /// The sanitized configuration.
+    pub config: Config,
+    /// What reads need.
+    pub read_context: ReadContext,
+    /// Segments readers can see.
+    pub segments: ArcSwap<SegmentSet>,
+    /// Serialises replacements of `segments` (roll and GC).
+    pub segments_update: Mutex<()>,
+    /// The watermark and its change notification.
+    pub watermark: watch::Sender<u64>,
+    /// The last accepted GC TS.
+    pub gc_ts: AtomicU64,
+    /// The meta file's content; rewritten under this lock.
+    meta: Mutex<Meta>,
+    /// Free bytes under the data dir, refreshed by the housekeeper.
+    pub available_space: AtomicU64,
+    /// Set when an `fdatasync` failed: the writer refuses everything after.
+    pub writer_failure: OnceLock<String>,
+    /// Set by `close`.
+    closed: AtomicBool,
+    /// Counters and histograms.
+    pub metrics: Metrics,
+    /// The watermark computation, fed by the writer.
+    pub sorter: Mutex<Sorter>,
+    /// Prepared segment files.
+    pub spares: SparePool,
+    _lock: DirLock,
+}
+
+impl Shared {
+    /// Changes the meta with `change` and writes it.
+    pub fn update_meta(&self, change: impl FnOnce(&mut Meta)) -> Result<()> {
+        let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = meta.clone();
+        change(&mut next);
+        write_meta(&self.config.dir, &next)?;
+        *meta = next;
+        Ok(())
+    }
+
+    /// Whether the engine has been closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A record read by TS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRecord {
+    /// Where it is.
+    pub position: Position,
+    /// Its kind.
+    pub kind: Kind,
+    /// Its start TS.
+    pub start_ts: u64,
+    /// Its commit TS.
+    pub commit_ts: u64,
+    /// Its payload.
+    pub payload: Vec<u8>,
+}
+
+/// What a [`Engine::gc`] call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GcOutcome {
+    /// `ts` is not above the current GC point; nothing changed.
+    NotNewer {
+        /// The current GC point.
+        gc_ts: u64,
+    },
+    /// `ts` is not below the watermark: unsorted binlogs could be lost, so nothing changed.
+    AboveWatermark {
+        /// The current watermark.
+        watermark: u64,
+    },
+    /// The GC point moved to `ts`; `segments` whole segments were removed.
+    Collected {
+        /// Segments removed (or recycled).
+        segments: usize,
+    },
+}
+
+/// The storage engine of one pump. See the crate documentation.
+pub struct Engine {
+    shared: Arc<Shared>,
+    requests: ArcSwapOption<Sender<WriteRequest>>,
+    jobs: Mutex<Option<Sender<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    backend: &'static str,
+}
+
+impl Engine {
+    /// Opens (or creates) the engine in `config.dir` with the I/O backend the config selects.
+    pub fn open(config: Config) -> Result<Engine> {
+        config.sanitize()?;
+        let io = open_backend(config.io_backend)?;
+        Engine::open_with_io(config, io)
+    }
+
+    /// Opens the engine with a caller-provided I/O backend (fault injection in tests, or a
+    /// backend chosen by the caller).
+    pub fn open_with_io(config: Config, mut io: Box<dyn LogIo>) -> Result<Engine> {
+        config.sanitize()?;
+        let started = Instant::now();
+        fs::create_dir_all(&config.dir).context(|| format!("create data dir {}", config.dir.display()))?;
+        let lock = DirLock::acquire(&config.dir)?;
+        let log_dir = config.dir.join("log");
+        fs::create_dir_all(&log_dir).context(|| format!("create {}", log_dir.display()))?;
+        let read_context = ReadContext {
+            log_dir: log_dir.clone(),
+            max_payload: config.max_record_size.0 as usize,
+            skip_corrupt: config.skip_corrupt_records,
+        };
+
+        let ids = list_segments(&log_dir)?;
+        let meta = match read_meta(&config.dir)? {
+            Some(meta) => meta,
+            None if ids.is_empty() => {
+                let meta = Meta::new();
+                write_meta(&config.dir, &meta)?;
+                meta
+            }
+            None => {
+                tracing::warn!(dir = %config.dir.display(), "meta file is missing; replaying every segment");
+                Meta {
+                    replay_from: ids[0],
+                    ..Meta::new()
+                }
+            }
+        };
+        let mut sorter = Sorter::decode(&meta.sorter).ok_or_else(|| Error::Corruption {
+            file: crate::meta::meta_path(&config.dir),
+            offset: 0,
+            reason: "sorter checkpoint does not decode".into(),
+        })?;
+        let spares = SparePool::open(&log_dir, config.segment_size.0)?;
+
+        let recovered = recover_segments(&config, &read_context, &ids, meta.replay_from, &mut sorter)?;
+        let (file, active, stats, new_active) = match recovered.active {
+            Some((file, active, stats)) => (file, active, stats, false),
+            None => {
+                let id = ids.last().map_or(meta.replay_from.max(1), |last| last + 1);
+                ensure_spare(&spares, &config);
+                let (file, active) = open_spare_as_segment(&spares, &log_dir, id, config.segment_size.0)?;
+                write_all_at(io.as_mut(), &file, 0, &encode_header(id), true).map_err(|failure| Error::Io {
+                    context: format!("write header of {}", active.path.display()),
+                    source: failure.into_io_error(),
+                })?;
+                (file, active, SegmentStats::empty(), true)
+            }
+        };
+        let (watermark, _) = watch::channel(sorter.watermark());
+        let shared = Arc::new(Shared {
+            read_context,
+            segments: ArcSwap::from_pointee(SegmentSet {
+                sealed: recovered.sealed,
+                active: active.clone(),
+            }),
+            segments_update: Mutex::new(()),
+            watermark,
+            gc_ts: AtomicU64::new(meta.gc_ts),
+            meta: Mutex::new(meta),
+            available_space: AtomicU64::new(0),
+            writer_failure: OnceLock::new(),
+            closed: AtomicBool::new(false),
+            metrics: Metrics::default(),
+            sorter: Mutex::new(sorter),
+            spares,
+            config,
+            _lock: lock,
+        });
+        if new_active {
+            // Everything before the new segment is in the sorter now: replay can start there.
+            let sorter = shared.sorter.lock().unwrap_or_else(|e| e.into_inner()).encode();
+            shared.update_meta(|meta| {
+                meta.replay_from = active.id;
+                meta.sorter = sorter;
+            })?;
+        }
+        housekeeper::refresh_space(&shared);
+
+        let (request_tx, request_rx) = mpsc::channel();
+        let (job_tx, job_rx) = mpsc::channel();
+        let backend = io.name();
+        let writer = Writer::new(shared.clone(), io, request_rx, job_tx.clone(), file, active, stats);
+        let writer_thread = std::thread::Builder::new()
+            .name("binlog-writer".into())
+            .spawn(move || writer.run())
+            .context(|| "spawn the writer thread")?;
+        let housekeeper_shared = shared.clone();
+        let housekeeper_thread = std::thread::Builder::new()
+            .name("binlog-housekeeper".into())
+            .spawn(move || housekeeper::run(housekeeper_shared, job_rx))
+            .context(|| "spawn the housekeeper thread")?;
+        let _ = job_tx.send(Job::PrepareSpare);
+
+        let elapsed = started.elapsed();
+        shared.metrics.recovery.record_duration(elapsed);
+        tracing::info!(
+            dir = %shared.config.dir.display(),
+            backend,
+            watermark = *shared.watermark.borrow(),
+            segments = shared.segments.load().sealed.len() + 1,
+            ?elapsed,
+            "storage engine opened"
+        );
+        Ok(Engine {
+            shared,
+            requests: ArcSwapOption::from_pointee(request_tx),
+            jobs: Mutex::new(Some(job_tx)),
+            threads: Mutex::new(vec![writer_thread, housekeeper_thread]),
+            backend,
+        })
+    }
+
+    /// Appends `record`. Checks and encoding (with the CRC) happen now, in the caller; the
+    /// returned future resolves once the record is durable (with `sync-log`) and gives its position.
+    pub fn append(&self, record: Record<'_>) -> impl std::future::Future<Output = Result<Position>> + Send + 'static {
+        let queued = self.enqueue(&record);
+        async move { queued?.await.map_err(|_| Error::Closed)? }
+    }
+
+    fn enqueue(&self, record: &Record<'_>) -> Result<oneshot::Receiver<Result<Position>>> {
+        if record.kind != Kind::Fake {
+            let available = self.shared.available_space.load(Ordering::Relaxed);
+            let required = self.shared.config.stop_write_at_available_space.0;
+            if available < required {
+                self.shared.metrics.append_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::NoSpace { available, required });
+            }
+        }
+        if let Some(reason) = self.shared.writer_failure.get() {
+            return Err(Error::WriterFailed(reason.clone()));
+        }
+        let encoded = EncodedRecord::encode(record, self.shared.read_context.max_payload)?;
+        let (done, receiver) = oneshot::channel();
+        let request = WriteRequest {
+            record: encoded,
+            queued_at: Instant::now(),
+            done,
+        };
+        let requests = self.requests.load();
+        let sender = requests.as_ref().ok_or(Error::Closed)?;
+        sender.send(request).map_err(|_| Error::Closed)?;
+        Ok(receiver)
+    }
+
+    /// The record keyed `ts` (a prewrite by start TS, anything else by commit TS); the latest
+    /// one if several share the key.
+    pub fn get(&self, ts: u64) -> Result<Option<StoredRecord>> {
+        let segments = self.shared.segments.load_full();
+        let Some(located) = segments.find_latest(ts, |_| true, &self.shared.read_context)? else {
+            return Ok(None);
+        };
+        let record = segments.read(located.position, self.shared.read_context.max_payload)?;
+        Ok(Some(StoredRecord {
+            position: located.position,
+            kind: record.kind,
+            start_ts: record.start_ts,
+            commit_ts: record.commit_ts,
+            payload: record.payload.to_vec(),
+        }))
+    }
+
+    /// Commit and fake binlogs with commit TS above `after_ts`, in strictly increasing commit
+    /// TS, up to the watermark and then as it advances; each commit carries its prewrite's
+    /// payload. Fails with [`Error::Purged`] if `after_ts` is below the GC point.
+    pub fn pull_commits(&self, after_ts: u64) -> Result<impl Stream<Item = Result<PulledBinlog>> + Send + 'static> {
+        pull_stream(self.shared.clone(), after_ts)
+    }
+
+    /// The watermark (`maxCommitTS`): every binlog with a lower commit TS is stored and indexed.
+    pub fn max_commit_ts(&self) -> u64 {
+        *self.shared.watermark.borrow()
+    }
+
+    /// A receiver notified whenever the watermark moves.
+    pub fn watch_max_commit_ts(&self) -> watch::Receiver<u64> {
+        self.shared.watermark.subscribe()
+    }
+
+    /// Start TSs of prewrites that have no commit or rollback yet, ascending.
+    pub fn pending_prewrites(&self) -> Vec<u64> {
+        let sorter = self.shared.sorter.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending: Vec<u64> = sorter.pending_prewrites().map(|(ts, _)| ts).collect();
+        pending.sort_unstable();
+        pending
+    }
+
+    /// The last accepted GC TS.
+    pub fn gc_ts(&self) -> u64 {
+        self.shared.gc_ts.load(Ordering::Acquire)
+    }
+
+    /// The I/O backend in use (`io-uring` or `pwrite`).
+    pub fn io_backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Free bytes under the data dir, as last measured.
+    pub fn available_space(&self) -> u64 {
+        self.shared.available_space.load(Ordering::Relaxed)
+    }
+
+    /// Ids of the segments on disk, oldest first (the last one is active).
+    pub fn segment_ids(&self) -> Vec<u64> {
+        let segments = self.shared.segments.load();
+        segments.sealed.iter().map(|s| s.id).chain([segments.active.id]).collect()
+    }
+
+    /// A copy of the metrics.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics.snapshot()
+    }
+
+    /// Moves the GC point to `ts` (persisted) and removes every sealed segment whose records
+    /// are all at or below `ts - gc-prewrite-margin` and that holds no pending prewrite, as the
+    /// original does: ignored when `ts` is not above the current GC point or not below the
+    /// watermark. Costs a few file operations per removed segment, whatever their size.
+    pub fn gc(&self, ts: u64) -> Result<GcOutcome> {
+        let started = Instant::now();
+        let shared = &self.shared;
+        let removed = {
+            let _update = shared.segments_update.lock().unwrap_or_else(|e| e.into_inner());
+            let gc_ts = self.gc_ts();
+            if ts <= gc_ts {
+                return Ok(GcOutcome::NotNewer { gc_ts });
+            }
+            let watermark = self.max_commit_ts();
+            if watermark <= ts {
+                return Ok(GcOutcome::AboveWatermark { watermark });
+            }
+            shared.update_meta(|meta| meta.gc_ts = ts)?;
+            shared.gc_ts.store(ts, Ordering::Release);
+
+            let drop_through = ts.saturating_sub(shared.config.gc_margin_tso());
+            let oldest_pending = shared
+                .sorter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pending_prewrites()
+                .map(|(_, position)| position.segment_id)
+                .min()
+                .unwrap_or(u64::MAX);
+            let current = shared.segments.load_full();
+            let (removed, kept): (Vec<_>, Vec<_>) = current
+                .sealed
+                .iter()
+                .cloned()
+                .partition(|s| s.stats.max_ts <= drop_through && s.id < oldest_pending);
+            if !removed.is_empty() {
+                shared.segments.store(Arc::new(SegmentSet {
+                    sealed: kept,
+                    active: current.active.clone(),
+                }));
+            }
+            removed
+        };
+        let count = removed.len();
+        for segment in removed {
+            self.dispose_segment(segment);
+        }
+        shared.metrics.gc_segments.fetch_add(count as u64, Ordering::Relaxed);
+        shared.metrics.gc.record_duration(started.elapsed());
+        if count > 0 {
+            tracing::info!(gc_ts = ts, segments = count, elapsed = ?started.elapsed(), "GC removed segments");
+        }
+        Ok(GcOutcome::Collected { segments: count })
+    }
+
+    /// Deletes a segment dropped by GC, or keeps its file as a spare when nobody reads it.
+    fn dispose_segment(&self, segment: Arc<SealedSegment>) {
+        let shared = &self.shared;
+        let log_dir = &shared.read_context.log_dir;
+        let _ = fs::remove_file(crate::index::idx_path(log_dir, segment.id));
+        let path = segment.path.clone();
+        let recyclable = shared.config.recycle_segments && shared.spares.len() < MAX_SPARES && Arc::strong_count(&segment) == 1;
+        drop(segment);
+        if recyclable {
+            let spare = shared.spares.new_spare_path();
+            let recycle = || -> std::io::Result<()> {
+                fs::rename(&path, &spare)?;
+                OpenOptions::new().write(true).open(&spare)?.set_len(shared.config.segment_size.0)?;
+                crate::meta::sync_dir(log_dir)
+            };
+            match recycle() {
+                Ok(()) => return shared.spares.put(spare),
+                Err(error) => tracing::warn!(%error, file = %path.display(), "could not recycle segment; deleting it"),
+            }
+        }
+        if let Err(error) = fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+            tracing::warn!(%error, file = %path.display(), "could not delete collected segment");
+        }
+    }
+
+    /// Stops the writer after the queued appends and the housekeeper; wakes pull streams so
+    /// they end. Later appends fail with [`Error::Closed`]. Idempotent.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.requests.store(None);
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut threads = threads.into_iter();
+        if let Some(writer) = threads.next() {
+            let _ = writer.join();
+        }
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).take();
+        for thread in threads {
+            let _ = thread.join();
+        }
+        self.shared.watermark.send_modify(|_| {});
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    for entry in fs::read_dir(log_dir).context(|| format!("list {}", log_dir.display()))? {
+        let entry = entry.context(|| format!("list {}", log_dir.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".seg") {
+            let id = parse_segment_file_name(&name).ok_or_else(|| Error::Corruption {
+                file: entry.path(),
+                offset: 0,
+                reason: "unexpected .seg file name (expected 20 digits)".into(),
+            })?;
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// The segment found active on disk: its file, reader view and statistics.
+type RecoveredActive = (File, Arc<ActiveSegment>, SegmentStats);
+
+struct Recovered {
+    sealed: Vec<Arc<SealedSegment>>,
+    active: Option<RecoveredActive>,
+}
+
+/// Validates sealed segments by footer, replays segments from `replay_from` into `sorter`, and
+/// recovers the last unsealed segment (truncating a torn tail) as the active one.
+fn recover_segments(
+    config: &Config,
+    context: &ReadContext,
+    ids: &[u64],
+    replay_from: u64,
+    sorter: &mut Sorter,
+) -> Result<Recovered> {
+    let mut sealed = Vec::new();
+    let mut active = None;
+    let mut emitted = Vec::new();
+    for (i, &id) in ids.iter().enumerate() {
+        let is_last = i + 1 == ids.len();
+        let path = segment_path(&context.log_dir, id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .context(|| format!("open segment {}", path.display()))?;
+        let len = file.metadata().context(|| format!("stat {}", path.display()))?.len();
+        let map = map_segment(&path, &file, len)?;
+        let corruption = |offset: u64, reason: String| Error::Corruption {
+            file: path.clone(),
+            offset,
+            reason,
+        };
+        let footer = map
+            .get(map.len().saturating_sub(FOOTER_LEN)..)
+            .ok_or_else(|| "file too short".to_string())
+            .and_then(|tail| decode_footer(tail, id, len));
+        if let Err(reason) = check_header(&map, id) {
+            if !(is_last && footer.is_err()) {
+                return Err(corruption(0, reason));
+            }
+            // A spare renamed into place whose header never reached the disk: nothing in it was
+            // acknowledged (the header is synced with the first group). Start it afresh.
+            tracing::warn!(file = %path.display(), reason, "active segment has no valid header; reinitialising it");
+            file.write_all_at(&encode_header(id), 0).context(|| format!("write header of {}", path.display()))?;
+            file.set_len(crate::segment::SEGMENT_HEADER_LEN as u64)
+                .context(|| format!("truncate {}", path.display()))?;
+        }
+        let replay = id >= replay_from;
+        let mut feed = |record: &crate::record::RecordView<'_>, offset: u64, entries: Option<&mut Vec<IndexEntry>>| {
+            let position = Position {
+                segment_id: id,
+                offset: offset as u32,
+            };
+            let entry = index_record(sorter, position, record.kind, record.start_ts, record.commit_ts, record.payload.len() as u32, &mut emitted, |_| None);
+            if let Some(entries) = entries {
+                entries.push(entry);
+            }
+        };
+        match footer {
+            Ok(stats) => {
+                if replay {
+                    let outcome = scan_records(&path, &map, stats.data_end as usize, id, context.max_payload, context.skip_corrupt, |scanned| {
+                        feed(&scanned.record, scanned.offset, None)
+                    })?;
+                    if outcome.data_end != stats.data_end && !context.skip_corrupt {
+                        return Err(corruption(outcome.data_end, "invalid record inside a sealed segment".into()));
+                    }
+                }
+                sealed.push(Arc::new(SealedSegment::new(id, path, Arc::new(map), stats, None)));
+            }
+            Err(reason) if !is_last => {
+                if !context.skip_corrupt {
+                    return Err(corruption(
+                        len.saturating_sub(FOOTER_LEN as u64),
+                        format!("{reason}, but later segments exist (set skip-corrupt-records to re-seal it from its valid records)"),
+                    ));
+                }
+                let mut stats = SegmentStats::empty();
+                scan_records(&path, &map, len as usize, id, context.max_payload, true, |scanned| {
+                    let record = &scanned.record;
+                    stats.add(record.kind, record.start_ts, record.commit_ts, record.span());
+                    if replay {
+                        feed(record, scanned.offset, None);
+                    }
+                })?;
+                drop(map);
+                tracing::warn!(file = %path.display(), reason, records = stats.record_count, "re-sealing a damaged segment from its valid records");
+                file.write_all_at(&encode_footer(id, &stats), stats.data_end)
+                    .and_then(|()| file.set_len(stats.data_end + FOOTER_LEN as u64))
+                    .and_then(|()| file.sync_all())
+                    .context(|| format!("re-seal {}", path.display()))?;
+                let map = map_segment(&path, &file, stats.data_end + FOOTER_LEN as u64)?;
+                sealed.push(Arc::new(SealedSegment::new(id, path, Arc::new(map), stats, None)));
+            }
+            Err(_) => {
+                drop(map);
+                let (file, segment) = open_active(&path, id, config.segment_size.0)?;
+                let mut stats = SegmentStats::empty();
+                let mut entries = Vec::new();
+                let outcome = scan_records(&path, &segment.map, segment.map.len(), id, context.max_payload, context.skip_corrupt, |scanned| {
+                    let record = &scanned.record;
+                    stats.add(record.kind, record.start_ts, record.commit_ts, record.span());
+                    // The active segment is replayed whatever the checkpoint says.
+                    feed(record, scanned.offset, Some(&mut entries));
+                })?;
+                // Skipped stretches count as used space: the next group goes after the last record.
+                stats.data_end = outcome.data_end;
+                if let ScanEnd::TornTail { fault, garbage_end } = outcome.end {
+                    tracing::warn!(
+                        file = %path.display(),
+                        offset = outcome.data_end,
+                        reason = fault.describe(),
+                        "active segment ends in a torn or unused tail; appending from the last valid record"
+                    );
+                    if garbage_end > outcome.data_end {
+                        // Leftovers of the torn group must never be read back as records.
+                        let zeros = vec![0u8; (garbage_end - outcome.data_end) as usize];
+                        file.write_all_at(&zeros, outcome.data_end)
+                            .and_then(|()| file.sync_data())
+                            .context(|| format!("clear torn tail of {}", path.display()))?;
+                    }
+                }
+                segment.index.push_group(entries);
+                active = Some((file, segment, stats));
+            }
+        }
+    }
+    Ok(Recovered { sealed, active })
+}
+

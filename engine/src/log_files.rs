@@ -1,0 +1,380 @@
+//! The segment files as readers see them: the set of sealed segments plus the active one
+//! (published through an `ArcSwap`), reading a record at a position, finding records by TS, the
+//! lazily loaded (or rebuilt) index of a sealed segment, and the pool of prepared spare files.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use memmap2::{Mmap, MmapOptions};
+
+use crate::error::{Error, IoContext, Result};
+use crate::index::{find_last, write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
+use crate::record::{read_record, Kind, RecordView};
+use crate::segment::{scan_records, segment_path, SegmentStats};
+
+/// Maps a whole segment file read-only. Writes through the file descriptor are visible through
+/// the mapping (one page cache); readers only touch bytes the index points at.
+pub fn map_segment(path: &Path, file: &File, len: u64) -> Result<Mmap> {
+    // SAFETY: the mapping is read-only; the engine never truncates below an indexed record
+    // while the segment is published, and GC unlinks (never shrinks) files readers may hold.
+    unsafe { MmapOptions::new().len(len as usize).map(file) }.context(|| format!("map segment {}", path.display()))
+}
+
+/// The segment being written.
+pub struct ActiveSegment {
+    /// Segment id.
+    pub id: u64,
+    /// Its file.
+    pub path: PathBuf,
+    /// Read-only view of the whole (preallocated) file.
+    pub map: Arc<Mmap>,
+    /// Entries of the records written so far.
+    pub index: ActiveIndex,
+}
+
+/// The index of a sealed segment, in memory until its `.idx` file is written and mapped.
+pub enum SealedIndex {
+    /// Entries held in memory (just sealed, or rebuilt).
+    InMemory(Box<[IndexEntry]>),
+    /// The mapped `.idx` file.
+    Mapped(IdxFile),
+}
+
+impl SealedIndex {
+    /// The sorted entries.
+    pub fn entries(&self) -> &[IndexEntry] {
+        match self {
+            SealedIndex::InMemory(entries) => entries,
+            SealedIndex::Mapped(file) => file.entries(),
+        }
+    }
+}
+
+/// A sealed segment: immutable records and footer, with an index loaded on first use.
+pub struct SealedSegment {
+    /// Segment id.
+    pub id: u64,
+    /// Its file.
+    pub path: PathBuf,
+    /// Read-only view of the file.
+    pub map: Arc<Mmap>,
+    /// What its footer says.
+    pub stats: SegmentStats,
+    index: ArcSwapOption<SealedIndex>,
+    index_load: Mutex<()>,
+}
+
+impl SealedSegment {
+    /// A sealed segment whose index is `index` (or not loaded yet).
+    pub fn new(id: u64, path: PathBuf, map: Arc<Mmap>, stats: SegmentStats, index: Option<SealedIndex>) -> SealedSegment {
+        SealedSegment {
+            id,
+            path,
+            map,
+            stats,
+            index: ArcSwapOption::new(index.map(Arc::new)),
+            index_load: Mutex::new(()),
+        }
+    }
+
+    /// The index, mapping the `.idx` file on first use, or rebuilding it from the records when
+    /// the file is missing or damaged (and writing the rebuilt file).
+    pub fn index(&self, log_dir: &Path, max_payload: usize, skip_corrupt: bool) -> Result<Arc<SealedIndex>> {
+        if let Some(index) = self.index.load_full() {
+            return Ok(index);
+        }
+        let _loading = self.index_load.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(index) = self.index.load_full() {
+            return Ok(index);
+        }
+        let index = match IdxFile::open(log_dir, self.id, self.stats.record_count)? {
+            Some(file) => SealedIndex::Mapped(file),
+            None => {
+                let entries = rebuild_entries(&self.path, &self.map, self.stats.data_end, self.id, max_payload, skip_corrupt)?;
+                if entries.len() as u64 == self.stats.record_count {
+                    write_idx_file(log_dir, self.id, &entries)?;
+                }
+                SealedIndex::InMemory(entries.into_boxed_slice())
+            }
+        };
+        let index = Arc::new(index);
+        self.index.store(Some(index.clone()));
+        Ok(index)
+    }
+
+    /// Swaps an in-memory index for the mapped `.idx` file once it has been written.
+    pub fn switch_to_idx_file(&self, log_dir: &Path) -> Result<()> {
+        if let Some(file) = IdxFile::open(log_dir, self.id, self.stats.record_count)? {
+            self.index.store(Some(Arc::new(SealedIndex::Mapped(file))));
+        }
+        Ok(())
+    }
+}
+
+/// Index entries of a segment's records (in key order), from a scan of its bytes. A commit gets
+/// its prewrite's position when the prewrite is in the same segment.
+pub fn rebuild_entries(
+    path: &Path,
+    data: &[u8],
+    data_end: u64,
+    id: u64,
+    max_payload: usize,
+    skip_corrupt: bool,
+) -> Result<Vec<IndexEntry>> {
+    let mut prewrites = HashMap::new();
+    let mut entries = Vec::new();
+    scan_records(path, data, data_end as usize, id, max_payload, skip_corrupt, |scanned| {
+        let record = scanned.record;
+        let offset = scanned.offset as u32;
+        let prewrite = match record.kind {
+            Kind::Prewrite => {
+                prewrites.insert(record.start_ts, offset);
+                None
+            }
+            Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position { segment_id: id, offset }),
+            _ => None,
+        };
+        entries.push(IndexEntry::new(record.key_ts(), record.kind, offset, record.payload.len() as u32, prewrite));
+    })?;
+    entries.sort_by_key(IndexEntry::ts);
+    Ok(entries)
+}
+
+/// Every segment a reader can see, oldest first; replaced as a whole on roll and GC.
+pub struct SegmentSet {
+    /// Sealed segments by increasing id.
+    pub sealed: Vec<Arc<SealedSegment>>,
+    /// The segment being written.
+    pub active: Arc<ActiveSegment>,
+}
+
+/// What reads need besides the segment set: limits and where `.idx` files live.
+#[derive(Clone)]
+pub struct ReadContext {
+    /// `<data-dir>/log`.
+    pub log_dir: PathBuf,
+    /// `max-record-size`.
+    pub max_payload: usize,
+    /// `skip-corrupt-records`.
+    pub skip_corrupt: bool,
+}
+
+/// A record found by TS, with where it is.
+pub struct Located {
+    /// Its position.
+    pub position: Position,
+    /// Its index entry.
+    pub entry: IndexEntry,
+}
+
+impl SegmentSet {
+    /// The bytes of segment `id`, with its path.
+    pub fn segment_data(&self, id: u64) -> Option<(&Path, &[u8])> {
+        if self.active.id == id {
+            return Some((&self.active.path, &self.active.map[..]));
+        }
+        let at = self.sealed.binary_search_by_key(&id, |s| s.id).ok()?;
+        let segment = &self.sealed[at];
+        Some((&segment.path, &segment.map[..segment.stats.data_end as usize]))
+    }
+
+    /// Reads and checks the record at `position`.
+    pub fn read(&self, position: Position, max_payload: usize) -> Result<RecordView<'_>> {
+        let (path, data) = self.segment_data(position.segment_id).ok_or_else(|| Error::Corruption {
+            file: segment_path(Path::new("log"), position.segment_id),
+            offset: position.offset as u64,
+            reason: "segment referenced by the index no longer exists".into(),
+        })?;
+        read_record(data, position.offset as usize, position.segment_id, max_payload).map_err(|fault| Error::Corruption {
+            file: path.to_path_buf(),
+            offset: position.offset as u64,
+            reason: fault.describe().into(),
+        })
+    }
+
+    /// The most recently written record keyed `ts` whose kind passes `wanted`, newest segment first.
+    pub fn find_latest(&self, ts: u64, wanted: impl Fn(Kind) -> bool, context: &ReadContext) -> Result<Option<Located>> {
+        let pick = |entries: &[IndexEntry]| -> Option<IndexEntry> {
+            let end = entries.partition_point(|e| e.ts() <= ts);
+            entries[..end]
+                .iter()
+                .rev()
+                .take_while(|e| e.ts() == ts)
+                .find(|e| e.kind().is_some_and(&wanted))
+                .copied()
+        };
+        let located = |segment_id: u64, entry: IndexEntry| Located {
+            position: Position {
+                segment_id,
+                offset: entry.offset(),
+            },
+            entry,
+        };
+        for run in self.active.index.snapshot().iter().rev() {
+            if find_last(run, ts).is_some() {
+                if let Some(entry) = pick(run) {
+                    return Ok(Some(located(self.active.id, entry)));
+                }
+            }
+        }
+        for segment in self.sealed.iter().rev().filter(|s| s.stats.may_hold_key(ts)) {
+            let index = segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
+            if let Some(entry) = pick(index.entries()) {
+                return Ok(Some(located(segment.id, entry)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Prepared segment files (zero-filled, fallocated, or recycled by GC) waiting to become the
+/// next active segment. The housekeeper fills it; the writer takes from it when it rolls.
+pub struct SparePool {
+    dir: PathBuf,
+    state: Mutex<SpareState>,
+    ready: Condvar,
+}
+
+struct SpareState {
+    files: VecDeque<PathBuf>,
+    next_name: u64,
+    failure: Option<String>,
+}
+
+/// How long the writer waits for a spare before failing the appends that need one.
+const SPARE_WAIT: Duration = Duration::from_secs(30);
+/// Most files kept for reuse; GC deletes freed segments beyond this.
+pub const MAX_SPARES: usize = 2;
+
+impl SparePool {
+    /// The pool of `log_dir`, adopting spare files left by an earlier run whose size is right
+    /// and deleting unfinished preparations.
+    pub fn open(log_dir: &Path, segment_size: u64) -> Result<SparePool> {
+        let mut files = VecDeque::new();
+        let mut next_name = 0;
+        for entry in fs::read_dir(log_dir).context(|| format!("list {}", log_dir.display()))? {
+            let entry = entry.context(|| format!("list {}", log_dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if let Some(n) = name.strip_prefix("spare-").and_then(|n| n.parse::<u64>().ok()) {
+                let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                if len == segment_size {
+                    files.push_back(path);
+                    next_name = next_name.max(n + 1);
+                    continue;
+                }
+            } else if !name.ends_with(".tmp") {
+                continue;
+            }
+            fs::remove_file(&path).context(|| format!("remove stale file {}", path.display()))?;
+        }
+        Ok(SparePool {
+            dir: log_dir.to_path_buf(),
+            state: Mutex::new(SpareState {
+                files,
+                next_name,
+                failure: None,
+            }),
+            ready: Condvar::new(),
+        })
+    }
+
+    /// Number of spares ready.
+    pub fn len(&self) -> usize {
+        self.lock().files.len()
+    }
+
+    /// Whether no spare is ready.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SpareState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh name for a spare file (`spare-<n>`).
+    pub fn new_spare_path(&self) -> PathBuf {
+        let mut state = self.lock();
+        state.next_name += 1;
+        self.dir.join(format!("spare-{}", state.next_name))
+    }
+
+    /// Adds a prepared file (already at its spare path and synced).
+    pub fn put(&self, path: PathBuf) {
+        let mut state = self.lock();
+        state.files.push_back(path);
+        state.failure = None;
+        self.ready.notify_all();
+    }
+
+    /// Records that preparing a spare failed, waking a writer waiting for one.
+    pub fn fail(&self, reason: String) {
+        self.lock().failure = Some(reason);
+        self.ready.notify_all();
+    }
+
+    /// Takes a spare, waiting for the housekeeper if none is ready.
+    pub fn take(&self) -> Result<PathBuf> {
+        let state = self.lock();
+        let (mut state, _) = self
+            .ready
+            .wait_timeout_while(state, SPARE_WAIT, |s| s.files.is_empty() && s.failure.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(path) = state.files.pop_front() {
+            return Ok(path);
+        }
+        Err(Error::Io {
+            context: "prepare the next segment file".into(),
+            source: std::io::Error::other(
+                state
+                    .failure
+                    .take()
+                    .unwrap_or_else(|| format!("no spare segment ready after {SPARE_WAIT:?}")),
+            ),
+        })
+    }
+}
+
+/// Creates a spare segment file of `size` bytes at `path`: zero-filled (and synced) or
+/// fallocated, through a temporary name so a crash never leaves a half-prepared spare.
+pub fn prepare_spare(path: &Path, size: u64, zero_fill: bool) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let prepare = || -> std::io::Result<()> {
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        if zero_fill {
+            let zeros = vec![0u8; 1 << 20];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                file.write_all(&zeros[..n])?;
+                left -= n as u64;
+            }
+        } else {
+            fallocate(&file, size)?;
+        }
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    prepare().context(|| format!("prepare segment file {}", path.display()))
+}
+
+fn fallocate(file: &File, size: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fallocate on a valid descriptor we own.
+    let result = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, size as libc::off_t) };
+    if result == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EOPNOTSUPP) {
+        // Filesystems without fallocate (tmpfs on old kernels): a sparse file of the right size.
+        return file.set_len(size);
+    }
+    Err(error)
+}

@@ -37,9 +37,9 @@ impl FromStr for ReadableSize {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(trimmed.len());
         let (number, unit) = trimmed.split_at(split);
-        let number: f64 = number
-            .parse()
-            .map_err(|_| format!("invalid size {text:?}: expected a number with a unit such as \"512MiB\""))?;
+        let number: f64 = number.parse().map_err(|_| {
+            format!("invalid size {text:?}: expected a number with a unit such as \"512MiB\"")
+        })?;
         let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
             "" | "b" => 1,
             "kb" | "k" => 1_000,
@@ -62,7 +62,12 @@ impl FromStr for ReadableSize {
 
 impl fmt::Display for ReadableSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+        const UNITS: [(&str, u64); 4] = [
+            ("TiB", 1 << 40),
+            ("GiB", 1 << 30),
+            ("MiB", 1 << 20),
+            ("KiB", 1 << 10),
+        ];
         for (unit, size) in UNITS {
             if self.0 >= size && self.0 % size == 0 {
                 return write!(f, "{}{unit}", self.0 / size);
@@ -188,7 +193,8 @@ impl Config {
                 ReadableSize(MAX_SEGMENT_SIZE)
             ));
         }
-        let largest_payload = segment - (SEGMENT_HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN) as u64;
+        let largest_payload =
+            segment - (SEGMENT_HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN) as u64;
         if self.max_record_size.0 == 0 || self.max_record_size.0 > largest_payload {
             return invalid(format!(
                 "max-record-size {} must be between 1 byte and {largest_payload} bytes \
@@ -236,7 +242,9 @@ mod duration_secs {
 
     fn parse(text: &str) -> Result<Duration, String> {
         let trimmed = text.trim();
-        let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+        let split = trimmed
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(trimmed.len());
         let (number, unit) = trimmed.split_at(split);
         let number: u64 = number
             .parse()
@@ -259,8 +267,14 @@ mod tests {
     fn sizes_parse_like_the_original() {
         assert_eq!("42 MB".parse::<ReadableSize>().unwrap().0, 42_000_000);
         assert_eq!("42 mib".parse::<ReadableSize>().unwrap().0, 44_040_192);
-        assert_eq!("512MiB".parse::<ReadableSize>().unwrap(), ReadableSize::mib(512));
-        assert_eq!("10 GiB".parse::<ReadableSize>().unwrap(), ReadableSize::gib(10));
+        assert_eq!(
+            "512MiB".parse::<ReadableSize>().unwrap(),
+            ReadableSize::mib(512)
+        );
+        assert_eq!(
+            "10 GiB".parse::<ReadableSize>().unwrap(),
+            ReadableSize::gib(10)
+        );
         assert!("ten".parse::<ReadableSize>().is_err());
         assert!("5 parsecs".parse::<ReadableSize>().is_err());
         assert_eq!(ReadableSize::mib(512).to_string(), "512MiB");
@@ -289,13 +303,21 @@ mod tests {
             segment_size: ReadableSize(100),
             ..Config::default()
         };
-        assert!(small.sanitize().unwrap_err().to_string().contains("segment-size"));
+        assert!(small
+            .sanitize()
+            .unwrap_err()
+            .to_string()
+            .contains("segment-size"));
         let huge_record = Config {
             segment_size: ReadableSize::mib(1),
             max_record_size: ReadableSize::mib(1),
             ..Config::default()
         };
-        assert!(huge_record.sanitize().unwrap_err().to_string().contains("max-record-size"));
+        assert!(huge_record
+            .sanitize()
+            .unwrap_err()
+            .to_string()
+            .contains("max-record-size"));
         assert_eq!(Config::default().gc_margin_tso(), 600_000 << 18);
     }
 }

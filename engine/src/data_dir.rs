@@ -63,9 +63,14 @@ pub fn available_space(dir: &Path) -> Result<u64> {
     // SAFETY: statvfs writes into the zeroed struct we own; the path is NUL-terminated.
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
-        return Err(std::io::Error::last_os_error()).context(|| format!("statvfs {}", dir.display()));
+        return Err(std::io::Error::last_os_error())
+            .context(|| format!("statvfs {}", dir.display()));
     }
-    let block = if stat.f_frsize > 0 { stat.f_frsize } else { stat.f_bsize };
+    let block = if stat.f_frsize > 0 {
+        stat.f_frsize
+    } else {
+        stat.f_bsize
+    };
     Ok((stat.f_bavail as u64).saturating_mul(block as u64))
 }
 
@@ -79,7 +84,10 @@ mod tests {
         let first = DirLock::acquire(dir.path()).unwrap();
         let error = DirLock::acquire(dir.path()).err().unwrap().to_string();
         assert!(error.contains("is locked by another process"), "{error}");
-        assert!(error.contains(&format!("pid {}", std::process::id())), "{error}");
+        assert!(
+            error.contains(&format!("pid {}", std::process::id())),
+            "{error}"
+        );
         drop(first);
         DirLock::acquire(dir.path()).unwrap();
     }

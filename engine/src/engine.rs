@@ -16,18 +16,20 @@ use tokio::sync::{oneshot, watch};
 use crate::config::Config;
 use crate::data_dir::DirLock;
 use crate::error::{Error, IoContext, Result};
+use crate::housekeeper::ensure_spare;
 use crate::housekeeper::{self, Job};
 use crate::index::{IndexEntry, Position};
-use crate::housekeeper::ensure_spare;
-use crate::log_files::{map_segment, ActiveSegment, ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES};
+use crate::log_files::{
+    map_segment, ActiveSegment, ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES,
+};
 use crate::log_io::{open_backend, write_all_at, LogIo};
 use crate::meta::{read_meta, write_meta, Meta};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pull::{pull_stream, PulledBinlog};
 use crate::record::{EncodedRecord, Kind, Record};
 use crate::segment::{
-    check_header, decode_footer, encode_footer, encode_header, parse_segment_file_name, scan_records, segment_path,
-    ScanEnd, SegmentStats, FOOTER_LEN,
+    check_header, decode_footer, encode_footer, encode_header, parse_segment_file_name,
+    scan_records, segment_path, ScanEnd, SegmentStats, FOOTER_LEN,
 };
 use crate::sorter::Sorter;
 use crate::writer::{index_record, open_active, open_spare_as_segment, WriteRequest, Writer};
@@ -60,7 +62,6 @@ pub struct Shared {
     pub sorter: Mutex<Sorter>,
     /// Prepared segment files.
     pub spares: SparePool,
-    _lock: DirLock,
 }
 
 impl Shared {
@@ -118,6 +119,8 @@ pub enum GcOutcome {
 /// The storage engine of one pump. See the crate documentation.
 pub struct Engine {
     shared: Arc<Shared>,
+    /// Held until `close`: pull streams that outlive the engine only read.
+    lock: Mutex<Option<DirLock>>,
     requests: ArcSwapOption<Sender<WriteRequest>>,
     jobs: Mutex<Option<Sender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -137,7 +140,8 @@ impl Engine {
     pub fn open_with_io(config: Config, mut io: Box<dyn LogIo>) -> Result<Engine> {
         config.sanitize()?;
         let started = Instant::now();
-        fs::create_dir_all(&config.dir).context(|| format!("create data dir {}", config.dir.display()))?;
+        fs::create_dir_all(&config.dir)
+            .context(|| format!("create data dir {}", config.dir.display()))?;
         let lock = DirLock::acquire(&config.dir)?;
         let log_dir = config.dir.join("log");
         fs::create_dir_all(&log_dir).context(|| format!("create {}", log_dir.display()))?;
@@ -170,17 +174,21 @@ impl Engine {
         })?;
         let spares = SparePool::open(&log_dir, config.segment_size.0)?;
 
-        let recovered = recover_segments(&config, &read_context, &ids, meta.replay_from, &mut sorter)?;
+        let recovered =
+            recover_segments(&config, &read_context, &ids, meta.replay_from, &mut sorter)?;
         let (file, active, stats, new_active) = match recovered.active {
             Some((file, active, stats)) => (file, active, stats, false),
             None => {
                 let id = ids.last().map_or(meta.replay_from.max(1), |last| last + 1);
                 ensure_spare(&spares, &config);
-                let (file, active) = open_spare_as_segment(&spares, &log_dir, id, config.segment_size.0)?;
-                write_all_at(io.as_mut(), &file, 0, &encode_header(id), true).map_err(|failure| Error::Io {
-                    context: format!("write header of {}", active.path.display()),
-                    source: failure.into_io_error(),
-                })?;
+                let (file, active) =
+                    open_spare_as_segment(&spares, &log_dir, id, config.segment_size.0)?;
+                write_all_at(io.as_mut(), &file, 0, &encode_header(id), true).map_err(
+                    |failure| Error::Io {
+                        context: format!("write header of {}", active.path.display()),
+                        source: failure.into_io_error(),
+                    },
+                )?;
                 (file, active, SegmentStats::empty(), true)
             }
         };
@@ -202,11 +210,14 @@ impl Engine {
             sorter: Mutex::new(sorter),
             spares,
             config,
-            _lock: lock,
         });
         if new_active {
             // Everything before the new segment is in the sorter now: replay can start there.
-            let sorter = shared.sorter.lock().unwrap_or_else(|e| e.into_inner()).encode();
+            let sorter = shared
+                .sorter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .encode();
             shared.update_meta(|meta| {
                 meta.replay_from = active.id;
                 meta.sorter = sorter;
@@ -217,7 +228,15 @@ impl Engine {
         let (request_tx, request_rx) = mpsc::channel();
         let (job_tx, job_rx) = mpsc::channel();
         let backend = io.name();
-        let writer = Writer::new(shared.clone(), io, request_rx, job_tx.clone(), file, active, stats);
+        let writer = Writer::new(
+            shared.clone(),
+            io,
+            request_rx,
+            job_tx.clone(),
+            file,
+            active,
+            stats,
+        );
         let writer_thread = std::thread::Builder::new()
             .name("binlog-writer".into())
             .spawn(move || writer.run())
@@ -241,6 +260,7 @@ impl Engine {
         );
         Ok(Engine {
             shared,
+            lock: Mutex::new(Some(lock)),
             requests: ArcSwapOption::from_pointee(request_tx),
             jobs: Mutex::new(Some(job_tx)),
             threads: Mutex::new(vec![writer_thread, housekeeper_thread]),
@@ -250,7 +270,10 @@ impl Engine {
 
     /// Appends `record`. Checks and encoding (with the CRC) happen now, in the caller; the
     /// returned future resolves once the record is durable (with `sync-log`) and gives its position.
-    pub fn append(&self, record: Record<'_>) -> impl std::future::Future<Output = Result<Position>> + Send + 'static {
+    pub fn append(
+        &self,
+        record: Record<'_>,
+    ) -> impl std::future::Future<Output = Result<Position>> + Send + 'static {
         let queued = self.enqueue(&record);
         async move { queued?.await.map_err(|_| Error::Closed)? }
     }
@@ -260,8 +283,14 @@ impl Engine {
             let available = self.shared.available_space.load(Ordering::Relaxed);
             let required = self.shared.config.stop_write_at_available_space.0;
             if available < required {
-                self.shared.metrics.append_errors.fetch_add(1, Ordering::Relaxed);
-                return Err(Error::NoSpace { available, required });
+                self.shared
+                    .metrics
+                    .append_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(Error::NoSpace {
+                    available,
+                    required,
+                });
             }
         }
         if let Some(reason) = self.shared.writer_failure.get() {
@@ -300,7 +329,10 @@ impl Engine {
     /// Commit and fake binlogs with commit TS above `after_ts`, in strictly increasing commit
     /// TS, up to the watermark and then as it advances; each commit carries its prewrite's
     /// payload. Fails with [`Error::Purged`] if `after_ts` is below the GC point.
-    pub fn pull_commits(&self, after_ts: u64) -> Result<impl Stream<Item = Result<PulledBinlog>> + Send + 'static> {
+    pub fn pull_commits(
+        &self,
+        after_ts: u64,
+    ) -> Result<impl Stream<Item = Result<PulledBinlog>> + Send + 'static> {
         pull_stream(self.shared.clone(), after_ts)
     }
 
@@ -340,7 +372,12 @@ impl Engine {
     /// Ids of the segments on disk, oldest first (the last one is active).
     pub fn segment_ids(&self) -> Vec<u64> {
         let segments = self.shared.segments.load();
-        segments.sealed.iter().map(|s| s.id).chain([segments.active.id]).collect()
+        segments
+            .sealed
+            .iter()
+            .map(|s| s.id)
+            .chain([segments.active.id])
+            .collect()
     }
 
     /// A copy of the metrics.
@@ -356,7 +393,10 @@ impl Engine {
         let started = Instant::now();
         let shared = &self.shared;
         let removed = {
-            let _update = shared.segments_update.lock().unwrap_or_else(|e| e.into_inner());
+            let _update = shared
+                .segments_update
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let gc_ts = self.gc_ts();
             if ts <= gc_ts {
                 return Ok(GcOutcome::NotNewer { gc_ts });
@@ -395,7 +435,10 @@ impl Engine {
         for segment in removed {
             self.dispose_segment(segment);
         }
-        shared.metrics.gc_segments.fetch_add(count as u64, Ordering::Relaxed);
+        shared
+            .metrics
+            .gc_segments
+            .fetch_add(count as u64, Ordering::Relaxed);
         shared.metrics.gc.record_duration(started.elapsed());
         if count > 0 {
             tracing::info!(gc_ts = ts, segments = count, elapsed = ?started.elapsed(), "GC removed segments");
@@ -409,21 +452,34 @@ impl Engine {
         let log_dir = &shared.read_context.log_dir;
         let _ = fs::remove_file(crate::index::idx_path(log_dir, segment.id));
         let path = segment.path.clone();
-        let recyclable = shared.config.recycle_segments && shared.spares.len() < MAX_SPARES && Arc::strong_count(&segment) == 1;
+        let recyclable = shared.config.recycle_segments
+            && shared.spares.len() < MAX_SPARES
+            && Arc::strong_count(&segment) == 1;
         drop(segment);
         if recyclable {
             let spare = shared.spares.new_spare_path();
             let recycle = || -> std::io::Result<()> {
                 fs::rename(&path, &spare)?;
-                OpenOptions::new().write(true).open(&spare)?.set_len(shared.config.segment_size.0)?;
+                OpenOptions::new()
+                    .write(true)
+                    .open(&spare)?
+                    .set_len(shared.config.segment_size.0)?;
                 crate::meta::sync_dir(log_dir)
             };
             match recycle() {
                 Ok(()) => return shared.spares.put(spare),
-                Err(error) => tracing::warn!(%error, file = %path.display(), "could not recycle segment; deleting it"),
+                Err(error) => {
+                    tracing::warn!(%error, file = %path.display(), "could not recycle segment; deleting it")
+                }
             }
         }
-        if let Err(error) = fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+        if let Err(error) = fs::remove_file(&path).or_else(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }) {
             tracing::warn!(%error, file = %path.display(), "could not delete collected segment");
         }
     }
@@ -443,6 +499,7 @@ impl Engine {
             let _ = thread.join();
         }
         self.shared.watermark.send_modify(|_| {});
+        self.lock.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 
@@ -499,7 +556,10 @@ fn recover_segments(
             .write(true)
             .open(&path)
             .context(|| format!("open segment {}", path.display()))?;
-        let len = file.metadata().context(|| format!("stat {}", path.display()))?.len();
+        let len = file
+            .metadata()
+            .context(|| format!("stat {}", path.display()))?
+            .len();
         let map = map_segment(&path, &file, len)?;
         let corruption = |offset: u64, reason: String| Error::Corruption {
             file: path.clone(),
@@ -517,17 +577,29 @@ fn recover_segments(
             // A spare renamed into place whose header never reached the disk: nothing in it was
             // acknowledged (the header is synced with the first group). Start it afresh.
             tracing::warn!(file = %path.display(), reason, "active segment has no valid header; reinitialising it");
-            file.write_all_at(&encode_header(id), 0).context(|| format!("write header of {}", path.display()))?;
+            file.write_all_at(&encode_header(id), 0)
+                .context(|| format!("write header of {}", path.display()))?;
             file.set_len(crate::segment::SEGMENT_HEADER_LEN as u64)
                 .context(|| format!("truncate {}", path.display()))?;
         }
         let replay = id >= replay_from;
-        let mut feed = |record: &crate::record::RecordView<'_>, offset: u64, entries: Option<&mut Vec<IndexEntry>>| {
+        let mut feed = |record: &crate::record::RecordView<'_>,
+                        offset: u64,
+                        entries: Option<&mut Vec<IndexEntry>>| {
             let position = Position {
                 segment_id: id,
                 offset: offset as u32,
             };
-            let entry = index_record(sorter, position, record.kind, record.start_ts, record.commit_ts, record.payload.len() as u32, &mut emitted, |_| None);
+            let entry = index_record(
+                sorter,
+                position,
+                record.kind,
+                record.start_ts,
+                record.commit_ts,
+                record.payload.len() as u32,
+                &mut emitted,
+                |_| None,
+            );
             if let Some(entries) = entries {
                 entries.push(entry);
             }
@@ -535,14 +607,29 @@ fn recover_segments(
         match footer {
             Ok(stats) => {
                 if replay {
-                    let outcome = scan_records(&path, &map, stats.data_end as usize, id, context.max_payload, context.skip_corrupt, |scanned| {
-                        feed(&scanned.record, scanned.offset, None)
-                    })?;
+                    let outcome = scan_records(
+                        &path,
+                        &map,
+                        stats.data_end as usize,
+                        id,
+                        context.max_payload,
+                        context.skip_corrupt,
+                        |scanned| feed(&scanned.record, scanned.offset, None),
+                    )?;
                     if outcome.data_end != stats.data_end && !context.skip_corrupt {
-                        return Err(corruption(outcome.data_end, "invalid record inside a sealed segment".into()));
+                        return Err(corruption(
+                            outcome.data_end,
+                            "invalid record inside a sealed segment".into(),
+                        ));
                     }
                 }
-                sealed.push(Arc::new(SealedSegment::new(id, path, Arc::new(map), stats, None)));
+                sealed.push(Arc::new(SealedSegment::new(
+                    id,
+                    path,
+                    Arc::new(map),
+                    stats,
+                    None,
+                )));
             }
             Err(reason) if !is_last => {
                 if !context.skip_corrupt {
@@ -552,13 +639,26 @@ fn recover_segments(
                     ));
                 }
                 let mut stats = SegmentStats::empty();
-                scan_records(&path, &map, len as usize, id, context.max_payload, true, |scanned| {
-                    let record = &scanned.record;
-                    stats.add(record.kind, record.start_ts, record.commit_ts, record.span());
-                    if replay {
-                        feed(record, scanned.offset, None);
-                    }
-                })?;
+                scan_records(
+                    &path,
+                    &map,
+                    len as usize,
+                    id,
+                    context.max_payload,
+                    true,
+                    |scanned| {
+                        let record = &scanned.record;
+                        stats.add(
+                            record.kind,
+                            record.start_ts,
+                            record.commit_ts,
+                            record.span(),
+                        );
+                        if replay {
+                            feed(record, scanned.offset, None);
+                        }
+                    },
+                )?;
                 drop(map);
                 tracing::warn!(file = %path.display(), reason, records = stats.record_count, "re-sealing a damaged segment from its valid records");
                 file.write_all_at(&encode_footer(id, &stats), stats.data_end)
@@ -566,19 +666,38 @@ fn recover_segments(
                     .and_then(|()| file.sync_all())
                     .context(|| format!("re-seal {}", path.display()))?;
                 let map = map_segment(&path, &file, stats.data_end + FOOTER_LEN as u64)?;
-                sealed.push(Arc::new(SealedSegment::new(id, path, Arc::new(map), stats, None)));
+                sealed.push(Arc::new(SealedSegment::new(
+                    id,
+                    path,
+                    Arc::new(map),
+                    stats,
+                    None,
+                )));
             }
             Err(_) => {
                 drop(map);
                 let (file, segment) = open_active(&path, id, config.segment_size.0)?;
                 let mut stats = SegmentStats::empty();
                 let mut entries = Vec::new();
-                let outcome = scan_records(&path, &segment.map, segment.map.len(), id, context.max_payload, context.skip_corrupt, |scanned| {
-                    let record = &scanned.record;
-                    stats.add(record.kind, record.start_ts, record.commit_ts, record.span());
-                    // The active segment is replayed whatever the checkpoint says.
-                    feed(record, scanned.offset, Some(&mut entries));
-                })?;
+                let outcome = scan_records(
+                    &path,
+                    &segment.map,
+                    segment.map.len(),
+                    id,
+                    context.max_payload,
+                    context.skip_corrupt,
+                    |scanned| {
+                        let record = &scanned.record;
+                        stats.add(
+                            record.kind,
+                            record.start_ts,
+                            record.commit_ts,
+                            record.span(),
+                        );
+                        // The active segment is replayed whatever the checkpoint says.
+                        feed(record, scanned.offset, Some(&mut entries));
+                    },
+                )?;
                 // Skipped stretches count as used space: the next group goes after the last record.
                 stats.data_end = outcome.data_end;
                 if let ScanEnd::TornTail { fault, garbage_end } = outcome.end {
@@ -603,4 +722,3 @@ fn recover_segments(
     }
     Ok(Recovered { sealed, active })
 }
-

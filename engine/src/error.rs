@@ -68,7 +68,9 @@ pub enum Error {
     },
 
     /// An earlier `fdatasync` failed; the writer accepts nothing until the engine is reopened.
-    #[error("storage writer stopped after a failed fdatasync ({0}); reopen the engine to continue")]
+    #[error(
+        "storage writer stopped after a failed fdatasync ({0}); reopen the engine to continue"
+    )]
     WriterFailed(String),
 
     /// The engine is closed.
@@ -78,6 +80,14 @@ pub enum Error {
 
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A copy of `error` for each caller of a failed group (`io::Error` is not `Clone`).
+pub(crate) fn copy_io_error(error: &io::Error) -> io::Error {
+    match error.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(error.kind(), error.to_string()),
+    }
+}
 
 /// Attaches context to an `io::Result`.
 pub(crate) trait IoContext<T> {

@@ -7,11 +7,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::{Config, Preallocate};
 use crate::data_dir::available_space;
 use crate::engine::Shared;
 use crate::index::write_idx_file;
 use crate::log_files::{prepare_spare, SealedSegment, SparePool};
-use crate::config::{Config, Preallocate};
 
 /// How often free space is measured.
 pub const SPACE_REFRESH: Duration = Duration::from_secs(1);
@@ -37,7 +37,10 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
         match jobs.recv_timeout(SPACE_REFRESH) {
             Ok(Job::PrepareSpare) => ensure_spare(&shared.spares, &shared.config),
             Ok(Job::WriteIndex(segment)) => write_index(&shared, &segment),
-            Ok(Job::Checkpoint { replay_from, sorter }) => {
+            Ok(Job::Checkpoint {
+                replay_from,
+                sorter,
+            }) => {
                 if let Err(error) = shared.update_meta(|meta| {
                     meta.replay_from = replay_from;
                     meta.sorter = sorter;
@@ -79,7 +82,11 @@ pub fn ensure_spare(spares: &SparePool, config: &Config) {
 fn write_index(shared: &Shared, segment: &SealedSegment) {
     let log_dir = &shared.read_context.log_dir;
     let result = segment
-        .index(log_dir, shared.read_context.max_payload, shared.read_context.skip_corrupt)
+        .index(
+            log_dir,
+            shared.read_context.max_payload,
+            shared.read_context.skip_corrupt,
+        )
         .and_then(|index| write_idx_file(log_dir, segment.id, index.entries()))
         .and_then(|()| segment.switch_to_idx_file(log_dir));
     if let Err(error) = result {

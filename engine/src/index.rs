@@ -34,10 +34,17 @@ pub struct IndexEntry([u8; INDEX_ENTRY_LEN]);
 
 impl IndexEntry {
     /// Builds the entry for a record of `kind` keyed `ts` at `offset`.
-    pub fn new(ts: u64, kind: Kind, offset: u32, payload_len: u32, prewrite: Option<Position>) -> IndexEntry {
+    pub fn new(
+        ts: u64,
+        kind: Kind,
+        offset: u32,
+        payload_len: u32,
+        prewrite: Option<Position>,
+    ) -> IndexEntry {
         let mut bytes = [0u8; INDEX_ENTRY_LEN];
         bytes[0..8].copy_from_slice(&ts.to_le_bytes());
-        let (prewrite_segment, prewrite_offset) = prewrite.map_or((0, 0), |p| (p.segment_id, p.offset));
+        let (prewrite_segment, prewrite_offset) =
+            prewrite.map_or((0, 0), |p| (p.segment_id, p.offset));
         bytes[8..16].copy_from_slice(&prewrite_segment.to_le_bytes());
         bytes[16..20].copy_from_slice(&offset.to_le_bytes());
         bytes[20..24].copy_from_slice(&payload_len.to_le_bytes());
@@ -255,7 +262,8 @@ impl IdxFile {
             Err(e) => return Err(e).context(|| format!("open index file {}", path.display())),
         };
         // SAFETY: index files are written once (through a rename) and never modified in place.
-        let map = unsafe { Mmap::map(&file) }.context(|| format!("map index file {}", path.display()))?;
+        let map =
+            unsafe { Mmap::map(&file) }.context(|| format!("map index file {}", path.display()))?;
         match check_idx(&map, id, expected_count) {
             Ok(entry_count) => Ok(Some(IdxFile { map, entry_count })),
             Err(reason) => {
@@ -267,7 +275,9 @@ impl IdxFile {
 
     /// The sorted entries.
     pub fn entries(&self) -> &[IndexEntry] {
-        bytemuck::cast_slice(&self.map[IDX_HEADER_LEN..IDX_HEADER_LEN + self.entry_count * INDEX_ENTRY_LEN])
+        bytemuck::cast_slice(
+            &self.map[IDX_HEADER_LEN..IDX_HEADER_LEN + self.entry_count * INDEX_ENTRY_LEN],
+        )
     }
 }
 
@@ -279,10 +289,16 @@ fn check_idx(map: &[u8], id: u64, expected_count: u64) -> std::result::Result<us
         return Err("bad header".into());
     }
     if u32_at(8) != IDX_VERSION || u64_at(16) != id {
-        return Err(format!("header is for segment {} version {}", u64_at(16), u32_at(8)));
+        return Err(format!(
+            "header is for segment {} version {}",
+            u64_at(16),
+            u32_at(8)
+        ));
     }
     let count = u64_at(24);
-    if count != expected_count || map.len() as u64 != IDX_HEADER_LEN as u64 + count * INDEX_ENTRY_LEN as u64 {
+    if count != expected_count
+        || map.len() as u64 != IDX_HEADER_LEN as u64 + count * INDEX_ENTRY_LEN as u64
+    {
         return Err(format!(
             "{count} entries in a file of {} bytes, segment footer says {expected_count} records",
             map.len()
@@ -314,7 +330,10 @@ mod tests {
         };
         let e = IndexEntry::new(99, Kind::Commit, 77, 12, Some(prewrite));
         assert_eq!((e.ts(), e.offset(), e.payload_len()), (99, 77, 12));
-        assert_eq!((e.kind(), e.prewrite()), (Some(Kind::Commit), Some(prewrite)));
+        assert_eq!(
+            (e.kind(), e.prewrite()),
+            (Some(Kind::Commit), Some(prewrite))
+        );
         assert_eq!(entry(1, 2).prewrite(), None);
     }
 
@@ -323,20 +342,32 @@ mod tests {
         let index = ActiveIndex::default();
         let mut expected = Vec::new();
         for group in 0..1000u64 {
-            let entries: Vec<_> = (0..3).map(|i| entry((group * 7 + i * 13) % 2000, (group * 3 + i) as u32)).collect();
+            let entries: Vec<_> = (0..3)
+                .map(|i| entry((group * 7 + i * 13) % 2000, (group * 3 + i) as u32))
+                .collect();
             expected.extend(entries.iter().copied());
             index.push_group(entries);
         }
-        assert!(index.snapshot().len() <= 12, "{} runs", index.snapshot().len());
+        assert!(
+            index.snapshot().len() <= 12,
+            "{} runs",
+            index.snapshot().len()
+        );
         expected.sort_by_key(IndexEntry::ts);
-        assert_eq!(index.merged(), expected, "stable: equal keys keep log order");
+        assert_eq!(
+            index.merged(),
+            expected,
+            "stable: equal keys keep log order"
+        );
     }
 
     #[test]
     fn merged_range_and_find_last() {
         let a = [entry(1, 0), entry(5, 1), entry(9, 2)];
         let b = [entry(2, 3), entry(5, 4), entry(7, 5)];
-        let walked: Vec<_> = MergedRange::new(&[&a, &b], 2, 7).map(|(i, e)| (i, e.ts())).collect();
+        let walked: Vec<_> = MergedRange::new(&[&a, &b], 2, 7)
+            .map(|(i, e)| (i, e.ts()))
+            .collect();
         assert_eq!(walked, [(1, 2), (0, 5), (1, 5), (1, 7)]);
         let dup = [entry(5, 1), entry(5, 2), entry(6, 3)];
         assert_eq!(find_last(&dup, 5).unwrap().offset(), 2);

@@ -22,7 +22,8 @@ use crate::segment::{scan_records, segment_path, SegmentStats};
 pub fn map_segment(path: &Path, file: &File, len: u64) -> Result<Mmap> {
     // SAFETY: the mapping is read-only; the engine never truncates below an indexed record
     // while the segment is published, and GC unlinks (never shrinks) files readers may hold.
-    unsafe { MmapOptions::new().len(len as usize).map(file) }.context(|| format!("map segment {}", path.display()))
+    unsafe { MmapOptions::new().len(len as usize).map(file) }
+        .context(|| format!("map segment {}", path.display()))
 }
 
 /// The segment being written.
@@ -71,7 +72,13 @@ pub struct SealedSegment {
 
 impl SealedSegment {
     /// A sealed segment whose index is `index` (or not loaded yet).
-    pub fn new(id: u64, path: PathBuf, map: Arc<Mmap>, stats: SegmentStats, index: Option<SealedIndex>) -> SealedSegment {
+    pub fn new(
+        id: u64,
+        path: PathBuf,
+        map: Arc<Mmap>,
+        stats: SegmentStats,
+        index: Option<SealedIndex>,
+    ) -> SealedSegment {
         SealedSegment {
             id,
             path,
@@ -84,7 +91,12 @@ impl SealedSegment {
 
     /// The index, mapping the `.idx` file on first use, or rebuilding it from the records when
     /// the file is missing or damaged (and writing the rebuilt file).
-    pub fn index(&self, log_dir: &Path, max_payload: usize, skip_corrupt: bool) -> Result<Arc<SealedIndex>> {
+    pub fn index(
+        &self,
+        log_dir: &Path,
+        max_payload: usize,
+        skip_corrupt: bool,
+    ) -> Result<Arc<SealedIndex>> {
         if let Some(index) = self.index.load_full() {
             return Ok(index);
         }
@@ -95,7 +107,14 @@ impl SealedSegment {
         let index = match IdxFile::open(log_dir, self.id, self.stats.record_count)? {
             Some(file) => SealedIndex::Mapped(file),
             None => {
-                let entries = rebuild_entries(&self.path, &self.map, self.stats.data_end, self.id, max_payload, skip_corrupt)?;
+                let entries = rebuild_entries(
+                    &self.path,
+                    &self.map,
+                    self.stats.data_end,
+                    self.id,
+                    max_payload,
+                    skip_corrupt,
+                )?;
                 if entries.len() as u64 == self.stats.record_count {
                     write_idx_file(log_dir, self.id, &entries)?;
                 }
@@ -128,19 +147,36 @@ pub fn rebuild_entries(
 ) -> Result<Vec<IndexEntry>> {
     let mut prewrites = HashMap::new();
     let mut entries = Vec::new();
-    scan_records(path, data, data_end as usize, id, max_payload, skip_corrupt, |scanned| {
-        let record = scanned.record;
-        let offset = scanned.offset as u32;
-        let prewrite = match record.kind {
-            Kind::Prewrite => {
-                prewrites.insert(record.start_ts, offset);
-                None
-            }
-            Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position { segment_id: id, offset }),
-            _ => None,
-        };
-        entries.push(IndexEntry::new(record.key_ts(), record.kind, offset, record.payload.len() as u32, prewrite));
-    })?;
+    scan_records(
+        path,
+        data,
+        data_end as usize,
+        id,
+        max_payload,
+        skip_corrupt,
+        |scanned| {
+            let record = scanned.record;
+            let offset = scanned.offset as u32;
+            let prewrite = match record.kind {
+                Kind::Prewrite => {
+                    prewrites.insert(record.start_ts, offset);
+                    None
+                }
+                Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position {
+                    segment_id: id,
+                    offset,
+                }),
+                _ => None,
+            };
+            entries.push(IndexEntry::new(
+                record.key_ts(),
+                record.kind,
+                offset,
+                record.payload.len() as u32,
+                prewrite,
+            ));
+        },
+    )?;
     entries.sort_by_key(IndexEntry::ts);
     Ok(entries)
 }
@@ -180,17 +216,28 @@ impl SegmentSet {
         }
         let at = self.sealed.binary_search_by_key(&id, |s| s.id).ok()?;
         let segment = &self.sealed[at];
-        Some((&segment.path, &segment.map[..segment.stats.data_end as usize]))
+        Some((
+            &segment.path,
+            &segment.map[..segment.stats.data_end as usize],
+        ))
     }
 
     /// Reads and checks the record at `position`.
     pub fn read(&self, position: Position, max_payload: usize) -> Result<RecordView<'_>> {
-        let (path, data) = self.segment_data(position.segment_id).ok_or_else(|| Error::Corruption {
-            file: segment_path(Path::new("log"), position.segment_id),
-            offset: position.offset as u64,
-            reason: "segment referenced by the index no longer exists".into(),
-        })?;
-        read_record(data, position.offset as usize, position.segment_id, max_payload).map_err(|fault| Error::Corruption {
+        let (path, data) =
+            self.segment_data(position.segment_id)
+                .ok_or_else(|| Error::Corruption {
+                    file: segment_path(Path::new("log"), position.segment_id),
+                    offset: position.offset as u64,
+                    reason: "segment referenced by the index no longer exists".into(),
+                })?;
+        read_record(
+            data,
+            position.offset as usize,
+            position.segment_id,
+            max_payload,
+        )
+        .map_err(|fault| Error::Corruption {
             file: path.to_path_buf(),
             offset: position.offset as u64,
             reason: fault.describe().into(),
@@ -198,7 +245,12 @@ impl SegmentSet {
     }
 
     /// The most recently written record keyed `ts` whose kind passes `wanted`, newest segment first.
-    pub fn find_latest(&self, ts: u64, wanted: impl Fn(Kind) -> bool, context: &ReadContext) -> Result<Option<Located>> {
+    pub fn find_latest(
+        &self,
+        ts: u64,
+        wanted: impl Fn(Kind) -> bool,
+        context: &ReadContext,
+    ) -> Result<Option<Located>> {
         let pick = |entries: &[IndexEntry]| -> Option<IndexEntry> {
             let end = entries.partition_point(|e| e.ts() <= ts);
             entries[..end]
@@ -222,8 +274,14 @@ impl SegmentSet {
                 }
             }
         }
-        for segment in self.sealed.iter().rev().filter(|s| s.stats.may_hold_key(ts)) {
-            let index = segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
+        for segment in self
+            .sealed
+            .iter()
+            .rev()
+            .filter(|s| s.stats.may_hold_key(ts))
+        {
+            let index =
+                segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
             if let Some(entry) = pick(index.entries()) {
                 return Ok(Some(located(segment.id, entry)));
             }
@@ -261,7 +319,10 @@ impl SparePool {
             let entry = entry.context(|| format!("list {}", log_dir.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let path = entry.path();
-            if let Some(n) = name.strip_prefix("spare-").and_then(|n| n.parse::<u64>().ok()) {
+            if let Some(n) = name
+                .strip_prefix("spare-")
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 if len == segment_size {
                     files.push_back(path);
@@ -324,7 +385,9 @@ impl SparePool {
         let state = self.lock();
         let (mut state, _) = self
             .ready
-            .wait_timeout_while(state, SPARE_WAIT, |s| s.files.is_empty() && s.failure.is_none())
+            .wait_timeout_while(state, SPARE_WAIT, |s| {
+                s.files.is_empty() && s.failure.is_none()
+            })
             .unwrap_or_else(|e| e.into_inner());
         if let Some(path) = state.files.pop_front() {
             return Ok(path);
@@ -346,7 +409,11 @@ impl SparePool {
 pub fn prepare_spare(path: &Path, size: u64, zero_fill: bool) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let prepare = || -> std::io::Result<()> {
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         if zero_fill {
             let zeros = vec![0u8; 1 << 20];
             let mut left = size;

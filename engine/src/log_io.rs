@@ -43,7 +43,13 @@ pub trait LogIo: Send {
 
     /// Writes a prefix of `buf` (possibly all of it) at `offset`. If all of `buf` was written
     /// and `sync` is set, also makes it durable (`fdatasync`) before returning.
-    fn write_at(&mut self, file: &File, offset: u64, buf: &[u8], sync: bool) -> Result<Written, IoFailure>;
+    fn write_at(
+        &mut self,
+        file: &File,
+        offset: u64,
+        buf: &[u8],
+        sync: bool,
+    ) -> Result<Written, IoFailure>;
 
     /// Makes everything written to `file` durable (`fdatasync`).
     fn sync(&mut self, file: &File) -> io::Result<()>;
@@ -69,7 +75,10 @@ pub fn open_backend(choice: IoBackend) -> Result<Box<dyn LogIo>> {
         },
         IoBackend::Auto => match UringIo::new() {
             Ok(io) => {
-                tracing::info!(backend = "io-uring", "storage I/O backend: io_uring is available");
+                tracing::info!(
+                    backend = "io-uring",
+                    "storage I/O backend: io_uring is available"
+                );
                 Ok(Box::new(io))
             }
             Err(reason) => {
@@ -81,7 +90,13 @@ pub fn open_backend(choice: IoBackend) -> Result<Box<dyn LogIo>> {
 }
 
 /// Writes all of `buf` at `offset`, repeating after short writes, and syncs it if `sync`.
-pub fn write_all_at(io: &mut dyn LogIo, file: &File, offset: u64, buf: &[u8], sync: bool) -> Result<(), IoFailure> {
+pub fn write_all_at(
+    io: &mut dyn LogIo,
+    file: &File,
+    offset: u64,
+    buf: &[u8],
+    sync: bool,
+) -> Result<(), IoFailure> {
     let mut done = 0;
     while done < buf.len() {
         let written = io.write_at(file, offset + done as u64, &buf[done..], sync)?;

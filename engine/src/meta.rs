@@ -71,11 +71,13 @@ pub fn read_meta(dir: &Path) -> Result<Option<Meta>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).context(|| format!("read meta file {}", path.display())),
     };
-    decode(&bytes).map(Some).map_err(|reason| Error::Corruption {
-        file: path,
-        offset: 0,
-        reason,
-    })
+    decode(&bytes)
+        .map(Some)
+        .map_err(|reason| Error::Corruption {
+            file: path,
+            offset: 0,
+            reason,
+        })
 }
 
 fn decode(bytes: &[u8]) -> std::result::Result<Meta, String> {

@@ -41,17 +41,23 @@ struct PullState {
     watermark: tokio::sync::watch::Receiver<u64>,
     last: u64,
     ready: VecDeque<PulledBinlog>,
+    /// An error met while reading a batch, reported after the binlogs read before it.
+    error: Option<Error>,
     failed: bool,
 }
 
 /// Starts a pull after `after_ts`; fails at once if that is below the GC point.
-pub fn pull_stream(shared: Arc<Shared>, after_ts: u64) -> Result<impl Stream<Item = Result<PulledBinlog>> + Send + 'static> {
+pub fn pull_stream(
+    shared: Arc<Shared>,
+    after_ts: u64,
+) -> Result<impl Stream<Item = Result<PulledBinlog>> + Send + 'static> {
     check_not_purged(&shared, after_ts)?;
     let state = PullState {
         watermark: shared.watermark.subscribe(),
         shared,
         last: after_ts,
         ready: VecDeque::new(),
+        error: None,
         failed: false,
     };
     Ok(stream::unfold(state, |mut state| async move {
@@ -82,6 +88,9 @@ impl PullState {
             if let Some(binlog) = self.ready.pop_front() {
                 return Some(Ok(binlog));
             }
+            if let Some(error) = self.error.take() {
+                return Some(Err(error));
+            }
             if self.shared.is_closed() {
                 return None;
             }
@@ -98,9 +107,12 @@ impl PullState {
             let started = Instant::now();
             match read_batch(&self.shared, self.last, watermark, &mut self.ready) {
                 Ok(last) => self.last = last,
-                Err(error) => return Some(Err(error)),
+                Err(error) => self.error = Some(error),
             }
-            self.shared.metrics.pull_batch.record_duration(started.elapsed());
+            self.shared
+                .metrics
+                .pull_batch
+                .record_duration(started.elapsed());
             self.shared
                 .metrics
                 .pulled_records
@@ -110,12 +122,21 @@ impl PullState {
 }
 
 /// Reads up to [`PULL_BATCH`] pulled binlogs keyed in `(after, upto]` into `out`; returns the
-/// key the next step continues after.
-fn read_batch(shared: &Shared, after: u64, upto: u64, out: &mut VecDeque<PulledBinlog>) -> Result<u64> {
+/// key the next step continues after. On an error, `out` keeps what was read before it.
+fn read_batch(
+    shared: &Shared,
+    after: u64,
+    upto: u64,
+    out: &mut VecDeque<PulledBinlog>,
+) -> Result<u64> {
     let context = &shared.read_context;
     let segments = shared.segments.load_full();
     let mut sources: Vec<(u64, Arc<dyn AsEntries>)> = Vec::new();
-    for segment in segments.sealed.iter().filter(|s| s.stats.may_hold_pull_range(after, upto)) {
+    for segment in segments
+        .sealed
+        .iter()
+        .filter(|s| s.stats.may_hold_pull_range(after, upto))
+    {
         let index = segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
         sources.push((segment.id, Arc::new(index)));
     }
@@ -147,7 +168,12 @@ fn read_batch(shared: &Shared, after: u64, upto: u64, out: &mut VecDeque<PulledB
 
 /// Reads one commit or fake binlog; `None` for a commit whose prewrite is not stored here
 /// (skipped, as the original pump does: the prewrite may be on another pump).
-fn read_pulled(segments: &SegmentSet, shared: &Shared, position: Position, entry: &IndexEntry) -> Result<Option<PulledBinlog>> {
+fn read_pulled(
+    segments: &SegmentSet,
+    shared: &Shared,
+    position: Position,
+    entry: &IndexEntry,
+) -> Result<Option<PulledBinlog>> {
     let context = &shared.read_context;
     let record = match segments.read(position, context.max_payload) {
         Ok(record) => record,
@@ -167,7 +193,11 @@ fn read_pulled(segments: &SegmentSet, shared: &Shared, position: Position, entry
                     .map(|located| located.position),
             };
             let Some(prewrite) = prewrite else {
-                tracing::debug!(start_ts = record.start_ts, commit_ts = record.commit_ts, "commit without a stored prewrite; skipped");
+                tracing::debug!(
+                    start_ts = record.start_ts,
+                    commit_ts = record.commit_ts,
+                    "commit without a stored prewrite; skipped"
+                );
                 return Ok(None);
             };
             match segments.read(prewrite, context.max_payload) {

@@ -14,7 +14,13 @@ impl LogIo for PwriteIo {
         "pwrite"
     }
 
-    fn write_at(&mut self, file: &File, offset: u64, buf: &[u8], sync: bool) -> Result<Written, IoFailure> {
+    fn write_at(
+        &mut self,
+        file: &File,
+        offset: u64,
+        buf: &[u8],
+        sync: bool,
+    ) -> Result<Written, IoFailure> {
         let bytes = loop {
             match file.write_at(buf, offset) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -309,7 +309,10 @@ mod tests {
                 encoded.place(42, 16, &mut out);
                 let view = read_record(&out, 16, 42, 1 << 20).unwrap();
                 assert_eq!(view.kind, kind);
-                assert_eq!((view.start_ts, view.commit_ts, view.group_start), (7, 9, 16));
+                assert_eq!(
+                    (view.start_ts, view.commit_ts, view.group_start),
+                    (7, 9, 16)
+                );
                 assert_eq!(view.payload, &payload[..]);
                 assert_eq!(view.span(), encoded.span());
             }

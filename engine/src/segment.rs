@@ -57,13 +57,15 @@ pub fn encode_header(id: u64) -> [u8; SEGMENT_HEADER_LEN] {
 
 /// Checks that `data` starts with the header of segment `id`.
 pub fn check_header(data: &[u8], id: u64) -> std::result::Result<(), String> {
-    let header = data
-        .get(..SEGMENT_HEADER_LEN)
-        .ok_or_else(|| format!("file is shorter than the {SEGMENT_HEADER_LEN}-byte segment header"))?;
+    let header = data.get(..SEGMENT_HEADER_LEN).ok_or_else(|| {
+        format!("file is shorter than the {SEGMENT_HEADER_LEN}-byte segment header")
+    })?;
     if header[0..8] != SEGMENT_MAGIC.to_le_bytes() {
         return Err("not a segment file (bad magic)".into());
     }
-    if u32::from_le_bytes(header[28..32].try_into().expect("4 bytes")) != crc32fast::hash(&header[0..28]) {
+    if u32::from_le_bytes(header[28..32].try_into().expect("4 bytes"))
+        != crc32fast::hash(&header[0..28])
+    {
         return Err("segment header checksum mismatch".into());
     }
     let version = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
@@ -72,7 +74,9 @@ pub fn check_header(data: &[u8], id: u64) -> std::result::Result<(), String> {
     }
     let stored_id = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
     if stored_id != id {
-        return Err(format!("header names segment {stored_id}, file name says {id}"));
+        return Err(format!(
+            "header names segment {stored_id}, file name says {id}"
+        ));
     }
     Ok(())
 }
@@ -167,7 +171,11 @@ fn footer_crc(footer: &[u8], id: u64) -> u32 {
 }
 
 /// Reads the footer of a sealed segment file of `file_len` bytes whose last bytes are `tail`.
-pub fn decode_footer(tail: &[u8], id: u64, file_len: u64) -> std::result::Result<SegmentStats, String> {
+pub fn decode_footer(
+    tail: &[u8],
+    id: u64,
+    file_len: u64,
+) -> std::result::Result<SegmentStats, String> {
     if tail.len() != FOOTER_LEN {
         return Err("file too short for a footer".into());
     }
@@ -187,7 +195,8 @@ pub fn decode_footer(tail: &[u8], id: u64, file_len: u64) -> std::result::Result
         min_pull_ts: field(5),
         max_pull_ts: field(6),
     };
-    if stats.data_end + FOOTER_LEN as u64 != file_len || stats.data_end < SEGMENT_HEADER_LEN as u64 {
+    if stats.data_end + FOOTER_LEN as u64 != file_len || stats.data_end < SEGMENT_HEADER_LEN as u64
+    {
         return Err(format!(
             "footer says records end at {} but the file is {file_len} bytes",
             stats.data_end
@@ -263,7 +272,10 @@ pub fn scan_records<'a>(
             });
         }
         let fault = match read_record(&data[..limit], offset, id, max_payload) {
-            Ok(record) if record.group_start as usize == offset || Some(record.group_start) == previous_group => {
+            Ok(record)
+                if record.group_start as usize == offset
+                    || Some(record.group_start) == previous_group =>
+            {
                 previous_group = Some(record.group_start);
                 let span = record.span();
                 visit(ScannedRecord {
@@ -331,7 +343,13 @@ struct LookAhead {
 }
 
 /// Searches `data[from + 8 .. limit]` at record alignment for CRC-valid records of segment `id`.
-fn find_valid_after(data: &[u8], limit: usize, from: usize, id: u64, max_payload: usize) -> LookAhead {
+fn find_valid_after(
+    data: &[u8],
+    limit: usize,
+    from: usize,
+    id: u64,
+    max_payload: usize,
+) -> LookAhead {
     let mut result = LookAhead {
         later_group: None,
         garbage_end: None,
@@ -381,7 +399,9 @@ mod tests {
     fn header_and_footer_round_trip() {
         let header = encode_header(9);
         assert!(check_header(&header, 9).is_ok());
-        assert!(check_header(&header, 8).unwrap_err().contains("names segment 9"));
+        assert!(check_header(&header, 8)
+            .unwrap_err()
+            .contains("names segment 9"));
         let mut stats = SegmentStats::empty();
         stats.add(Kind::Prewrite, 5, 0, 64);
         stats.add(Kind::Commit, 5, 8, 64);
@@ -408,7 +428,9 @@ mod tests {
                     payload: &payload,
                 };
                 offsets.push(data.len() as u64);
-                EncodedRecord::encode(&record, 1024).unwrap().place(id, group_start, &mut data);
+                EncodedRecord::encode(&record, 1024)
+                    .unwrap()
+                    .place(id, group_start, &mut data);
                 ts += 1;
             }
         }
@@ -442,7 +464,9 @@ mod tests {
         let (outcome, seen) = scan(&data, false).unwrap();
         assert_eq!(seen, offsets[..2]);
         assert_eq!(outcome.data_end, offsets[2]);
-        assert!(matches!(outcome.end, ScanEnd::TornTail { garbage_end, .. } if garbage_end == data.len() as u64));
+        assert!(
+            matches!(outcome.end, ScanEnd::TornTail { garbage_end, .. } if garbage_end == data.len() as u64)
+        );
     }
 
     #[test]
@@ -453,7 +477,10 @@ mod tests {
         assert!(error.contains(&format!("offset {}", offsets[1])), "{error}");
         let (outcome, seen) = scan(&data, true).unwrap();
         assert_eq!(seen, [offsets[0], offsets[2], offsets[3], offsets[4]]);
-        assert_eq!(outcome.skipped, vec![(offsets[1], RecordFault::CrcMismatch)]);
+        assert_eq!(
+            outcome.skipped,
+            vec![(offsets[1], RecordFault::CrcMismatch)]
+        );
         assert_eq!(outcome.end, ScanEnd::Clean);
     }
 

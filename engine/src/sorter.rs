@@ -61,7 +61,12 @@ impl Sorter {
 
     /// Feeds a commit, rollback or fake record; appends every commit TS it lets the sorter emit
     /// to `emitted`. Returns the position of the prewrite it matched, if one was pending.
-    pub fn push_other(&mut self, start_ts: u64, commit_ts: u64, emitted: &mut Vec<u64>) -> Option<Position> {
+    pub fn push_other(
+        &mut self,
+        start_ts: u64,
+        commit_ts: u64,
+        emitted: &mut Vec<u64>,
+    ) -> Option<Position> {
         if commit_ts > self.max_seen {
             self.max_seen = commit_ts;
             match self.slots.back_mut() {
@@ -128,8 +133,13 @@ impl Sorter {
         for _ in 0..reader.u32()? {
             let start_ts = reader.u64()?;
             let count = reader.u32()? as usize;
-            let commits_after = (0..count).map(|_| reader.u64()).collect::<Option<Vec<_>>>()?;
-            sorter.slots.push_back(Slot { start_ts, commits_after });
+            let commits_after = (0..count)
+                .map(|_| reader.u64())
+                .collect::<Option<Vec<_>>>()?;
+            sorter.slots.push_back(Slot {
+                start_ts,
+                commits_after,
+            });
         }
         for _ in 0..reader.u32()? {
             let start_ts = reader.u64()?;
@@ -174,7 +184,10 @@ mod tests {
     }
 
     fn at(offset: u32) -> Position {
-        Position { segment_id: 1, offset }
+        Position {
+            segment_id: 1,
+            offset,
+        }
     }
 
     fn run(sorter: &mut Sorter, items: &[Item]) -> Vec<u64> {
@@ -226,7 +239,10 @@ mod tests {
     fn original_cases() {
         use Item::*;
         assert_eq!(run(&mut Sorter::default(), &[P(1), C(1, 2)]), [2]);
-        assert_eq!(run(&mut Sorter::default(), &[P(1), P(2), C(2, 3), C(1, 10)]), [3, 10]);
+        assert_eq!(
+            run(&mut Sorter::default(), &[P(1), P(2), C(2, 3), C(1, 10)]),
+            [3, 10]
+        );
         let mut sorter = Sorter::default();
         assert_eq!(run(&mut sorter, &[P(1), P(2), C(1, 10), C(2, 9)]), [10]);
         assert_eq!(run(&mut sorter, &[P(20), C(20, 200)]), [200]);
@@ -238,7 +254,10 @@ mod tests {
     fn blocked_prewrite_holds_the_watermark_and_rollback_releases_it() {
         use Item::*;
         let mut sorter = Sorter::default();
-        assert_eq!(run(&mut sorter, &[P(5), P(6), C(6, 7), C(8, 8)]), Vec::<u64>::new());
+        assert_eq!(
+            run(&mut sorter, &[P(5), P(6), C(6, 7), C(8, 8)]),
+            Vec::<u64>::new()
+        );
         assert!(!sorter.all_matched());
         assert_eq!(sorter.pending_position(5), Some(at(0)));
         // A rollback (commit TS 0) matches the prewrite and emits what it held back.

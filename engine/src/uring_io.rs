@@ -23,7 +23,10 @@ impl UringIo {
         let ring = IoUring::new(8)?;
         let mut probe = Probe::new();
         ring.submitter().register_probe(&mut probe)?;
-        for (code, name) in [(opcode::Write::CODE, "write"), (opcode::Fsync::CODE, "fsync")] {
+        for (code, name) in [
+            (opcode::Write::CODE, "write"),
+            (opcode::Fsync::CODE, "fsync"),
+        ] {
             if !probe.is_supported(code) {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -41,7 +44,9 @@ impl UringIo {
         unsafe {
             let mut queue = self.ring.submission();
             for entry in entries {
-                queue.push(entry).map_err(|_| io::Error::other("io_uring submission queue full"))?;
+                queue
+                    .push(entry)
+                    .map_err(|_| io::Error::other("io_uring submission queue full"))?;
             }
         }
         let mut results = [None, None];
@@ -67,10 +72,19 @@ impl LogIo for UringIo {
         "io-uring"
     }
 
-    fn write_at(&mut self, file: &File, offset: u64, buf: &[u8], sync: bool) -> Result<Written, IoFailure> {
+    fn write_at(
+        &mut self,
+        file: &File,
+        offset: u64,
+        buf: &[u8],
+        sync: bool,
+    ) -> Result<Written, IoFailure> {
         let fd = types::Fd(file.as_raw_fd());
         let len = buf.len().min(u32::MAX as usize) as u32;
-        let write = opcode::Write::new(fd, buf.as_ptr(), len).offset(offset).build().user_data(WRITE_TAG);
+        let write = opcode::Write::new(fd, buf.as_ptr(), len)
+            .offset(offset)
+            .build()
+            .user_data(WRITE_TAG);
         let results = if sync {
             let fsync = opcode::Fsync::new(fd)
                 .flags(types::FsyncFlags::DATASYNC)
@@ -91,7 +105,9 @@ impl LogIo for UringIo {
         let synced = match results[1] {
             None => false,
             Some(result) if result == -libc::ECANCELED && bytes < buf.len() => false,
-            Some(result) if result < 0 => return Err(IoFailure::Sync(io::Error::from_raw_os_error(-result))),
+            Some(result) if result < 0 => {
+                return Err(IoFailure::Sync(io::Error::from_raw_os_error(-result)))
+            }
             Some(_) => true,
         };
         Ok(Written { bytes, synced })

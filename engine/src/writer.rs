@@ -16,15 +16,17 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use crate::engine::Shared;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{copy_io_error, Error, IoContext, Result};
 use crate::housekeeper::Job;
 use crate::index::{ActiveIndex, IndexEntry, Position};
-use crate::log_files::{map_segment, ActiveSegment, SealedIndex, SealedSegment, SegmentSet, SparePool};
+use crate::log_files::{
+    map_segment, ActiveSegment, SealedIndex, SealedSegment, SegmentSet, SparePool,
+};
 use crate::log_io::{write_all_at, IoFailure, LogIo};
 use crate::meta::sync_dir;
 use crate::record::{key_ts, EncodedRecord, Kind};
-use crate::sorter::Sorter;
 use crate::segment::{encode_footer, encode_header, segment_path, SegmentStats, FOOTER_LEN};
+use crate::sorter::Sorter;
 
 /// One append waiting for the writer.
 pub struct WriteRequest {
@@ -123,10 +125,14 @@ impl Writer {
                 if let Err(error) = self.roll() {
                     tracing::error!(%error, segment = self.segment.id, "failed to roll to the next segment");
                     let message = error.to_string();
-                    return fail_all(group, || Error::Io {
-                        context: "roll to the next segment".into(),
-                        source: std::io::Error::other(message.clone()),
-                    }, &self.shared);
+                    return fail_all(
+                        group,
+                        || Error::Io {
+                            context: "roll to the next segment".into(),
+                            source: std::io::Error::other(message.clone()),
+                        },
+                        &self.shared,
+                    );
                 }
                 continue;
             }
@@ -145,7 +151,9 @@ impl Writer {
         let mut offsets = Vec::with_capacity(group.len());
         for request in &group {
             offsets.push((offset + self.buffer.len() as u64) as u32);
-            request.record.place(segment_id, group_start, &mut self.buffer);
+            request
+                .record
+                .place(segment_id, group_start, &mut self.buffer);
         }
         let data_len = self.buffer.len() as u64;
         if self.dirty_until > offset + data_len {
@@ -162,12 +170,14 @@ impl Writer {
             Err(IoFailure::Write(source)) => {
                 self.dirty_until = self.dirty_until.max(offset + self.buffer.len() as u64);
                 tracing::error!(%source, segment = segment_id, offset, "write to segment failed; failing the group");
-                let message = source.to_string();
-                let kind = source.kind();
-                return fail_all(group, || Error::Io {
-                    context: format!("write segment {segment_id} at offset {offset}"),
-                    source: std::io::Error::new(kind, message.clone()),
-                }, &self.shared);
+                return fail_all(
+                    group,
+                    || Error::Io {
+                        context: format!("write segment {segment_id} at offset {offset}"),
+                        source: copy_io_error(&source),
+                    },
+                    &self.shared,
+                );
             }
             Err(IoFailure::Sync(source)) => {
                 let reason = source.to_string();
@@ -178,8 +188,12 @@ impl Writer {
         }
         metrics.group_records.record(group.len() as u64);
         metrics.group_bytes.record(data_len);
-        metrics.appended_records.fetch_add(group.len() as u64, Ordering::Relaxed);
-        metrics.appended_bytes.fetch_add(data_len, Ordering::Relaxed);
+        metrics
+            .appended_records
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
+        metrics
+            .appended_bytes
+            .fetch_add(data_len, Ordering::Relaxed);
 
         let mut entries = Vec::with_capacity(group.len());
         self.emitted.clear();
@@ -201,7 +215,12 @@ impl Writer {
                     &mut self.emitted,
                     |start_ts| find_prewrite(&self.shared, start_ts),
                 ));
-                self.stats.add(record.kind(), record.start_ts(), record.commit_ts(), record.span());
+                self.stats.add(
+                    record.kind(),
+                    record.start_ts(),
+                    record.commit_ts(),
+                    record.span(),
+                );
             }
         }
         self.segment.index.push_group(entries);
@@ -222,8 +241,18 @@ impl Writer {
         let old = self.segment.clone();
         let footer = encode_footer(old.id, &self.stats);
         let seal_path = &old.path;
-        write_all_at(self.io.as_mut(), &self.file, self.stats.data_end, &footer, false)
-            .map_err(|failure| io_failure_error(failure, || format!("write footer of {}", seal_path.display())))?;
+        write_all_at(
+            self.io.as_mut(),
+            &self.file,
+            self.stats.data_end,
+            &footer,
+            false,
+        )
+        .map_err(|failure| {
+            io_failure_error(failure, || {
+                format!("write footer of {}", seal_path.display())
+            })
+        })?;
         self.file
             .set_len(self.stats.data_end + FOOTER_LEN as u64)
             .context(|| format!("trim {}", seal_path.display()))?;
@@ -240,8 +269,11 @@ impl Writer {
             self.shared.config.segment_size.0,
         )?;
         let header = encode_header(next_id);
-        write_all_at(self.io.as_mut(), &file, 0, &header, false)
-            .map_err(|failure| io_failure_error(failure, || format!("write header of {}", segment.path.display())))?;
+        write_all_at(self.io.as_mut(), &file, 0, &header, false).map_err(|failure| {
+            io_failure_error(failure, || {
+                format!("write header of {}", segment.path.display())
+            })
+        })?;
 
         let sealed = Arc::new(SealedSegment::new(
             old.id,
@@ -251,7 +283,11 @@ impl Writer {
             Some(SealedIndex::InMemory(old.index.merged().into_boxed_slice())),
         ));
         {
-            let _update = self.shared.segments_update.lock().unwrap_or_else(|e| e.into_inner());
+            let _update = self
+                .shared
+                .segments_update
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             let current = self.shared.segments.load();
             let mut sealed_list = current.sealed.clone();
             sealed_list.push(sealed.clone());
@@ -265,7 +301,12 @@ impl Writer {
         self.stats = SegmentStats::empty();
         self.dirty_until = 0;
 
-        let sorter = self.shared.sorter.lock().unwrap_or_else(|e| e.into_inner()).encode();
+        let sorter = self
+            .shared
+            .sorter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .encode();
         let _ = self.jobs.send(Job::Checkpoint {
             replay_from: next_id,
             sorter,
@@ -280,7 +321,11 @@ impl Writer {
 /// Where the prewrite of a commit whose prewrite is no longer pending is (a duplicate commit).
 fn find_prewrite(shared: &Shared, start_ts: u64) -> Option<Position> {
     let segments = shared.segments.load();
-    match segments.find_latest(start_ts, |kind| kind == Kind::Prewrite, &shared.read_context) {
+    match segments.find_latest(
+        start_ts,
+        |kind| kind == Kind::Prewrite,
+        &shared.read_context,
+    ) {
         Ok(found) => found.map(|located| located.position),
         Err(error) => {
             tracing::warn!(%error, start_ts, "could not look up the prewrite of a commit; pulls will look again");
@@ -298,7 +343,8 @@ pub fn open_spare_as_segment(
 ) -> Result<(File, Arc<ActiveSegment>)> {
     let spare = spares.take()?;
     let path = segment_path(log_dir, id);
-    std::fs::rename(&spare, &path).context(|| format!("rename {} to {}", spare.display(), path.display()))?;
+    std::fs::rename(&spare, &path)
+        .context(|| format!("rename {} to {}", spare.display(), path.display()))?;
     sync_dir(log_dir).context(|| format!("sync {}", log_dir.display()))?;
     open_active(&path, id, segment_size)
 }
@@ -310,10 +356,14 @@ pub fn open_active(path: &Path, id: u64, segment_size: u64) -> Result<(File, Arc
         .write(true)
         .open(path)
         .context(|| format!("open segment {}", path.display()))?;
-    let len = file.metadata().context(|| format!("stat {}", path.display()))?.len();
+    let len = file
+        .metadata()
+        .context(|| format!("stat {}", path.display()))?
+        .len();
     if len < segment_size {
         // A torn or trimmed file becoming active again: give it its full size back.
-        file.set_len(segment_size).context(|| format!("extend {}", path.display()))?;
+        file.set_len(segment_size)
+            .context(|| format!("extend {}", path.display()))?;
     }
     let map = map_segment(path, &file, segment_size.max(len))?;
     let segment = Arc::new(ActiveSegment {
@@ -333,7 +383,10 @@ fn io_failure_error(failure: IoFailure, context: impl FnOnce() -> String) -> Err
 }
 
 fn fail_all(group: Vec<WriteRequest>, error: impl Fn() -> Error, shared: &Shared) {
-    shared.metrics.append_errors.fetch_add(group.len() as u64, Ordering::Relaxed);
+    shared
+        .metrics
+        .append_errors
+        .fetch_add(group.len() as u64, Ordering::Relaxed);
     for request in group {
         let _ = request.done.send(Err(error()));
     }
@@ -365,5 +418,11 @@ pub fn index_record(
             None
         }
     };
-    IndexEntry::new(key_ts(kind, start_ts, commit_ts), kind, position.offset, payload_len, prewrite)
+    IndexEntry::new(
+        key_ts(kind, start_ts, commit_ts),
+        kind,
+        position.offset,
+        payload_len,
+        prewrite,
+    )
 }

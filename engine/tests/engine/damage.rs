@@ -1,0 +1,268 @@
+//! Damaged files: a torn tail recovers, damage before the tail refuses to open (naming the file
+//! and offset) or, with skipping enabled, serves only valid records.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use binlog_engine::record::RECORD_HEADER_LEN;
+use binlog_engine::segment::{segment_path, SEGMENT_HEADER_LEN};
+use binlog_engine::{Config, Engine, Error, IoBackend, Kind, Position, Record};
+use rand::Rng;
+
+use crate::both_backends;
+use crate::common::*;
+
+both_backends!(
+    truncated_tail_recovers_every_complete_record,
+    flipped_bit_before_the_tail_refuses_or_skips,
+    flipped_bit_in_a_sealed_segment_is_caught_on_read,
+    truncated_sealed_segment_refuses_or_reseals,
+);
+
+struct Written {
+    ts: u64,
+    position: Position,
+    /// Bytes from the record's offset to the end of its payload (padding excluded).
+    len: u64,
+}
+
+/// Writes fake binlogs (one per group) until there are 3 sealed segments plus an active one.
+async fn fill(dir: &Path, backend: IoBackend) -> Vec<Written> {
+    let engine = Engine::open(test_config(dir, backend)).unwrap();
+    let mut written = Vec::new();
+    let mut ts = 1;
+    while engine.segment_ids().len() < 4
+        || written
+            .iter()
+            .filter(|w: &&Written| w.position.segment_id == 4)
+            .count()
+            < 40
+    {
+        let payload = prewrite_payload(ts);
+        let position = engine
+            .append(Record {
+                kind: Kind::Fake,
+                start_ts: ts,
+                commit_ts: ts,
+                payload: &payload,
+            })
+            .await
+            .unwrap();
+        written.push(Written {
+            ts,
+            position,
+            len: (RECORD_HEADER_LEN + payload.len()) as u64,
+        });
+        ts += 1;
+    }
+    written
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to.join("log")).unwrap();
+    fs::copy(from.join("meta"), to.join("meta")).unwrap();
+    for entry in fs::read_dir(from.join("log")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), to.join("log").join(entry.file_name())).unwrap();
+    }
+}
+
+fn seg(dir: &Path, id: u64) -> PathBuf {
+    segment_path(&dir.join("log"), id)
+}
+
+fn flip_byte(path: &Path, offset: u64) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[offset as usize] ^= 0x20;
+    fs::write(path, bytes).unwrap();
+}
+
+async fn truncated_tail_recovers_every_complete_record(backend: IoBackend) {
+    let original = tempfile::tempdir().unwrap();
+    let written = fill(original.path(), backend).await;
+    let active: Vec<&Written> = written
+        .iter()
+        .filter(|w| w.position.segment_id == 4)
+        .collect();
+    let data_end = active
+        .last()
+        .map(|w| w.position.offset as u64 + w.len)
+        .unwrap();
+    let mut rng = rand::rng();
+    for _ in 0..12 {
+        let cut = rng.random_range(SEGMENT_HEADER_LEN as u64..=data_end);
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(original.path(), dir.path());
+        OpenOptions::new()
+            .write(true)
+            .open(seg(dir.path(), 4))
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+
+        let engine = Engine::open(test_config(dir.path(), backend))
+            .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        for w in &written {
+            let complete = w.position.segment_id < 4 || w.position.offset as u64 + w.len <= cut;
+            let stored = engine.get(w.ts).unwrap();
+            assert_eq!(
+                stored.is_some(),
+                complete,
+                "cut at {cut}: record {} at {:?}",
+                w.ts,
+                w.position
+            );
+        }
+        // The log continues after the tail, and that survives another reopen.
+        let next = written.last().unwrap().ts + 1;
+        bare(&engine, Kind::Fake, next, next).await.unwrap();
+        drop(engine);
+        let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
+        assert!(engine.get(next).unwrap().is_some());
+        let pulled = pull_all(&engine, 0).await;
+        assert_eq!(pulled.last().unwrap().commit_ts, next);
+        assert!(pulled.windows(2).all(|p| p[0].commit_ts < p[1].commit_ts));
+    }
+}
+
+async fn flipped_bit_before_the_tail_refuses_or_skips(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = fill(dir.path(), backend).await;
+    let victim = written
+        .iter()
+        .filter(|w| w.position.segment_id == 4)
+        .nth(5)
+        .unwrap();
+    let path = seg(dir.path(), 4);
+    flip_byte(&path, victim.position.offset as u64 + 40);
+
+    let error = Engine::open(test_config(dir.path(), backend))
+        .err()
+        .expect("open must refuse");
+    match &error {
+        Error::Corruption { file, offset, .. } => {
+            assert_eq!(
+                (file, *offset),
+                (&path, victim.position.offset as u64),
+                "{error}"
+            );
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    let message = error.to_string();
+    assert!(
+        message.contains(&path.display().to_string()) && message.contains("skip-corrupt-records"),
+        "{message}"
+    );
+
+    let config = Config {
+        skip_corrupt_records: true,
+        ..test_config(dir.path(), backend)
+    };
+    let engine = Engine::open(config).unwrap();
+    for w in &written {
+        assert_eq!(
+            engine.get(w.ts).unwrap().is_some(),
+            w.ts != victim.ts,
+            "record {}",
+            w.ts
+        );
+    }
+    let pulled = pull_all(&engine, 0).await;
+    assert_eq!(pulled.len(), written.len() - 1);
+    assert!(pulled.iter().all(|b| b.commit_ts != victim.ts));
+}
+
+async fn flipped_bit_in_a_sealed_segment_is_caught_on_read(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = fill(dir.path(), backend).await;
+    let victim = written.iter().find(|w| w.position.segment_id == 2).unwrap();
+    let path = seg(dir.path(), 2);
+    flip_byte(&path, victim.position.offset as u64 + 36);
+
+    let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
+    let error = engine
+        .get(victim.ts)
+        .err()
+        .expect("a corrupt record is never served");
+    assert!(
+        matches!(&error, Error::Corruption { file, offset, .. } if *file == path && *offset == victim.position.offset as u64),
+        "{error}"
+    );
+    let mut stream = Box::pin(engine.pull_commits(0).unwrap());
+    let mut served = 0;
+    let failure = loop {
+        use futures_util::StreamExt;
+        match stream.next().await.unwrap() {
+            Ok(binlog) => {
+                assert!(binlog.commit_ts < victim.ts);
+                served += 1;
+            }
+            Err(error) => break error,
+        }
+    };
+    assert!(matches!(failure, Error::Corruption { .. }), "{failure}");
+    assert_eq!(served, written.iter().filter(|w| w.ts < victim.ts).count());
+    drop(stream);
+    drop(engine);
+
+    let config = Config {
+        skip_corrupt_records: true,
+        ..test_config(dir.path(), backend)
+    };
+    let engine = Engine::open(config).unwrap();
+    let pulled = pull_all(&engine, 0).await;
+    assert_eq!(pulled.len(), written.len() - 1);
+}
+
+async fn truncated_sealed_segment_refuses_or_reseals(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = fill(dir.path(), backend).await;
+    let in_two: Vec<&Written> = written
+        .iter()
+        .filter(|w| w.position.segment_id == 2)
+        .collect();
+    let keep = &in_two[..in_two.len() / 2];
+    let cut = keep
+        .last()
+        .map(|w| w.position.offset as u64 + w.len)
+        .unwrap()
+        + 3;
+    let path = seg(dir.path(), 2);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+
+    let error = Engine::open(test_config(dir.path(), backend))
+        .err()
+        .expect("open must refuse");
+    assert!(
+        matches!(&error, Error::Corruption { file, .. } if *file == path),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("later segments exist"),
+        "{error}"
+    );
+
+    let config = Config {
+        skip_corrupt_records: true,
+        ..test_config(dir.path(), backend)
+    };
+    let engine = Engine::open(config.clone()).unwrap();
+    for w in &written {
+        let lost = w.position.segment_id == 2 && !keep.iter().any(|k| k.ts == w.ts);
+        assert_eq!(
+            engine.get(w.ts).unwrap().is_some(),
+            !lost,
+            "record {}",
+            w.ts
+        );
+    }
+    drop(engine);
+    // Re-sealed: it opens cleanly without skipping now.
+    Engine::open(test_config(dir.path(), backend)).unwrap();
+}

@@ -155,7 +155,7 @@ impl Engine {
         let meta = match read_meta(&config.dir)? {
             Some(meta) => meta,
             None if ids.is_empty() => {
-                let meta = Meta::new();
+                let meta = Meta::default();
                 write_meta(&config.dir, &meta)?;
                 meta
             }
@@ -163,7 +163,7 @@ impl Engine {
                 tracing::warn!(dir = %config.dir.display(), "meta file is missing; replaying every segment");
                 Meta {
                     replay_from: ids[0],
-                    ..Meta::new()
+                    ..Meta::default()
                 }
             }
         };
@@ -648,12 +648,7 @@ fn recover_segments(
                     true,
                     |scanned| {
                         let record = &scanned.record;
-                        stats.add(
-                            record.kind,
-                            record.start_ts,
-                            record.commit_ts,
-                            record.span(),
-                        );
+                        stats.add_record(record);
                         if replay {
                             feed(record, scanned.offset, None);
                         }
@@ -688,12 +683,7 @@ fn recover_segments(
                     context.skip_corrupt,
                     |scanned| {
                         let record = &scanned.record;
-                        stats.add(
-                            record.kind,
-                            record.start_ts,
-                            record.commit_ts,
-                            record.span(),
-                        );
+                        stats.add_record(record);
                         // The active segment is replayed whatever the checkpoint says.
                         feed(record, scanned.offset, Some(&mut entries));
                     },

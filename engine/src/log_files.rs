@@ -13,7 +13,7 @@ use arc_swap::ArcSwapOption;
 use memmap2::{Mmap, MmapOptions};
 
 use crate::error::{Error, IoContext, Result};
-use crate::index::{find_last, write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
+use crate::index::{write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
 use crate::record::{read_record, Kind, RecordView};
 use crate::segment::{scan_records, segment_path, SegmentStats};
 
@@ -268,10 +268,8 @@ impl SegmentSet {
             entry,
         };
         for run in self.active.index.snapshot().iter().rev() {
-            if find_last(run, ts).is_some() {
-                if let Some(entry) = pick(run) {
-                    return Ok(Some(located(self.active.id, entry)));
-                }
+            if let Some(entry) = pick(run) {
+                return Ok(Some(located(self.active.id, entry)));
             }
         }
         for segment in self

@@ -20,9 +20,9 @@ pub struct Meta {
     pub sorter: Vec<u8>,
 }
 
-impl Meta {
+impl Default for Meta {
     /// The meta of a new data dir.
-    pub fn new() -> Meta {
+    fn default() -> Meta {
         Meta {
             gc_ts: 0,
             replay_from: 1,

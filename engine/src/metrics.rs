@@ -40,9 +40,10 @@ impl SharedHistogram {
 pub struct Metrics {
     /// Time an append waited in the queue before its group started.
     pub queue_wait: SharedHistogram,
-    /// Time of the write of a group (without the sync, with the pwrite backend).
+    /// Time to make a group durable: its write and its `fdatasync`.
     pub write: SharedHistogram,
-    /// Time of the `fdatasync` of a group (with io_uring: write and sync together).
+    /// Time of the `fdatasync` alone (pwrite backend; io_uring completes write and sync as one
+    /// linked submission, so there `write` is the figure).
     pub sync: SharedHistogram,
     /// Records per group.
     pub group_records: SharedHistogram,

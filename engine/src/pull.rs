@@ -131,19 +131,22 @@ fn read_batch(
 ) -> Result<u64> {
     let context = &shared.read_context;
     let segments = shared.segments.load_full();
-    let mut sources: Vec<(u64, Arc<dyn AsEntries>)> = Vec::new();
+    let mut sealed = Vec::new();
     for segment in segments
         .sealed
         .iter()
         .filter(|s| s.stats.may_hold_pull_range(after, upto))
     {
         let index = segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
-        sources.push((segment.id, Arc::new(index)));
+        sealed.push((segment.id, index));
     }
-    for run in segments.active.index.snapshot().iter() {
-        sources.push((segments.active.id, Arc::new(run.clone())));
-    }
-    let slices: Vec<&[IndexEntry]> = sources.iter().map(|(_, source)| source.entries()).collect();
+    let active_runs = segments.active.index.snapshot();
+    let mut sources: Vec<(u64, &[IndexEntry])> = sealed
+        .iter()
+        .map(|(id, index)| (*id, index.entries()))
+        .collect();
+    sources.extend(active_runs.iter().map(|run| (segments.active.id, &run[..])));
+    let slices: Vec<&[IndexEntry]> = sources.iter().map(|&(_, entries)| entries).collect();
     let mut last = after;
     let mut served = 0;
     for (source, entry) in MergedRange::new(&slices, after.saturating_add(1), upto) {
@@ -217,21 +220,4 @@ fn read_pulled(
         payload: record.payload.to_vec(),
         prewrite_payload,
     }))
-}
-
-/// Something holding sorted index entries alive while a batch walks them.
-trait AsEntries: Send + Sync {
-    fn entries(&self) -> &[IndexEntry];
-}
-
-impl AsEntries for Arc<crate::log_files::SealedIndex> {
-    fn entries(&self) -> &[IndexEntry] {
-        crate::log_files::SealedIndex::entries(self)
-    }
-}
-
-impl AsEntries for Arc<[IndexEntry]> {
-    fn entries(&self) -> &[IndexEntry] {
-        self
-    }
 }

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::time::Instant;
 
 use crate::log_io::{IoFailure, LogIo, Written};
 
@@ -28,10 +29,17 @@ impl LogIo for PwriteIo {
             }
         };
         let synced = sync && bytes == buf.len();
+        let mut sync_time = None;
         if synced {
+            let started = Instant::now();
             file.sync_data().map_err(IoFailure::Sync)?;
+            sync_time = Some(started.elapsed());
         }
-        Ok(Written { bytes, synced })
+        Ok(Written {
+            bytes,
+            synced,
+            sync_time,
+        })
     }
 
     fn sync(&mut self, file: &File) -> io::Result<()> {

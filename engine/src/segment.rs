@@ -128,6 +128,16 @@ impl SegmentStats {
         }
     }
 
+    /// Accounts for a record read back from the segment.
+    pub fn add_record(&mut self, record: &RecordView<'_>) {
+        self.add(
+            record.kind,
+            record.start_ts,
+            record.commit_ts,
+            record.span(),
+        );
+    }
+
     /// Whether `ts` may be a key in this segment.
     pub fn may_hold_key(&self, ts: u64) -> bool {
         self.min_key <= ts && ts <= self.max_key

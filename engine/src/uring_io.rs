@@ -110,7 +110,11 @@ impl LogIo for UringIo {
             }
             Some(_) => true,
         };
-        Ok(Written { bytes, synced })
+        Ok(Written {
+            bytes,
+            synced,
+            sync_time: None,
+        })
     }
 
     fn sync(&mut self, file: &File) -> io::Result<()> {

@@ -164,9 +164,14 @@ impl Writer {
         let started = Instant::now();
         let result = write_all_at(self.io.as_mut(), &self.file, offset, &self.buffer, sync);
         let metrics = &self.shared.metrics;
-        metrics.sync.record_duration(started.elapsed());
+        metrics.write.record_duration(started.elapsed());
         match result {
-            Ok(()) => self.dirty_until = 0,
+            Ok(sync_time) => {
+                self.dirty_until = 0;
+                if let Some(sync_time) = sync_time {
+                    metrics.sync.record_duration(sync_time);
+                }
+            }
             Err(IoFailure::Write(source)) => {
                 self.dirty_until = self.dirty_until.max(offset + self.buffer.len() as u64);
                 tracing::error!(%source, segment = segment_id, offset, "write to segment failed; failing the group");

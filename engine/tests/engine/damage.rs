@@ -183,8 +183,7 @@ async fn flipped_bit_in_a_sealed_segment_is_caught_on_read(backend: IoBackend) {
     let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
     let error = engine
         .get(victim.ts)
-        .err()
-        .expect("a corrupt record is never served");
+        .expect_err("a corrupt record is never served");
     assert!(
         matches!(&error, Error::Corruption { file, offset, .. } if *file == path && *offset == victim.position.offset as u64),
         "{error}"

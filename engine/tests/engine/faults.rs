@@ -81,6 +81,7 @@ impl LogIo for FaultyIo {
                 return Ok(Written {
                     bytes: written.bytes,
                     synced: false,
+                    sync_time: None,
                 });
             }
         }

@@ -18,7 +18,7 @@ use crate::data_dir::DirLock;
 use crate::error::{Error, IoContext, Result};
 use crate::housekeeper::ensure_spare;
 use crate::housekeeper::{self, Job};
-use crate::index::{IndexEntry, Position};
+use crate::index::{idx_file_looks_complete, IndexEntry, Position};
 use crate::log_files::{
     map_segment, ActiveSegment, ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES,
 };
@@ -247,6 +247,19 @@ impl Engine {
             .spawn(move || housekeeper::run(housekeeper_shared, job_rx))
             .context(|| "spawn the housekeeper thread")?;
         let _ = job_tx.send(Job::PrepareSpare);
+        for segment in &shared.segments.load().sealed {
+            if !idx_file_looks_complete(
+                &shared.read_context.log_dir,
+                segment.id,
+                segment.stats.record_count,
+            ) {
+                tracing::info!(
+                    segment = segment.id,
+                    "segment index file missing or incomplete; rebuilding it in the background"
+                );
+                let _ = job_tx.send(Job::WriteIndex(segment.clone()));
+            }
+        }
 
         let elapsed = started.elapsed();
         shared.metrics.recovery.record_duration(elapsed);

@@ -10,8 +10,8 @@ use std::time::Duration;
 use crate::config::{Config, Preallocate};
 use crate::data_dir::available_space;
 use crate::engine::Shared;
-use crate::index::write_idx_file;
-use crate::log_files::{prepare_spare, SealedSegment, SparePool};
+use crate::index::{idx_file_looks_complete, write_idx_file};
+use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool};
 
 /// How often free space is measured.
 pub const SPACE_REFRESH: Duration = Duration::from_secs(1);
@@ -20,7 +20,8 @@ pub const SPACE_REFRESH: Duration = Duration::from_secs(1);
 pub enum Job {
     /// Make sure a spare segment file is ready.
     PrepareSpare,
-    /// Write the `.idx` of a just-sealed segment and switch it to the mapped file.
+    /// Write the `.idx` of a sealed segment (just sealed, or found without one at open) and
+    /// switch it to the mapped file.
     WriteIndex(Arc<SealedSegment>),
     /// Save the sorter state as of the start of segment `replay_from`.
     Checkpoint {
@@ -81,14 +82,18 @@ pub fn ensure_spare(spares: &SparePool, config: &Config) {
 
 fn write_index(shared: &Shared, segment: &SealedSegment) {
     let log_dir = &shared.read_context.log_dir;
+    let context = &shared.read_context;
     let result = segment
-        .index(
-            log_dir,
-            shared.read_context.max_payload,
-            shared.read_context.skip_corrupt,
-        )
-        .and_then(|index| write_idx_file(log_dir, segment.id, index.entries()))
-        .and_then(|()| segment.switch_to_idx_file(log_dir));
+        .index(log_dir, context.max_payload, context.skip_corrupt)
+        .and_then(|index| match &*index {
+            SealedIndex::Mapped(_) => Ok(()),
+            SealedIndex::InMemory(entries) => {
+                if !idx_file_looks_complete(log_dir, segment.id, segment.stats.record_count) {
+                    write_idx_file(log_dir, segment.id, entries)?;
+                }
+                segment.switch_to_idx_file(log_dir)
+            }
+        });
     if let Err(error) = result {
         // The in-memory index keeps serving; the next open rebuilds the file.
         tracing::warn!(%error, segment = segment.id, "could not write the segment index file");

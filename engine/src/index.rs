@@ -245,6 +245,13 @@ pub fn write_idx_file(log_dir: &Path, id: u64, entries: &[IndexEntry]) -> Result
     write().context(|| format!("write index file {}", path.display()))
 }
 
+/// Whether the `.idx` of segment `id` exists with the size `expected_count` entries need: a
+/// cheap check at open (one `stat`); the contents are checked in full when first mapped.
+pub fn idx_file_looks_complete(log_dir: &Path, id: u64, expected_count: u64) -> bool {
+    fs::metadata(idx_path(log_dir, id))
+        .is_ok_and(|m| m.len() == IDX_HEADER_LEN as u64 + expected_count * INDEX_ENTRY_LEN as u64)
+}
+
 /// A sealed segment's index, read from its mmapped `.idx` file.
 pub struct IdxFile {
     map: Mmap,

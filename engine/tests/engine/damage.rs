@@ -4,6 +4,7 @@
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
+use binlog_engine::index::{idx_path, IdxFile};
 use binlog_engine::record::RECORD_HEADER_LEN;
 use binlog_engine::segment::{segment_path, SEGMENT_HEADER_LEN};
 use binlog_engine::{Config, Engine, Error, IoBackend, Kind, Position, Record};
@@ -17,6 +18,7 @@ both_backends!(
     flipped_bit_before_the_tail_refuses_or_skips,
     flipped_bit_in_a_sealed_segment_is_caught_on_read,
     truncated_sealed_segment_refuses_or_reseals,
+    missing_or_damaged_index_files_are_rebuilt,
 );
 
 struct Written {
@@ -264,4 +266,37 @@ async fn truncated_sealed_segment_refuses_or_reseals(backend: IoBackend) {
     drop(engine);
     // Re-sealed: it opens cleanly without skipping now.
     Engine::open(test_config(dir.path(), backend)).unwrap();
+}
+
+async fn missing_or_damaged_index_files_are_rebuilt(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = fill(dir.path(), backend).await;
+    let log_dir = dir.path().join("log");
+    fs::remove_file(idx_path(&log_dir, 2)).unwrap();
+    let idx3 = idx_path(&log_dir, 3);
+    let mut bytes = fs::read(&idx3).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&idx3, bytes).unwrap();
+
+    let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
+    for w in &written {
+        assert!(engine.get(w.ts).unwrap().is_some(), "record {}", w.ts);
+    }
+    assert_eq!(pull_all(&engine, 0).await.len(), written.len());
+    // The files are written again, whole and valid.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for id in [2, 3] {
+        let count = written
+            .iter()
+            .filter(|w| w.position.segment_id == id)
+            .count() as u64;
+        while IdxFile::open(&log_dir, id, count).unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "index of segment {id} not rebuilt"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -16,7 +16,6 @@ use tokio::sync::{oneshot, watch};
 use crate::config::Config;
 use crate::data_dir::DirLock;
 use crate::error::{Error, IoContext, Result};
-use crate::housekeeper::ensure_spare;
 use crate::housekeeper::{self, Job};
 use crate::index::{idx_file_looks_complete, IndexEntry, Position};
 use crate::log_files::{
@@ -180,7 +179,6 @@ impl Engine {
             Some((file, active, stats)) => (file, active, stats, false),
             None => {
                 let id = ids.last().map_or(meta.replay_from.max(1), |last| last + 1);
-                ensure_spare(&spares, &config);
                 let (file, active) =
                     open_spare_as_segment(&spares, &log_dir, id, config.segment_size.0)?;
                 write_all_at(io.as_mut(), &file, 0, &encode_header(id), true).map_err(

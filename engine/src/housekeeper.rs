@@ -73,10 +73,8 @@ pub fn ensure_spare(spares: &SparePool, config: &Config) {
     let zero_fill = config.preallocate == Preallocate::ZeroFill;
     match prepare_spare(&path, config.segment_size.0, zero_fill) {
         Ok(()) => spares.put(path),
-        Err(error) => {
-            tracing::error!(%error, "could not prepare the next segment file");
-            spares.fail(error.to_string());
-        }
+        // The writer fallocates a file itself when it finds none ready.
+        Err(error) => tracing::warn!(%error, "could not prepare the next segment file"),
     }
 }
 

@@ -6,8 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use memmap2::{Mmap, MmapOptions};
@@ -293,17 +292,13 @@ impl SegmentSet {
 pub struct SparePool {
     dir: PathBuf,
     state: Mutex<SpareState>,
-    ready: Condvar,
 }
 
 struct SpareState {
     files: VecDeque<PathBuf>,
     next_name: u64,
-    failure: Option<String>,
 }
 
-/// How long the writer waits for a spare before failing the appends that need one.
-const SPARE_WAIT: Duration = Duration::from_secs(30);
 /// Most files kept for reuse; GC deletes freed segments beyond this.
 pub const MAX_SPARES: usize = 2;
 
@@ -334,12 +329,7 @@ impl SparePool {
         }
         Ok(SparePool {
             dir: log_dir.to_path_buf(),
-            state: Mutex::new(SpareState {
-                files,
-                next_name,
-                failure: None,
-            }),
-            ready: Condvar::new(),
+            state: Mutex::new(SpareState { files, next_name }),
         })
     }
 
@@ -366,39 +356,20 @@ impl SparePool {
 
     /// Adds a prepared file (already at its spare path and synced).
     pub fn put(&self, path: PathBuf) {
-        let mut state = self.lock();
-        state.files.push_back(path);
-        state.failure = None;
-        self.ready.notify_all();
+        self.lock().files.push_back(path);
     }
 
-    /// Records that preparing a spare failed, waking a writer waiting for one.
-    pub fn fail(&self, reason: String) {
-        self.lock().failure = Some(reason);
-        self.ready.notify_all();
-    }
-
-    /// Takes a spare, waiting for the housekeeper if none is ready.
-    pub fn take(&self) -> Result<PathBuf> {
-        let state = self.lock();
-        let (mut state, _) = self
-            .ready
-            .wait_timeout_while(state, SPARE_WAIT, |s| {
-                s.files.is_empty() && s.failure.is_none()
-            })
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(path) = state.files.pop_front() {
+    /// Takes a prepared spare. When none is ready (the writer outran the zero-filling), it
+    /// fallocates one at once: its `fdatasync`s cost a journal commit, but appends never wait
+    /// for a zero-fill.
+    pub fn take_or_fallocate(&self, segment_size: u64) -> Result<PathBuf> {
+        if let Some(path) = self.lock().files.pop_front() {
             return Ok(path);
         }
-        Err(Error::Io {
-            context: "prepare the next segment file".into(),
-            source: std::io::Error::other(
-                state
-                    .failure
-                    .take()
-                    .unwrap_or_else(|| format!("no spare segment ready after {SPARE_WAIT:?}")),
-            ),
-        })
+        let path = self.new_spare_path();
+        tracing::info!(file = %path.display(), "no prepared segment file ready; fallocating one now");
+        prepare_spare(&path, segment_size, false)?;
+        Ok(path)
     }
 }
 

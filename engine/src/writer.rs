@@ -346,7 +346,7 @@ pub fn open_spare_as_segment(
     id: u64,
     segment_size: u64,
 ) -> Result<(File, Arc<ActiveSegment>)> {
-    let spare = spares.take()?;
+    let spare = spares.take_or_fallocate(segment_size)?;
     let path = segment_path(log_dir, id);
     std::fs::rename(&spare, &path)
         .context(|| format!("rename {} to {}", spare.display(), path.display()))?;

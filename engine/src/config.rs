@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, Result};
-use crate::record::RECORD_HEADER_LEN;
+use crate::record::{RECORD_ALIGN, RECORD_HEADER_LEN};
 use crate::segment::{FOOTER_LEN, SEGMENT_HEADER_LEN};
 
 /// A byte count written like the original pump's humanized sizes: `"512MiB"`, `"10 GiB"`,
@@ -193,8 +193,12 @@ impl Config {
                 ReadableSize(MAX_SEGMENT_SIZE)
             ));
         }
-        let largest_payload =
-            segment - (SEGMENT_HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN) as u64;
+        // Rounded down to the record alignment so that a record of this size, padding included,
+        // always fits in an empty segment.
+        let largest_payload = (segment
+            - (SEGMENT_HEADER_LEN + FOOTER_LEN + RECORD_HEADER_LEN) as u64)
+            / RECORD_ALIGN as u64
+            * RECORD_ALIGN as u64;
         if self.max_record_size.0 == 0 || self.max_record_size.0 > largest_payload {
             return invalid(format!(
                 "max-record-size {} must be between 1 byte and {largest_payload} bytes \

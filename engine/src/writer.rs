@@ -111,7 +111,8 @@ impl Writer {
         }
         let usable = self.shared.config.segment_size.0 - FOOTER_LEN as u64;
         while !group.is_empty() {
-            let room = usable - self.stats.data_end;
+            // Saturating: a segment written with a larger segment-size may already be past it.
+            let room = usable.saturating_sub(self.stats.data_end);
             let mut fits = 0;
             let mut bytes = 0u64;
             for request in &group {

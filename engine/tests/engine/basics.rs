@@ -12,6 +12,7 @@ both_backends!(
     reopen_keeps_watermark_and_pending_prewrites,
     stop_write_refuses_all_but_fake_binlogs,
     oversized_records_fail_before_any_io,
+    largest_record_fits_an_empty_segment,
     second_process_cannot_open_the_data_dir,
 );
 
@@ -284,5 +285,51 @@ async fn pull_below_nothing_waits_for_new_binlogs() {
     assert!(
         stream.next().await.is_none(),
         "a closed engine ends its pulls"
+    );
+}
+
+async fn largest_record_fits_an_empty_segment(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    // An odd segment size: the largest accepted payload must still fit, padding included.
+    let largest = (4100 - 136) / 8 * 8;
+    let config = binlog_engine::Config {
+        segment_size: ReadableSize(4100),
+        max_record_size: ReadableSize(largest + 1),
+        ..test_config(dir.path(), backend)
+    };
+    let error = Engine::open(config.clone())
+        .err()
+        .expect("one byte too many");
+    assert!(
+        error
+            .to_string()
+            .contains(&format!("between 1 byte and {largest} bytes")),
+        "{error}"
+    );
+    let engine = Engine::open(binlog_engine::Config {
+        max_record_size: ReadableSize(largest),
+        ..config
+    })
+    .unwrap();
+    let payload = vec![7u8; largest as usize];
+    for ts in 1..=3 {
+        engine
+            .append(Record {
+                kind: Kind::Fake,
+                start_ts: ts,
+                commit_ts: ts,
+                payload: &payload,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(engine.segment_ids().len(), 3, "one record per segment");
+    assert_eq!(
+        pull_n(&engine, 0, 3)
+            .await
+            .iter()
+            .map(|b| b.payload.len())
+            .sum::<usize>(),
+        3 * payload.len()
     );
 }

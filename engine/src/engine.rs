@@ -14,9 +14,9 @@ use futures_util::Stream;
 use tokio::sync::{oneshot, watch};
 
 use crate::config::Config;
-use crate::data_dir::DirLock;
+use crate::data_dir::{available_space, DirLock};
 use crate::error::{Error, IoContext, Result};
-use crate::housekeeper::{self, Job};
+use crate::housekeeper::{self, ensure_spare, Job};
 use crate::index::{idx_file_looks_complete, IndexEntry, Position};
 use crate::log_files::{
     map_segment, ActiveSegment, ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES,
@@ -179,6 +179,9 @@ impl Engine {
             Some((file, active, stats)) => (file, active, stats, false),
             None => {
                 let id = ids.last().map_or(meta.replay_from.max(1), |last| last + 1);
+                // Prepared now, not fallocated by the writer's fallback: a first segment over
+                // unwritten extents would make every fdatasync in it commit the journal.
+                ensure_spare(&spares, &config);
                 let (file, active) =
                     open_spare_as_segment(&spares, &log_dir, id, config.segment_size.0)?;
                 write_all_at(io.as_mut(), &file, 0, &encode_header(id), true).map_err(
@@ -191,6 +194,7 @@ impl Engine {
             }
         };
         let (watermark, _) = watch::channel(sorter.watermark());
+        let available = available_space(&config.dir)?;
         let shared = Arc::new(Shared {
             read_context,
             segments: ArcSwap::from_pointee(SegmentSet {
@@ -201,7 +205,7 @@ impl Engine {
             watermark,
             gc_ts: AtomicU64::new(meta.gc_ts),
             meta: Mutex::new(meta),
-            available_space: AtomicU64::new(0),
+            available_space: AtomicU64::new(available),
             writer_failure: OnceLock::new(),
             closed: AtomicBool::new(false),
             metrics: Metrics::default(),
@@ -221,7 +225,6 @@ impl Engine {
                 meta.sorter = sorter;
             })?;
         }
-        housekeeper::refresh_space(&shared);
 
         let (request_tx, request_rx) = mpsc::channel();
         let (job_tx, job_rx) = mpsc::channel();

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, Preallocate};
 use crate::data_dir::available_space;
@@ -32,10 +32,12 @@ pub enum Job {
     },
 }
 
-/// Runs jobs until the sender is dropped; refreshes free space every [`SPACE_REFRESH`].
+/// Runs jobs until the sender is dropped; refreshes free space every [`SPACE_REFRESH`], busy
+/// or not.
 pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
+    let mut next_refresh = Instant::now() + SPACE_REFRESH;
     loop {
-        match jobs.recv_timeout(SPACE_REFRESH) {
+        match jobs.recv_timeout(next_refresh.saturating_duration_since(Instant::now())) {
             Ok(Job::PrepareSpare) => ensure_spare(&shared.spares, &shared.config),
             Ok(Job::WriteIndex(segment)) => write_index(&shared, &segment),
             Ok(Job::Checkpoint {
@@ -50,14 +52,18 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
                     tracing::warn!(%error, replay_from, "could not save the sorter checkpoint");
                 }
             }
-            Err(RecvTimeoutError::Timeout) => refresh_space(&shared),
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if Instant::now() >= next_refresh {
+            refresh_space(&shared);
+            next_refresh = Instant::now() + SPACE_REFRESH;
         }
     }
 }
 
 /// Measures free space under the data dir now.
-pub fn refresh_space(shared: &Shared) {
+fn refresh_space(shared: &Shared) {
     match available_space(&shared.config.dir) {
         Ok(bytes) => shared.available_space.store(bytes, Ordering::Relaxed),
         Err(error) => tracing::warn!(%error, "could not measure free space"),

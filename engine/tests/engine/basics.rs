@@ -13,6 +13,7 @@ both_backends!(
     stop_write_refuses_all_but_fake_binlogs,
     oversized_records_fail_before_any_io,
     largest_record_fits_an_empty_segment,
+    other_storage_settings_round_trip,
     second_process_cannot_open_the_data_dir,
 );
 
@@ -332,4 +333,43 @@ async fn largest_record_fits_an_empty_segment(backend: IoBackend) {
             .sum::<usize>(),
         3 * payload.len()
     );
+}
+
+async fn other_storage_settings_round_trip(backend: IoBackend) {
+    use binlog_engine::{Config, Preallocate};
+    let variants = [
+        (false, Preallocate::ZeroFill, true),
+        (true, Preallocate::Fallocate, false),
+        (false, Preallocate::Fallocate, true),
+    ];
+    for (sync_log, preallocate, recycle_segments) in variants {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            sync_log,
+            preallocate,
+            recycle_segments,
+            ..test_config(dir.path(), backend)
+        };
+        let engine = Engine::open(config.clone()).unwrap();
+        for ts in (2..1200).step_by(2) {
+            prewrite(&engine, ts).await.unwrap();
+            commit(&engine, ts, ts + 1).await.unwrap();
+        }
+        assert!(engine.segment_ids().len() >= 3, "rolls happened");
+        engine.gc(800).unwrap();
+        let pulled = pull_all(&engine, 800).await;
+        check_pulled(&pulled);
+        drop(engine);
+        let engine = Engine::open(config).unwrap();
+        assert_eq!(
+            pull_all(&engine, 800).await,
+            pulled,
+            "{sync_log} {preallocate:?} {recycle_segments}"
+        );
+        for ts in (1200..2400).step_by(2) {
+            prewrite(&engine, ts).await.unwrap();
+            commit(&engine, ts, ts + 1).await.unwrap();
+        }
+        assert_eq!(pull_all(&engine, 800).await.len(), (2400 - 800) / 2);
+    }
 }

@@ -74,6 +74,11 @@ pub fn available_space(dir: &Path) -> Result<u64> {
     Ok((stat.f_bavail as u64).saturating_mul(block as u64))
 }
 
+/// Syncs a directory so that renames and new files in it are durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

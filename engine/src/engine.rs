@@ -1,8 +1,6 @@
 //! The engine: open and recovery, the public API, and GC.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::fs::{self, OpenOptions};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,72 +11,24 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use futures_util::Stream;
 use tokio::sync::{oneshot, watch};
 
-use crate::config::Config;
+use crate::config::{Config, IoBackend};
 use crate::data_dir::{available_space, DirLock};
 use crate::error::{Error, IoContext, Result};
 use crate::housekeeper::{self, ensure_spare, Job};
-use crate::index::{idx_file_looks_complete, IndexEntry, Position};
-use crate::log_files::{
-    map_segment, ActiveSegment, ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES,
-};
-use crate::log_io::{open_backend, write_all_at, LogIo};
+use crate::index::{idx_file_looks_complete, Position};
+use crate::log_files::{ReadContext, SealedSegment, SegmentSet, SparePool, MAX_SPARES};
+use crate::log_io::{write_all_at, LogIo};
 use crate::meta::{read_meta, write_meta, Meta};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pull::{pull_stream, PulledBinlog};
+use crate::pwrite_io::PwriteIo;
 use crate::record::{EncodedRecord, Kind, Record};
-use crate::segment::{
-    check_header, decode_footer, encode_footer, encode_header, parse_segment_file_name,
-    scan_records, segment_path, ScanEnd, SegmentStats, FOOTER_LEN,
-};
+use crate::recovery::{list_segments, recover_segments};
+use crate::segment::{encode_header, SegmentStats};
+use crate::shared::Shared;
 use crate::sorter::Sorter;
-use crate::writer::{index_record, open_active, open_spare_as_segment, WriteRequest, Writer};
-
-/// State shared by the engine handle, the writer, the housekeeper and pull streams.
-pub struct Shared {
-    /// The sanitized configuration.
-    pub config: Config,
-    /// What reads need.
-    pub read_context: ReadContext,
-    /// Segments readers can see.
-    pub segments: ArcSwap<SegmentSet>,
-    /// Serialises replacements of `segments` (roll and GC).
-    pub segments_update: Mutex<()>,
-    /// The watermark and its change notification.
-    pub watermark: watch::Sender<u64>,
-    /// The last accepted GC TS.
-    pub gc_ts: AtomicU64,
-    /// The meta file's content; rewritten under this lock.
-    meta: Mutex<Meta>,
-    /// Free bytes under the data dir, refreshed by the housekeeper.
-    pub available_space: AtomicU64,
-    /// Set when an `fdatasync` failed: the writer refuses everything after.
-    pub writer_failure: OnceLock<String>,
-    /// Set by `close`.
-    closed: AtomicBool,
-    /// Counters and histograms.
-    pub metrics: Metrics,
-    /// The watermark computation, fed by the writer.
-    pub sorter: Mutex<Sorter>,
-    /// Prepared segment files.
-    pub spares: SparePool,
-}
-
-impl Shared {
-    /// Changes the meta with `change` and writes it.
-    pub fn update_meta(&self, change: impl FnOnce(&mut Meta)) -> Result<()> {
-        let mut meta = self.meta.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = meta.clone();
-        change(&mut next);
-        write_meta(&self.config.dir, &next)?;
-        *meta = next;
-        Ok(())
-    }
-
-    /// Whether the engine has been closed.
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-}
+use crate::uring_io::UringIo;
+use crate::writer::{open_spare_as_segment, WriteRequest, Writer};
 
 /// A record read by TS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -478,7 +428,7 @@ impl Engine {
                     .write(true)
                     .open(&spare)?
                     .set_len(shared.config.segment_size.0)?;
-                crate::meta::sync_dir(log_dir)
+                crate::data_dir::sync_dir(log_dir)
             };
             match recycle() {
                 Ok(()) => return shared.spares.put(spare),
@@ -523,206 +473,36 @@ impl Drop for Engine {
     }
 }
 
-fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
-    let mut ids = Vec::new();
-    for entry in fs::read_dir(log_dir).context(|| format!("list {}", log_dir.display()))? {
-        let entry = entry.context(|| format!("list {}", log_dir.display()))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".seg") {
-            let id = parse_segment_file_name(&name).ok_or_else(|| Error::Corruption {
-                file: entry.path(),
-                offset: 0,
-                reason: "unexpected .seg file name (expected 20 digits)".into(),
-            })?;
-            ids.push(id);
+/// Opens the backend `choice` asks for. `Auto` takes io_uring when the kernel allows it and
+/// logs why it fell back otherwise.
+fn open_backend(choice: IoBackend) -> Result<Box<dyn LogIo>> {
+    match choice {
+        IoBackend::Pwrite => {
+            tracing::info!(backend = "pwrite", "storage I/O backend chosen by config");
+            Ok(Box::new(PwriteIo))
         }
+        IoBackend::IoUring => match UringIo::new() {
+            Ok(io) => {
+                tracing::info!(backend = "io-uring", "storage I/O backend chosen by config");
+                Ok(Box::new(io))
+            }
+            Err(source) => Err(Error::Io {
+                context: "io-backend = \"io-uring\" but io_uring is not available".into(),
+                source,
+            }),
+        },
+        IoBackend::Auto => match UringIo::new() {
+            Ok(io) => {
+                tracing::info!(
+                    backend = "io-uring",
+                    "storage I/O backend: io_uring is available"
+                );
+                Ok(Box::new(io))
+            }
+            Err(reason) => {
+                tracing::warn!(backend = "pwrite", %reason, "storage I/O backend: io_uring is not available, falling back to pwrite + fdatasync");
+                Ok(Box::new(PwriteIo))
+            }
+        },
     }
-    ids.sort_unstable();
-    Ok(ids)
-}
-
-/// The segment found active on disk: its file, reader view and statistics.
-type RecoveredActive = (File, Arc<ActiveSegment>, SegmentStats);
-
-struct Recovered {
-    sealed: Vec<Arc<SealedSegment>>,
-    active: Option<RecoveredActive>,
-}
-
-/// Validates sealed segments by footer, replays segments from `replay_from` into `sorter`, and
-/// recovers the last unsealed segment (truncating a torn tail) as the active one.
-fn recover_segments(
-    config: &Config,
-    context: &ReadContext,
-    ids: &[u64],
-    replay_from: u64,
-    sorter: &mut Sorter,
-) -> Result<Recovered> {
-    let mut sealed = Vec::new();
-    let mut active = None;
-    let mut emitted = Vec::new();
-    for (i, &id) in ids.iter().enumerate() {
-        let is_last = i + 1 == ids.len();
-        let path = segment_path(&context.log_dir, id);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .context(|| format!("open segment {}", path.display()))?;
-        let len = file
-            .metadata()
-            .context(|| format!("stat {}", path.display()))?
-            .len();
-        let map = map_segment(&path, &file, len)?;
-        let corruption = |offset: u64, reason: String| Error::Corruption {
-            file: path.clone(),
-            offset,
-            reason,
-        };
-        let footer = map
-            .get(map.len().saturating_sub(FOOTER_LEN)..)
-            .ok_or_else(|| "file too short".to_string())
-            .and_then(|tail| decode_footer(tail, id, len));
-        if let Err(reason) = check_header(&map, id) {
-            if !(is_last && footer.is_err()) {
-                return Err(corruption(0, reason));
-            }
-            // A spare renamed into place whose header never reached the disk: nothing in it was
-            // acknowledged (the header is synced with the first group). Start it afresh.
-            tracing::warn!(file = %path.display(), reason, "active segment has no valid header; reinitialising it");
-            file.write_all_at(&encode_header(id), 0)
-                .context(|| format!("write header of {}", path.display()))?;
-            file.set_len(crate::segment::SEGMENT_HEADER_LEN as u64)
-                .context(|| format!("truncate {}", path.display()))?;
-        }
-        let replay = id >= replay_from;
-        let mut feed = |record: &crate::record::RecordView<'_>,
-                        offset: u64,
-                        entries: Option<&mut Vec<IndexEntry>>| {
-            let position = Position {
-                segment_id: id,
-                offset: offset as u32,
-            };
-            let entry = index_record(
-                sorter,
-                position,
-                record.kind,
-                record.start_ts,
-                record.commit_ts,
-                record.payload.len() as u32,
-                &mut emitted,
-                |_| None,
-            );
-            if let Some(entries) = entries {
-                entries.push(entry);
-            }
-        };
-        match footer {
-            Ok(stats) => {
-                if replay {
-                    let outcome = scan_records(
-                        &path,
-                        &map,
-                        stats.data_end as usize,
-                        id,
-                        context.max_payload,
-                        context.skip_corrupt,
-                        |scanned| feed(&scanned.record, scanned.offset, None),
-                    )?;
-                    if outcome.data_end != stats.data_end && !context.skip_corrupt {
-                        return Err(corruption(
-                            outcome.data_end,
-                            "invalid record inside a sealed segment".into(),
-                        ));
-                    }
-                }
-                sealed.push(Arc::new(SealedSegment::new(
-                    id,
-                    path,
-                    Arc::new(map),
-                    stats,
-                    None,
-                )));
-            }
-            Err(reason) if !is_last => {
-                if !context.skip_corrupt {
-                    return Err(corruption(
-                        len.saturating_sub(FOOTER_LEN as u64),
-                        format!("{reason}, but later segments exist (set skip-corrupt-records to re-seal it from its valid records)"),
-                    ));
-                }
-                let mut stats = SegmentStats::empty();
-                scan_records(
-                    &path,
-                    &map,
-                    len as usize,
-                    id,
-                    context.max_payload,
-                    true,
-                    |scanned| {
-                        let record = &scanned.record;
-                        stats.add_record(record);
-                        if replay {
-                            feed(record, scanned.offset, None);
-                        }
-                    },
-                )?;
-                drop(map);
-                tracing::warn!(file = %path.display(), reason, records = stats.record_count, "re-sealing a damaged segment from its valid records");
-                file.write_all_at(&encode_footer(id, &stats), stats.data_end)
-                    .and_then(|()| file.set_len(stats.data_end + FOOTER_LEN as u64))
-                    .and_then(|()| file.sync_all())
-                    .context(|| format!("re-seal {}", path.display()))?;
-                let map = map_segment(&path, &file, stats.data_end + FOOTER_LEN as u64)?;
-                sealed.push(Arc::new(SealedSegment::new(
-                    id,
-                    path,
-                    Arc::new(map),
-                    stats,
-                    None,
-                )));
-            }
-            Err(_) => {
-                drop(map);
-                let (file, segment) = open_active(&path, id, config.segment_size.0)?;
-                let mut stats = SegmentStats::empty();
-                let mut entries = Vec::new();
-                let outcome = scan_records(
-                    &path,
-                    &segment.map,
-                    segment.map.len(),
-                    id,
-                    context.max_payload,
-                    context.skip_corrupt,
-                    |scanned| {
-                        let record = &scanned.record;
-                        stats.add_record(record);
-                        // The active segment is replayed whatever the checkpoint says.
-                        feed(record, scanned.offset, Some(&mut entries));
-                    },
-                )?;
-                // Skipped stretches count as used space: the next group goes after the last record.
-                stats.data_end = outcome.data_end;
-                if let ScanEnd::TornTail { fault, garbage_end } = outcome.end {
-                    tracing::warn!(
-                        file = %path.display(),
-                        offset = outcome.data_end,
-                        reason = fault.describe(),
-                        "active segment ends in a torn or unused tail; appending from the last valid record"
-                    );
-                    if garbage_end > outcome.data_end {
-                        // Leftovers of the torn group must never be read back as records.
-                        let zeros = vec![0u8; (garbage_end - outcome.data_end) as usize];
-                        file.write_all_at(&zeros, outcome.data_end)
-                            .and_then(|()| file.sync_data())
-                            .context(|| format!("clear torn tail of {}", path.display()))?;
-                    }
-                }
-                segment.index.push_group(entries);
-                active = Some((file, segment, stats));
-            }
-        }
-    }
-    Ok(Recovered { sealed, active })
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Preallocate};
 use crate::data_dir::available_space;
-use crate::engine::Shared;
 use crate::index::{idx_file_looks_complete, write_idx_file};
 use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool};
+use crate::shared::Shared;
 
 /// How often free space is measured.
 pub const SPACE_REFRESH: Duration = Duration::from_secs(1);

@@ -11,7 +11,8 @@
 //! - [`log_files`]: the segment set readers see, sealed-segment indexes, spare files.
 //! - [`pull`]: `pull_commits`, the stream of commits with their prewrites.
 //! - [`housekeeper`]: next-segment preparation, `.idx` writing, checkpoints, free space.
-//! - [`engine`]: open and recovery, the public API, GC.
+//! - [`engine`]: open, the public API, GC; [`shared`]: the state its threads share.
+//! - [`recovery`]: checking sealed segments, replaying the sorter, cutting a torn tail.
 //! - [`meta`], [`data_dir`]: the meta file; the data dir lock and free space.
 //! - [`config`], [`error`], [`metrics`]: configuration, the error type, metrics.
 //!
@@ -39,7 +40,9 @@ pub mod metrics;
 pub mod pull;
 pub mod pwrite_io;
 pub mod record;
+pub mod recovery;
 pub mod segment;
+pub mod shared;
 pub mod sorter;
 pub mod uring_io;
 pub mod writer;

@@ -5,11 +5,6 @@ use std::fs::File;
 use std::io;
 use std::time::Duration;
 
-use crate::config::IoBackend;
-use crate::error::{Error, Result};
-use crate::pwrite_io::PwriteIo;
-use crate::uring_io::UringIo;
-
 /// How much of a buffer one [`LogIo::write_at`] call wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Written {
@@ -57,40 +52,6 @@ pub trait LogIo: Send {
 
     /// Makes everything written to `file` durable (`fdatasync`).
     fn sync(&mut self, file: &File) -> io::Result<()>;
-}
-
-/// Opens the backend `choice` asks for. `Auto` takes io_uring when the kernel allows it and
-/// logs why it fell back otherwise.
-pub fn open_backend(choice: IoBackend) -> Result<Box<dyn LogIo>> {
-    match choice {
-        IoBackend::Pwrite => {
-            tracing::info!(backend = "pwrite", "storage I/O backend chosen by config");
-            Ok(Box::new(PwriteIo))
-        }
-        IoBackend::IoUring => match UringIo::new() {
-            Ok(io) => {
-                tracing::info!(backend = "io-uring", "storage I/O backend chosen by config");
-                Ok(Box::new(io))
-            }
-            Err(source) => Err(Error::Io {
-                context: "io-backend = \"io-uring\" but io_uring is not available".into(),
-                source,
-            }),
-        },
-        IoBackend::Auto => match UringIo::new() {
-            Ok(io) => {
-                tracing::info!(
-                    backend = "io-uring",
-                    "storage I/O backend: io_uring is available"
-                );
-                Ok(Box::new(io))
-            }
-            Err(reason) => {
-                tracing::warn!(backend = "pwrite", %reason, "storage I/O backend: io_uring is not available, falling back to pwrite + fdatasync");
-                Ok(Box::new(PwriteIo))
-            }
-        },
-    }
 }
 
 /// Writes all of `buf` at `offset`, repeating after short writes, and syncs it if `sync`.

@@ -4,6 +4,7 @@ use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
+use crate::data_dir::sync_dir;
 use crate::error::{Error, IoContext, Result};
 
 const META_MAGIC: u64 = u64::from_le_bytes(*b"BLOGMETA");
@@ -105,11 +106,6 @@ fn decode(bytes: &[u8]) -> std::result::Result<Meta, String> {
         replay_from: u64_at(24),
         sorter: body[36..].to_vec(),
     })
-}
-
-/// Syncs a directory so that renames and new files in it are durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use futures_util::stream::{self, Stream};
 
-use crate::engine::Shared;
 use crate::error::{Error, Result};
 use crate::index::{IndexEntry, MergedRange, Position};
 use crate::log_files::SegmentSet;
 use crate::record::Kind;
+use crate::shared::Shared;
 
 /// Most binlogs read per step of a pull.
 pub const PULL_BATCH: usize = 256;

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::engine::Shared;
+use crate::data_dir::sync_dir;
 use crate::error::{copy_io_error, Error, IoContext, Result};
 use crate::housekeeper::Job;
 use crate::index::{ActiveIndex, IndexEntry, Position};
@@ -23,9 +23,9 @@ use crate::log_files::{
     map_segment, ActiveSegment, SealedIndex, SealedSegment, SegmentSet, SparePool,
 };
 use crate::log_io::{write_all_at, IoFailure, LogIo};
-use crate::meta::sync_dir;
 use crate::record::{key_ts, EncodedRecord, Kind};
 use crate::segment::{encode_footer, encode_header, segment_path, SegmentStats, FOOTER_LEN};
+use crate::shared::Shared;
 use crate::sorter::Sorter;
 
 /// One append waiting for the writer.

@@ -1,14 +1,50 @@
 //! Segment files: naming, header and footer layout, per-segment statistics, and the record scan
 //! that recovery and tools use.
 //!
-//! A segment is `<20-digit id>.seg` under `<data-dir>/log/`:
+//! A segment is `<20-digit id>.seg` under `<data-dir>/log/`. Its complete byte layout, all
+//! integers little-endian (the encoders below and in `record.rs` carry the same `Format` line):
 //!
 //! ```text
-//! { header (32 bytes) | record* | footer (72 bytes, once sealed) }
+//! segment := header record* [footer]            footer only once sealed; the file is then
+//!                                               trimmed to end right after it
+//!
+//! header (32 bytes, offset 0)
+//!   0  magic        u64   "BLOGSEG\0"
+//!   8  version      u32   1
+//!  12  reserved     u32   0
+//!  16  segment_id   u64   equals the id in the file name
+//!  24  reserved     u32   0
+//!  28  crc32        u32   crc32fast over bytes 0..28
+//!
+//! record (32-byte header + payload + zero padding to a multiple of 8; starts 8-aligned)
+//!   0  crc32        u32   crc32fast over bytes 4..12, bytes 16..32, the payload,
+//!                         then segment_id u64 and group_start u32
+//!   4  payload_len  u32
+//!   8  kind         u8    1 prewrite, 2 commit, 3 rollback, 4 fake (0 never: zeros are no record)
+//!   9  flags        u8    0
+//!  10  reserved     u16   0
+//!  12  group_start  u32   offset of the first record of the group commit it was written in
+//!  16  start_ts     u64
+//!  24  commit_ts    u64
+//!  32  payload      [payload_len]
+//!
+//! footer (72 bytes, at data_end)
+//!   0  data_end       u64  offset just past the last record (= where the footer starts)
+//!   8  record_count   u64
+//!  16  min_key        u64  smallest index key (u64::MAX when empty)
+//!  24  max_key        u64  largest index key
+//!  32  max_ts         u64  largest start or commit TS (GC compares this)
+//!  40  min_pull_ts    u64  smallest key of a commit or fake record (u64::MAX when none)
+//!  48  max_pull_ts    u64  largest key of a commit or fake record
+//!  56  crc32          u32  crc32fast over bytes 0..56, then segment_id u64
+//!  60  reserved       u32  0
+//!  64  end_magic      u64  "BLOGEND\0"
 //! ```
+//!
 //! An active segment has no footer; the space after its last record holds zeros (a prepared
 //! file) or records of a previous life of a recycled file, which never validate because the
-//! record CRC covers the segment id.
+//! record CRC covers the segment id. A record is part of the log only if it starts a group
+//! (`group_start` = its own offset) or continues the group of the record before it.
 
 use std::path::{Path, PathBuf};
 

@@ -314,15 +314,7 @@ async fn largest_record_fits_an_empty_segment(backend: IoBackend) {
     .unwrap();
     let payload = vec![7u8; largest as usize];
     for ts in 1..=3 {
-        engine
-            .append(Record {
-                kind: Kind::Fake,
-                start_ts: ts,
-                commit_ts: ts,
-                payload: &payload,
-            })
-            .await
-            .unwrap();
+        fake(&engine, ts, &payload).await.unwrap();
     }
     assert_eq!(engine.segment_ids().len(), 3, "one record per segment");
     assert_eq!(

@@ -85,6 +85,22 @@ pub async fn commit(
         .await
 }
 
+/// Appends a fake binlog at `ts` with `payload`.
+pub async fn fake(
+    engine: &Engine,
+    ts: u64,
+    payload: &[u8],
+) -> binlog_engine::Result<binlog_engine::Position> {
+    engine
+        .append(Record {
+            kind: Kind::Fake,
+            start_ts: ts,
+            commit_ts: ts,
+            payload,
+        })
+        .await
+}
+
 /// Appends a record of `kind` with an empty payload.
 pub async fn bare(
     engine: &Engine,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use binlog_engine::index::{idx_path, IdxFile};
 use binlog_engine::record::RECORD_HEADER_LEN;
 use binlog_engine::segment::{segment_path, SEGMENT_HEADER_LEN};
-use binlog_engine::{Config, Engine, Error, IoBackend, Kind, Position, Record};
+use binlog_engine::{Config, Engine, Error, IoBackend, Kind, Position};
 use rand::Rng;
 
 use crate::both_backends;
@@ -41,15 +41,7 @@ async fn fill(dir: &Path, backend: IoBackend) -> Vec<Written> {
             < 40
     {
         let payload = prewrite_payload(ts);
-        let position = engine
-            .append(Record {
-                kind: Kind::Fake,
-                start_ts: ts,
-                commit_ts: ts,
-                payload: &payload,
-            })
-            .await
-            .unwrap();
+        let position = fake(&engine, ts, &payload).await.unwrap();
         written.push(Written {
             ts,
             position,

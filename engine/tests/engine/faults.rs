@@ -34,6 +34,24 @@ struct FaultyIo {
     plan: Arc<Mutex<Plan>>,
 }
 
+/// An engine over a faulty backend in a fresh dir, with one transaction (2 -> 3) written.
+async fn faulty_engine(
+    backend: IoBackend,
+) -> (
+    tempfile::TempDir,
+    binlog_engine::Config,
+    Engine,
+    Arc<Mutex<Plan>>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), backend);
+    let (io, plan) = faulty(backend);
+    let engine = Engine::open_with_io(config.clone(), io).unwrap();
+    prewrite(&engine, 2).await.unwrap();
+    commit(&engine, 2, 3).await.unwrap();
+    (dir, config, engine, plan)
+}
+
 fn faulty(backend: IoBackend) -> (Box<dyn LogIo>, Arc<Mutex<Plan>>) {
     let inner: Box<dyn LogIo> = match backend {
         IoBackend::Pwrite => Box::new(PwriteIo),
@@ -113,12 +131,7 @@ async fn short_writes_are_completed(backend: IoBackend) {
 }
 
 async fn enospc_fails_the_group_and_later_writes_succeed(backend: IoBackend) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path(), backend);
-    let (io, plan) = faulty(backend);
-    let engine = Engine::open_with_io(config.clone(), io).unwrap();
-    prewrite(&engine, 2).await.unwrap();
-    commit(&engine, 2, 3).await.unwrap();
+    let (_dir, config, engine, plan) = faulty_engine(backend).await;
     plan.lock().unwrap().enospc = 2;
     for ts in [4, 6] {
         let error = prewrite(&engine, ts).await.unwrap_err();
@@ -156,12 +169,7 @@ async fn enospc_fails_the_group_and_later_writes_succeed(backend: IoBackend) {
 }
 
 async fn failed_fdatasync_stops_the_writer(backend: IoBackend) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path(), backend);
-    let (io, plan) = faulty(backend);
-    let engine = Engine::open_with_io(config.clone(), io).unwrap();
-    prewrite(&engine, 2).await.unwrap();
-    commit(&engine, 2, 3).await.unwrap();
+    let (_dir, config, engine, plan) = faulty_engine(backend).await;
     plan.lock().unwrap().eio_on_sync = true;
     let error = prewrite(&engine, 4).await.unwrap_err();
     assert!(matches!(error, Error::WriterFailed(_)), "{error}");

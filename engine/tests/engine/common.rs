@@ -176,14 +176,15 @@ pub fn check_pulled(pulled: &[PulledBinlog]) {
     }
 }
 
-/// A command running one test of this test binary in a child process (with `envs` set), so
-/// tests can use a second process: to be killed, or to contend for the data dir lock.
+/// A command running one (ignored) entry point of this test binary in a child process with
+/// `envs` set, so tests can use a second process: to be killed, or to contend for the lock.
 pub fn child_test(test_path: &str, envs: &[(&str, String)]) -> std::process::Command {
     let mut command =
         std::process::Command::new(std::env::current_exe().expect("test binary path"));
     command.args([
         test_path,
         "--exact",
+        "--ignored",
         "--nocapture",
         "--test-threads=1",
         "--quiet",

@@ -96,7 +96,6 @@ impl Engine {
         fs::create_dir_all(&log_dir).context(|| format!("create {}", log_dir.display()))?;
         let read_context = ReadContext {
             log_dir: log_dir.clone(),
-            max_payload: config.max_record_size.0 as usize,
             skip_corrupt: config.skip_corrupt_records,
         };
 
@@ -125,8 +124,15 @@ impl Engine {
 
         let recovered =
             recover_segments(&config, &read_context, &ids, meta.replay_from, &mut sorter)?;
-        let (file, active, stats, new_active) = match recovered.active {
-            Some((file, active, stats)) => (file, active, stats, false),
+        // The sorter state before the active segment, when the meta's checkpoint is older: saving
+        // it keeps the next recovery to the active segment.
+        let (file, active, stats, checkpoint) = match recovered.active {
+            Some((file, active, stats)) => {
+                let checkpoint = recovered
+                    .active_checkpoint
+                    .filter(|_| meta.replay_from < active.id);
+                (file, active, stats, checkpoint)
+            }
             None => {
                 let id = ids.last().map_or(meta.replay_from.max(1), |last| last + 1);
                 // Prepared now, not fallocated by the writer's fallback: a first segment over
@@ -140,7 +146,7 @@ impl Engine {
                         source: failure.into_io_error(),
                     },
                 )?;
-                (file, active, SegmentStats::empty(), true)
+                (file, active, SegmentStats::empty(), Some(sorter.encode()))
             }
         };
         let (watermark, _) = watch::channel(sorter.watermark());
@@ -163,13 +169,7 @@ impl Engine {
             spares,
             config,
         });
-        if new_active {
-            // Everything before the new segment is in the sorter now: replay can start there.
-            let sorter = shared
-                .sorter
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .encode();
+        if let Some(sorter) = checkpoint {
             shared.update_meta(|meta| {
                 meta.replay_from = active.id;
                 meta.sorter = sorter;
@@ -260,7 +260,7 @@ impl Engine {
         if let Some(reason) = self.shared.writer_failure.get() {
             return Err(Error::WriterFailed(reason.clone()));
         }
-        let encoded = EncodedRecord::encode(record, self.shared.read_context.max_payload)?;
+        let encoded = EncodedRecord::encode(record, self.shared.config.max_record_size.0 as usize)?;
         let (done, receiver) = oneshot::channel();
         let request = WriteRequest {
             record: encoded,
@@ -280,7 +280,7 @@ impl Engine {
         let Some(located) = segments.find_latest(ts, |_| true, &self.shared.read_context)? else {
             return Ok(None);
         };
-        let record = segments.read(located.position, self.shared.read_context.max_payload)?;
+        let record = segments.read(located.position)?;
         Ok(Some(StoredRecord {
             position: located.position,
             kind: record.kind,
@@ -381,12 +381,16 @@ impl Engine {
                 .map(|(_, position)| position.segment_id)
                 .min()
                 .unwrap_or(u64::MAX);
+            // Recovery replays from the checkpoint's segment on: those must stay.
+            let replay_from = shared
+                .meta
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .replay_from;
             let current = shared.segments.load_full();
-            let (removed, kept): (Vec<_>, Vec<_>) = current
-                .sealed
-                .iter()
-                .cloned()
-                .partition(|s| s.stats.max_ts <= drop_through && s.id < oldest_pending);
+            let (removed, kept): (Vec<_>, Vec<_>) = current.sealed.iter().cloned().partition(|s| {
+                s.stats.max_ts <= drop_through && s.id < oldest_pending.min(replay_from)
+            });
             if !removed.is_empty() {
                 shared.segments.store(Arc::new(SegmentSet {
                     sealed: kept,
@@ -418,7 +422,8 @@ impl Engine {
         let path = segment.path.clone();
         let recyclable = shared.config.recycle_segments
             && shared.spares.len() < MAX_SPARES
-            && Arc::strong_count(&segment) == 1;
+            && Arc::strong_count(&segment) == 1
+            && Arc::strong_count(&segment.map) == 1;
         drop(segment);
         if recyclable {
             let spare = shared.spares.new_spare_path();

@@ -85,10 +85,19 @@ pub fn ensure_spare(spares: &SparePool, config: &Config) {
 }
 
 fn write_index(shared: &Shared, segment: &SealedSegment) {
+    if !shared
+        .segments
+        .load()
+        .sealed
+        .iter()
+        .any(|s| s.id == segment.id)
+    {
+        return; // collected by GC meanwhile: no index file for it
+    }
     let log_dir = &shared.read_context.log_dir;
     let context = &shared.read_context;
     let result = segment
-        .index(log_dir, context.max_payload, context.skip_corrupt)
+        .index(log_dir, context.skip_corrupt)
         .and_then(|index| match &*index {
             SealedIndex::Mapped(_) => Ok(()),
             SealedIndex::InMemory(entries) => {

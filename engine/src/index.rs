@@ -198,10 +198,19 @@ impl<'a> Iterator for MergedRange<'a> {
     }
 }
 
-/// The last entry keyed `ts` in a sorted slice.
-pub fn find_last(entries: &[IndexEntry], ts: u64) -> Option<&IndexEntry> {
+/// The last entry keyed `ts` whose kind passes `wanted`, in a sorted slice (equal keys are in
+/// log order, so that is the latest written).
+pub fn find_latest(
+    entries: &[IndexEntry],
+    ts: u64,
+    wanted: impl Fn(Kind) -> bool,
+) -> Option<&IndexEntry> {
     let end = entries.partition_point(|e| e.ts() <= ts);
-    entries[..end].last().filter(|e| e.ts() == ts)
+    entries[..end]
+        .iter()
+        .rev()
+        .take_while(|e| e.ts() == ts)
+        .find(|e| e.kind().is_some_and(&wanted))
 }
 
 /// Bytes before the entries of an `.idx` file.
@@ -369,16 +378,23 @@ mod tests {
     }
 
     #[test]
-    fn merged_range_and_find_last() {
+    fn merged_range_and_find_latest() {
         let a = [entry(1, 0), entry(5, 1), entry(9, 2)];
         let b = [entry(2, 3), entry(5, 4), entry(7, 5)];
         let walked: Vec<_> = MergedRange::new(&[&a, &b], 2, 7)
             .map(|(i, e)| (i, e.ts()))
             .collect();
         assert_eq!(walked, [(1, 2), (0, 5), (1, 5), (1, 7)]);
-        let dup = [entry(5, 1), entry(5, 2), entry(6, 3)];
-        assert_eq!(find_last(&dup, 5).unwrap().offset(), 2);
-        assert!(find_last(&dup, 4).is_none());
+        let prewrite = IndexEntry::new(5, Kind::Prewrite, 3, 10, None);
+        let dup = [entry(5, 1), entry(5, 2), prewrite, entry(6, 4)];
+        assert_eq!(find_latest(&dup, 5, |_| true).unwrap().offset(), 3);
+        assert_eq!(
+            find_latest(&dup, 5, |k| k == Kind::Commit)
+                .unwrap()
+                .offset(),
+            2
+        );
+        assert!(find_latest(&dup, 4, |_| true).is_none());
     }
 
     #[test]

@@ -12,15 +12,16 @@ use arc_swap::ArcSwapOption;
 use memmap2::{Mmap, MmapOptions};
 
 use crate::error::{Error, IoContext, Result};
-use crate::index::{write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
+use crate::index::{find_latest, write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
 use crate::record::{read_record, Kind, RecordView};
 use crate::segment::{scan_records, segment_path, SegmentStats};
 
 /// Maps a whole segment file read-only. Writes through the file descriptor are visible through
 /// the mapping (one page cache); readers only touch bytes the index points at.
 pub fn map_segment(path: &Path, file: &File, len: u64) -> Result<Mmap> {
-    // SAFETY: the mapping is read-only; the engine never truncates below an indexed record
-    // while the segment is published, and GC unlinks (never shrinks) files readers may hold.
+    // SAFETY: the mapping is read-only; readers only touch indexed records, which lie below
+    // every length the file is ever trimmed to while a reader can hold it (the seal trims after
+    // the last record; GC recycles a file, and so resizes it, only when no mapping of it is left).
     unsafe { MmapOptions::new().len(len as usize).map(file) }
         .context(|| format!("map segment {}", path.display()))
 }
@@ -90,12 +91,7 @@ impl SealedSegment {
 
     /// The index, mapping the `.idx` file on first use, or rebuilding it from the records when
     /// the file is missing or damaged (and writing the rebuilt file).
-    pub fn index(
-        &self,
-        log_dir: &Path,
-        max_payload: usize,
-        skip_corrupt: bool,
-    ) -> Result<Arc<SealedIndex>> {
+    pub fn index(&self, log_dir: &Path, skip_corrupt: bool) -> Result<Arc<SealedIndex>> {
         if let Some(index) = self.index.load_full() {
             return Ok(index);
         }
@@ -111,7 +107,6 @@ impl SealedSegment {
                     &self.map,
                     self.stats.data_end,
                     self.id,
-                    max_payload,
                     skip_corrupt,
                 )?;
                 if entries.len() as u64 == self.stats.record_count {
@@ -141,41 +136,32 @@ pub fn rebuild_entries(
     data: &[u8],
     data_end: u64,
     id: u64,
-    max_payload: usize,
     skip_corrupt: bool,
 ) -> Result<Vec<IndexEntry>> {
     let mut prewrites = HashMap::new();
     let mut entries = Vec::new();
-    scan_records(
-        path,
-        data,
-        data_end as usize,
-        id,
-        max_payload,
-        skip_corrupt,
-        |scanned| {
-            let record = scanned.record;
-            let offset = scanned.offset as u32;
-            let prewrite = match record.kind {
-                Kind::Prewrite => {
-                    prewrites.insert(record.start_ts, offset);
-                    None
-                }
-                Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position {
-                    segment_id: id,
-                    offset,
-                }),
-                _ => None,
-            };
-            entries.push(IndexEntry::new(
-                record.key_ts(),
-                record.kind,
+    scan_records(path, data, data_end as usize, id, skip_corrupt, |scanned| {
+        let record = scanned.record;
+        let offset = scanned.offset as u32;
+        let prewrite = match record.kind {
+            Kind::Prewrite => {
+                prewrites.insert(record.start_ts, offset);
+                None
+            }
+            Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position {
+                segment_id: id,
                 offset,
-                record.payload.len() as u32,
-                prewrite,
-            ));
-        },
-    )?;
+            }),
+            _ => None,
+        };
+        entries.push(IndexEntry::new(
+            record.key_ts(),
+            record.kind,
+            offset,
+            record.payload.len() as u32,
+            prewrite,
+        ));
+    })?;
     entries.sort_by_key(IndexEntry::ts);
     Ok(entries)
 }
@@ -193,8 +179,6 @@ pub struct SegmentSet {
 pub struct ReadContext {
     /// `<data-dir>/log`.
     pub log_dir: PathBuf,
-    /// `max-record-size`.
-    pub max_payload: usize,
     /// `skip-corrupt-records`.
     pub skip_corrupt: bool,
 }
@@ -222,7 +206,7 @@ impl SegmentSet {
     }
 
     /// Reads and checks the record at `position`.
-    pub fn read(&self, position: Position, max_payload: usize) -> Result<RecordView<'_>> {
+    pub fn read(&self, position: Position) -> Result<RecordView<'_>> {
         let (path, data) =
             self.segment_data(position.segment_id)
                 .ok_or_else(|| Error::Corruption {
@@ -230,16 +214,12 @@ impl SegmentSet {
                     offset: position.offset as u64,
                     reason: "segment referenced by the index no longer exists".into(),
                 })?;
-        read_record(
-            data,
-            position.offset as usize,
-            position.segment_id,
-            max_payload,
-        )
-        .map_err(|fault| Error::Corruption {
-            file: path.to_path_buf(),
-            offset: position.offset as u64,
-            reason: fault.describe().into(),
+        read_record(data, position.offset as usize, position.segment_id).map_err(|fault| {
+            Error::Corruption {
+                file: path.to_path_buf(),
+                offset: position.offset as u64,
+                reason: fault.describe().into(),
+            }
         })
     }
 
@@ -250,15 +230,7 @@ impl SegmentSet {
         wanted: impl Fn(Kind) -> bool,
         context: &ReadContext,
     ) -> Result<Option<Located>> {
-        let pick = |entries: &[IndexEntry]| -> Option<IndexEntry> {
-            let end = entries.partition_point(|e| e.ts() <= ts);
-            entries[..end]
-                .iter()
-                .rev()
-                .take_while(|e| e.ts() == ts)
-                .find(|e| e.kind().is_some_and(&wanted))
-                .copied()
-        };
+        let pick = |entries: &[IndexEntry]| find_latest(entries, ts, &wanted).copied();
         let located = |segment_id: u64, entry: IndexEntry| Located {
             position: Position {
                 segment_id,
@@ -277,8 +249,7 @@ impl SegmentSet {
             .rev()
             .filter(|s| s.stats.may_hold_key(ts))
         {
-            let index =
-                segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
+            let index = segment.index(&context.log_dir, context.skip_corrupt)?;
             if let Some(entry) = pick(index.entries()) {
                 return Ok(Some(located(segment.id, entry)));
             }

@@ -137,7 +137,7 @@ fn read_batch(
         .iter()
         .filter(|s| s.stats.may_hold_pull_range(after, upto))
     {
-        let index = segment.index(&context.log_dir, context.max_payload, context.skip_corrupt)?;
+        let index = segment.index(&context.log_dir, context.skip_corrupt)?;
         sealed.push((segment.id, index));
     }
     let active_runs = segments.active.index.snapshot();
@@ -178,7 +178,7 @@ fn read_pulled(
     entry: &IndexEntry,
 ) -> Result<Option<PulledBinlog>> {
     let context = &shared.read_context;
-    let record = match segments.read(position, context.max_payload) {
+    let record = match segments.read(position) {
         Ok(record) => record,
         Err(error) if context.skip_corrupt => {
             tracing::warn!(%error, "skipping a corrupt binlog in a pull");
@@ -195,7 +195,10 @@ fn read_pulled(
                     .find_latest(record.start_ts, |kind| kind == Kind::Prewrite, context)?
                     .map(|located| located.position),
             };
-            let Some(prewrite) = prewrite else {
+            // Not here, or in a segment GC removed: skipped, as the original skips a commit whose
+            // prewrite it cannot find (it may be on another pump, or older than the GC margin).
+            let Some(prewrite) = prewrite.filter(|p| segments.segment_data(p.segment_id).is_some())
+            else {
                 tracing::debug!(
                     start_ts = record.start_ts,
                     commit_ts = record.commit_ts,
@@ -203,7 +206,7 @@ fn read_pulled(
                 );
                 return Ok(None);
             };
-            match segments.read(prewrite, context.max_payload) {
+            match segments.read(prewrite) {
                 Ok(prewrite) => Some(prewrite.payload.to_vec()),
                 Err(error) if context.skip_corrupt => {
                     tracing::warn!(%error, "skipping a commit whose prewrite is corrupt");

@@ -240,12 +240,10 @@ impl RecordFault {
 
 /// Parses and checks the record at `offset` of a segment whose bytes are `data`.
 ///
-/// `max_payload` bounds the payload length a header may claim.
 pub fn read_record(
     data: &[u8],
     offset: usize,
     segment_id: u64,
-    max_payload: usize,
 ) -> std::result::Result<RecordView<'_>, RecordFault> {
     let header = data
         .get(offset..offset + RECORD_HEADER_LEN)
@@ -256,7 +254,6 @@ pub fn read_record(
     let kind = Kind::from_code(header[8]).ok_or(RecordFault::BadHeader)?;
     let group_start = field_u32(12);
     if header[9..12] != [0, 0, 0]
-        || payload_len > max_payload
         || group_start as usize > offset
         || group_start as usize % RECORD_ALIGN != 0
     {
@@ -307,7 +304,7 @@ mod tests {
                 assert_eq!(encoded.payload_len() as usize, len);
                 let mut out = vec![0u8; 16];
                 encoded.place(42, 16, &mut out);
-                let view = read_record(&out, 16, 42, 1 << 20).unwrap();
+                let view = read_record(&out, 16, 42).unwrap();
                 assert_eq!(view.kind, kind);
                 assert_eq!(
                     (view.start_ts, view.commit_ts, view.group_start),
@@ -325,33 +322,33 @@ mod tests {
         let mut out = Vec::new();
         encoded.place(1, 0, &mut out);
         assert_eq!(
-            read_record(&out, 0, 2, 1 << 20).unwrap_err(),
+            read_record(&out, 0, 2).unwrap_err(),
             RecordFault::CrcMismatch
         );
         // Every bit of the header and payload is covered (the zero padding carries nothing).
         for bit in 0..(RECORD_HEADER_LEN + 11) * 8 {
             let mut damaged = out.clone();
             damaged[bit / 8] ^= 1 << (bit % 8);
-            assert!(read_record(&damaged, 0, 1, 1 << 20).is_err(), "bit {bit}");
+            assert!(read_record(&damaged, 0, 1).is_err(), "bit {bit}");
         }
         assert_eq!(
-            read_record(&out[..out.len() - 8], 0, 1, 1 << 20).unwrap_err(),
+            read_record(&out[..out.len() - 8], 0, 1).unwrap_err(),
             RecordFault::Truncated
         );
     }
 
     #[test]
-    fn zeros_and_oversized_claims_are_rejected() {
+    fn zeros_truncations_and_oversized_appends_are_rejected() {
         assert_eq!(
-            read_record(&[0u8; 64], 0, 1, 1 << 20).unwrap_err(),
+            read_record(&[0u8; 64], 0, 1).unwrap_err(),
             RecordFault::BadHeader
         );
         let encoded = encode(Kind::Prewrite, &[1u8; 100]);
         let mut out = Vec::new();
         encoded.place(1, 0, &mut out);
         assert_eq!(
-            read_record(&out, 0, 1, 99).unwrap_err(),
-            RecordFault::BadHeader
+            read_record(&out[..out.len() - 8], 0, 1).unwrap_err(),
+            RecordFault::Truncated
         );
         assert!(matches!(
             EncodedRecord::encode(

@@ -12,15 +12,18 @@ use crate::error::{Error, IoContext, Result};
 use crate::index::{IndexEntry, Position};
 use crate::log_files::{map_segment, ActiveSegment, ReadContext, SealedSegment};
 use crate::segment::{
-    check_header, decode_footer, encode_footer, encode_header, parse_segment_file_name,
-    scan_records, segment_path, ScanEnd, SegmentStats, FOOTER_LEN,
+    check_header, decode_footer, encode_footer, encode_header, first_valid_record,
+    parse_segment_file_name, scan_records, segment_path, ScanEnd, SegmentStats, FOOTER_LEN,
+    SEGMENT_HEADER_LEN,
 };
 use crate::sorter::Sorter;
 use crate::writer::{index_record, open_active};
 
-/// Ids of the `.seg` files in `log_dir`, ascending.
+/// Ids of the `.seg` files in `log_dir`, ascending. Removes `.idx` files whose segment is gone
+/// (GC removed it while its index was being written).
 pub fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
     let mut ids = Vec::new();
+    let mut indexes = Vec::new();
     for entry in fs::read_dir(log_dir).context(|| format!("list {}", log_dir.display()))? {
         let entry = entry.context(|| format!("list {}", log_dir.display()))?;
         let name = entry.file_name();
@@ -32,9 +35,19 @@ pub fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
                 reason: "unexpected .seg file name (expected 20 digits)".into(),
             })?;
             ids.push(id);
+        } else if let Some(id) = name
+            .strip_suffix(".idx")
+            .and_then(|digits| digits.parse::<u64>().ok())
+        {
+            indexes.push((id, entry.path()));
         }
     }
     ids.sort_unstable();
+    for (id, path) in indexes {
+        if ids.binary_search(&id).is_err() {
+            fs::remove_file(&path).context(|| format!("remove orphan index {}", path.display()))?;
+        }
+    }
     Ok(ids)
 }
 
@@ -47,6 +60,9 @@ pub struct Recovered {
     pub sealed: Vec<Arc<SealedSegment>>,
     /// The unsealed last segment, if there is one.
     pub active: Option<RecoveredActive>,
+    /// With `active`: the sorter state just before its first record, to checkpoint so that the
+    /// next recovery starts there.
+    pub active_checkpoint: Option<Vec<u8>>,
 }
 
 /// Validates sealed segments by footer, replays segments from `replay_from` into `sorter`, and
@@ -58,8 +74,25 @@ pub fn recover_segments(
     replay_from: u64,
     sorter: &mut Sorter,
 ) -> Result<Recovered> {
+    let replayed: Vec<u64> = ids
+        .iter()
+        .copied()
+        .filter(|&id| id >= replay_from)
+        .collect();
+    let contiguous =
+        replayed.first() == Some(&replay_from) && replayed.windows(2).all(|w| w[1] == w[0] + 1);
+    if !ids.is_empty() && !contiguous {
+        return Err(Error::Corruption {
+            file: segment_path(&context.log_dir, replay_from),
+            offset: 0,
+            reason: format!(
+                "the sorter checkpoint replays segments from {replay_from} on, but the segments from there are {replayed:?}: one it needs is missing"
+            ),
+        });
+    }
     let mut sealed = Vec::new();
     let mut active = None;
+    let mut active_checkpoint = None;
     let mut emitted = Vec::new();
     for (i, &id) in ids.iter().enumerate() {
         let is_last = i + 1 == ids.len();
@@ -87,13 +120,26 @@ pub fn recover_segments(
             if !(is_last && footer.is_err()) {
                 return Err(corruption(0, reason));
             }
-            // A spare renamed into place whose header never reached the disk: nothing in it was
-            // acknowledged (the header is synced with the first group). Start it afresh.
-            tracing::warn!(file = %path.display(), reason, "active segment has no valid header; reinitialising it");
+            // A spare renamed into place whose header never reached the disk holds nothing
+            // acknowledged (the header is synced with the first group): start it afresh. Valid
+            // records behind a bad header are damage, not that case.
+            let first_record = first_valid_record(&map, id);
+            if let Some(at) = first_record.filter(|_| !context.skip_corrupt) {
+                return Err(corruption(
+                    0,
+                    format!("{reason}, yet valid records follow (the first at offset {at}); set skip-corrupt-records to keep them under a rewritten header"),
+                ));
+            }
+            tracing::warn!(file = %path.display(), reason, "active segment has no valid header; rewriting it");
             file.write_all_at(&encode_header(id), 0)
                 .context(|| format!("write header of {}", path.display()))?;
-            file.set_len(crate::segment::SEGMENT_HEADER_LEN as u64)
-                .context(|| format!("truncate {}", path.display()))?;
+            if first_record.is_none() {
+                file.set_len(SEGMENT_HEADER_LEN as u64)
+                    .context(|| format!("truncate {}", path.display()))?;
+            }
+        }
+        if is_last && footer.is_err() {
+            active_checkpoint = Some(sorter.encode());
         }
         let replay = id >= replay_from;
         let mut feed = |record: &crate::record::RecordView<'_>,
@@ -125,7 +171,6 @@ pub fn recover_segments(
                         &map,
                         stats.data_end as usize,
                         id,
-                        context.max_payload,
                         context.skip_corrupt,
                         |scanned| feed(&scanned.record, scanned.offset, None),
                     )?;
@@ -152,21 +197,15 @@ pub fn recover_segments(
                     ));
                 }
                 let mut stats = SegmentStats::empty();
-                scan_records(
-                    &path,
-                    &map,
-                    len as usize,
-                    id,
-                    context.max_payload,
-                    true,
-                    |scanned| {
-                        let record = &scanned.record;
-                        stats.add_record(record);
-                        if replay {
-                            feed(record, scanned.offset, None);
-                        }
-                    },
-                )?;
+                let outcome = scan_records(&path, &map, len as usize, id, true, |scanned| {
+                    let record = &scanned.record;
+                    stats.add_record(record);
+                    if replay {
+                        feed(record, scanned.offset, None);
+                    }
+                })?;
+                // Skipped stretches stay inside: the footer goes after the last valid record.
+                stats.data_end = outcome.data_end;
                 drop(map);
                 tracing::warn!(file = %path.display(), reason, records = stats.record_count, "re-sealing a damaged segment from its valid records");
                 file.write_all_at(&encode_footer(id, &stats), stats.data_end)
@@ -192,7 +231,6 @@ pub fn recover_segments(
                     &segment.map,
                     segment.map.len(),
                     id,
-                    context.max_payload,
                     context.skip_corrupt,
                     |scanned| {
                         let record = &scanned.record;
@@ -223,5 +261,9 @@ pub fn recover_segments(
             }
         }
     }
-    Ok(Recovered { sealed, active })
+    Ok(Recovered {
+        sealed,
+        active,
+        active_checkpoint,
+    })
 }

@@ -300,7 +300,6 @@ pub fn scan_records<'a>(
     data: &'a [u8],
     limit: usize,
     id: u64,
-    max_payload: usize,
     skip_corrupt: bool,
     mut visit: impl FnMut(ScannedRecord<'a>),
 ) -> Result<ScanOutcome> {
@@ -317,7 +316,7 @@ pub fn scan_records<'a>(
                 skipped,
             });
         }
-        let fault = match read_record(&data[..limit], offset, id, max_payload) {
+        let fault = match read_record(&data[..limit], offset, id) {
             Ok(record)
                 if record.group_start as usize == offset
                     || Some(record.group_start) == previous_group =>
@@ -334,7 +333,7 @@ pub fn scan_records<'a>(
             Ok(_) => RecordFault::BadHeader,
             Err(fault) => fault,
         };
-        let look_ahead = find_valid_after(data, limit, offset, id, max_payload);
+        let look_ahead = find_valid_after(data, limit, offset, id);
         match look_ahead.later_group {
             None => {
                 let end = if is_blank(&data[offset..(offset + RECORD_HEADER_LEN).min(limit)])
@@ -363,8 +362,11 @@ pub fn scan_records<'a>(
                 );
                 skipped.push((offset as u64, fault));
                 offset = next as usize;
-                previous_group = None;
-                // The record at `next` starts a later group, so it passes the group rule.
+                // Resume inside the later group the record at `next` belongs to (it may not be
+                // that group's first record, if the damage reached into it).
+                previous_group = read_record(&data[..limit], offset, id)
+                    .ok()
+                    .map(|r| r.group_start);
             }
             Some(next) => {
                 return Err(Error::Corruption {
@@ -381,6 +383,12 @@ pub fn scan_records<'a>(
     }
 }
 
+/// Offset of the first CRC-valid record of segment `id` anywhere after its header.
+pub fn first_valid_record(data: &[u8], id: u64) -> Option<u64> {
+    // Every record's group start is at or past the header, so any valid record counts.
+    find_valid_after(data, data.len(), SEGMENT_HEADER_LEN - RECORD_ALIGN, id).later_group
+}
+
 struct LookAhead {
     /// Offset of the first CRC-valid record that starts a group after the damage.
     later_group: Option<u64>,
@@ -392,13 +400,7 @@ struct LookAhead {
 const ZERO_SKIP_CHUNK: usize = 4096;
 
 /// Searches `data[from + 8 .. limit]` at record alignment for CRC-valid records of segment `id`.
-fn find_valid_after(
-    data: &[u8],
-    limit: usize,
-    from: usize,
-    id: u64,
-    max_payload: usize,
-) -> LookAhead {
+fn find_valid_after(data: &[u8], limit: usize, from: usize, id: u64) -> LookAhead {
     let mut result = LookAhead {
         later_group: None,
         garbage_end: None,
@@ -423,7 +425,7 @@ fn find_valid_after(
             offset += RECORD_ALIGN;
             continue;
         }
-        match read_record(&data[..limit], offset, id, max_payload) {
+        match read_record(&data[..limit], offset, id) {
             Ok(record) if record.group_start as usize > from => {
                 result.later_group = Some(offset as u64);
                 return result;
@@ -500,7 +502,7 @@ mod tests {
 
     fn scan(data: &[u8], skip: bool) -> Result<(ScanOutcome, Vec<u64>)> {
         let mut seen = Vec::new();
-        let outcome = scan_records(Path::new("x.seg"), data, data.len(), 3, 1024, skip, |r| {
+        let outcome = scan_records(Path::new("x.seg"), data, data.len(), 3, skip, |r| {
             seen.push(r.offset)
         })?;
         Ok((outcome, seen))

@@ -40,16 +40,6 @@ impl Sorter {
         self.pending.iter().map(|(&ts, &pos)| (ts, pos))
     }
 
-    /// Whether every prewrite seen has its commit or rollback.
-    pub fn all_matched(&self) -> bool {
-        self.pending.is_empty()
-    }
-
-    /// Where the pending prewrite `start_ts` is stored.
-    pub fn pending_position(&self, start_ts: u64) -> Option<Position> {
-        self.pending.get(&start_ts).copied()
-    }
-
     /// Feeds a prewrite stored at `position`.
     pub fn push_prewrite(&mut self, start_ts: u64, position: Position) {
         self.pending.insert(start_ts, position);
@@ -247,7 +237,7 @@ mod tests {
         assert_eq!(run(&mut sorter, &[P(1), P(2), C(1, 10), C(2, 9)]), [10]);
         assert_eq!(run(&mut sorter, &[P(20), C(20, 200)]), [200]);
         assert_eq!(sorter.watermark(), 200);
-        assert!(sorter.all_matched());
+        assert_eq!(sorter.pending_prewrites().count(), 0);
     }
 
     #[test]
@@ -258,8 +248,7 @@ mod tests {
             run(&mut sorter, &[P(5), P(6), C(6, 7), C(8, 8)]),
             Vec::<u64>::new()
         );
-        assert!(!sorter.all_matched());
-        assert_eq!(sorter.pending_position(5), Some(at(0)));
+        assert_eq!(sorter.pending_prewrites().collect::<Vec<_>>(), [(5, at(0))]);
         // A rollback (commit TS 0) matches the prewrite and emits what it held back.
         assert_eq!(run(&mut sorter, &[C(5, 0)]), [7, 8]);
         assert_eq!(sorter.watermark(), 8);

@@ -126,11 +126,15 @@ impl Writer {
                 if let Err(error) = self.roll() {
                     tracing::error!(%error, segment = self.segment.id, "failed to roll to the next segment");
                     let message = error.to_string();
+                    let failure = self.shared.writer_failure.get().cloned();
                     return fail_all(
                         group,
-                        || Error::Io {
-                            context: "roll to the next segment".into(),
-                            source: std::io::Error::other(message.clone()),
+                        || match &failure {
+                            Some(reason) => Error::WriterFailed(reason.clone()),
+                            None => Error::Io {
+                                context: "roll to the next segment".into(),
+                                source: std::io::Error::other(message.clone()),
+                            },
                         },
                         &self.shared,
                     );
@@ -174,7 +178,12 @@ impl Writer {
                 }
             }
             Err(IoFailure::Write(source)) => {
-                self.dirty_until = self.dirty_until.max(offset + self.buffer.len() as u64);
+                // Part of the group may be in the page cache with valid CRCs: overwrite it now,
+                // or else with the next group, so a failed append never comes back.
+                let zeros = vec![0u8; self.buffer.len()];
+                if write_all_at(self.io.as_mut(), &self.file, offset, &zeros, sync).is_err() {
+                    self.dirty_until = self.dirty_until.max(offset + self.buffer.len() as u64);
+                }
                 tracing::error!(%source, segment = segment_id, offset, "write to segment failed; failing the group");
                 return fail_all(
                     group,
@@ -186,9 +195,8 @@ impl Writer {
                 );
             }
             Err(IoFailure::Sync(source)) => {
-                let reason = source.to_string();
-                tracing::error!(%source, segment = segment_id, "fdatasync failed; the writer stops accepting appends until reopened");
-                let _ = self.shared.writer_failure.set(reason.clone());
+                let reason = format!("fdatasync of segment {segment_id} failed: {source}");
+                self.stop(reason.clone());
                 return fail_all(group, || Error::WriterFailed(reason.clone()), &self.shared);
             }
         }
@@ -241,13 +249,39 @@ impl Writer {
         }
     }
 
+    /// Opens spare as segment `id` and writes its header (synced with its first group).
+    fn open_next(&mut self, id: u64) -> Result<(File, Arc<ActiveSegment>)> {
+        let (file, segment) = open_spare_as_segment(
+            &self.shared.spares,
+            &self.shared.read_context.log_dir,
+            id,
+            self.shared.config.segment_size.0,
+        )?;
+        write_all_at(self.io.as_mut(), &file, 0, &encode_header(id), false).map_err(|failure| {
+            io_failure_error(failure, || {
+                format!("write header of {}", segment.path.display())
+            })
+        })?;
+        Ok((file, segment))
+    }
+
+    /// Stops the writer for good: this and every later append fails with `reason`.
+    fn stop(&self, reason: String) -> Error {
+        tracing::error!(
+            reason,
+            "the storage writer stops accepting appends until reopened"
+        );
+        let _ = self.shared.writer_failure.set(reason.clone());
+        Error::WriterFailed(reason)
+    }
+
     /// Seals the active segment and continues in a prepared one.
     fn roll(&mut self) -> Result<()> {
         let started = Instant::now();
         let old = self.segment.clone();
         let footer = encode_footer(old.id, &self.stats);
-        let seal_path = &old.path;
-        write_all_at(
+        let footer_end = self.stats.data_end + FOOTER_LEN as u64;
+        let sealed_on_disk = write_all_at(
             self.io.as_mut(),
             &self.file,
             self.stats.data_end,
@@ -256,30 +290,38 @@ impl Writer {
         )
         .map_err(|failure| {
             io_failure_error(failure, || {
-                format!("write footer of {}", seal_path.display())
+                format!("write footer of {}", old.path.display())
             })
-        })?;
-        self.file
-            .set_len(self.stats.data_end + FOOTER_LEN as u64)
-            .context(|| format!("trim {}", seal_path.display()))?;
+        })
+        .and_then(|_| {
+            self.file
+                .set_len(footer_end)
+                .context(|| format!("trim {}", old.path.display()))
+        });
+        if let Err(error) = sealed_on_disk {
+            // The segment still takes appends; they must cover the footer bytes written.
+            self.dirty_until = self.dirty_until.max(footer_end);
+            return Err(error);
+        }
         if let Err(source) = self.io.sync(&self.file) {
-            let _ = self.shared.writer_failure.set(source.to_string());
-            return Err(Error::WriterFailed(source.to_string()));
+            return Err(self.stop(format!(
+                "fdatasync of sealed segment {} failed: {source}",
+                old.id
+            )));
         }
 
+        // Sealed on disk: the segment must never take another record, so failing to continue
+        // in the next one stops the writer (reopen recovers: the sealed segment is last).
         let next_id = old.id + 1;
-        let (file, segment) = open_spare_as_segment(
-            &self.shared.spares,
-            &self.shared.read_context.log_dir,
-            next_id,
-            self.shared.config.segment_size.0,
-        )?;
-        let header = encode_header(next_id);
-        write_all_at(self.io.as_mut(), &file, 0, &header, false).map_err(|failure| {
-            io_failure_error(failure, || {
-                format!("write header of {}", segment.path.display())
-            })
-        })?;
+        let (file, segment) = match self.open_next(next_id) {
+            Ok(next) => next,
+            Err(error) => {
+                return Err(self.stop(format!(
+                    "cannot continue after sealing segment {}: {error}",
+                    old.id
+                )))
+            }
+        };
 
         let sealed = Arc::new(SealedSegment::new(
             old.id,

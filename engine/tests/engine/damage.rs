@@ -19,6 +19,9 @@ both_backends!(
     flipped_bit_in_a_sealed_segment_is_caught_on_read,
     truncated_sealed_segment_refuses_or_reseals,
     missing_or_damaged_index_files_are_rebuilt,
+    reseal_keeps_records_after_a_skipped_one,
+    bad_header_over_valid_records_refuses_or_keeps_them,
+    stale_checkpoint_is_replayed_and_renewed,
 );
 
 struct Written {
@@ -291,4 +294,129 @@ async fn missing_or_damaged_index_files_are_rebuilt(backend: IoBackend) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+}
+
+async fn reseal_keeps_records_after_a_skipped_one(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = fill(dir.path(), backend).await;
+    let in_two: Vec<&Written> = written
+        .iter()
+        .filter(|w| w.position.segment_id == 2)
+        .collect();
+    let victim = in_two[in_two.len() / 2];
+    let path = seg(dir.path(), 2);
+    flip_byte(&path, victim.position.offset as u64 + 40);
+    // Footer gone too: segment 2 must be re-sealed from its valid records.
+    let len = fs::metadata(&path).unwrap().len();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+
+    let config = Config {
+        skip_corrupt_records: true,
+        ..test_config(dir.path(), backend)
+    };
+    let engine = Engine::open(config).unwrap();
+    for w in &written {
+        assert_eq!(
+            engine.get(w.ts).unwrap().is_some(),
+            w.ts != victim.ts,
+            "record {}",
+            w.ts
+        );
+    }
+    drop(engine);
+    let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
+    assert_eq!(pull_all(&engine, 0).await.len(), written.len() - 1);
+}
+
+async fn bad_header_over_valid_records_refuses_or_keeps_them(backend: IoBackend) {
+    let dir = tempfile::tempdir().unwrap();
+    let written = fill(dir.path(), backend).await;
+    let path = seg(dir.path(), 4);
+    flip_byte(&path, 3);
+
+    let error = Engine::open(test_config(dir.path(), backend))
+        .err()
+        .expect("open must refuse");
+    assert!(
+        matches!(&error, Error::Corruption { file, offset: 0, .. } if *file == path),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("valid records follow"),
+        "{error}"
+    );
+
+    let config = Config {
+        skip_corrupt_records: true,
+        ..test_config(dir.path(), backend)
+    };
+    let engine = Engine::open(config).unwrap();
+    assert_eq!(pull_all(&engine, 0).await.len(), written.len());
+    drop(engine);
+    Engine::open(test_config(dir.path(), backend)).unwrap();
+}
+
+async fn stale_checkpoint_is_replayed_and_renewed(backend: IoBackend) {
+    use binlog_engine::meta::{read_meta, write_meta};
+    use binlog_engine::sorter::Sorter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), backend);
+    let (watermark, pending, active) = {
+        let engine = Engine::open(config.clone()).unwrap();
+        prewrite(&engine, 5).await.unwrap(); // stays pending in segment 1
+        for ts in (10..1500).step_by(2) {
+            prewrite(&engine, ts).await.unwrap();
+            if ts < 1400 || ts % 10 != 0 {
+                commit(&engine, ts, ts + 1).await.unwrap();
+            }
+        }
+        bare(&engine, Kind::Rollback, 5, 0).await.unwrap();
+        (
+            engine.max_commit_ts(),
+            engine.pending_prewrites(),
+            *engine.segment_ids().last().unwrap(),
+        )
+    };
+    assert!(active > 3 && watermark > 0 && !pending.is_empty());
+    // As if the checkpoints of every roll had been lost: replay must start at segment 1.
+    let meta = read_meta(dir.path()).unwrap().unwrap();
+    let stale = binlog_engine::meta::Meta {
+        replay_from: 1,
+        sorter: Sorter::default().encode(),
+        ..meta
+    };
+    write_meta(dir.path(), &stale).unwrap();
+    {
+        let engine = Engine::open(config.clone()).unwrap();
+        assert_eq!(
+            (engine.max_commit_ts(), engine.pending_prewrites()),
+            (watermark, pending.clone())
+        );
+    }
+    let renewed = read_meta(dir.path()).unwrap().unwrap();
+    assert_eq!(
+        renewed.replay_from, active,
+        "open saves a checkpoint at the active segment"
+    );
+    let engine = Engine::open(config.clone()).unwrap();
+    assert_eq!(
+        (engine.max_commit_ts(), engine.pending_prewrites()),
+        (watermark, pending)
+    );
+    drop(engine);
+
+    // A segment the checkpoint needs is gone: refuse rather than rebuild a wrong watermark.
+    write_meta(dir.path(), &stale).unwrap();
+    fs::remove_file(seg(dir.path(), 2)).unwrap();
+    let error = Engine::open(config).err().expect("open must refuse");
+    assert!(
+        error.to_string().contains("one it needs is missing"),
+        "{error}"
+    );
 }

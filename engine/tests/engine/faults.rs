@@ -132,8 +132,10 @@ async fn short_writes_are_completed(backend: IoBackend) {
 
 async fn enospc_fails_the_group_and_later_writes_succeed(backend: IoBackend) {
     let (_dir, config, engine, plan) = faulty_engine(backend).await;
-    plan.lock().unwrap().enospc = 2;
-    for ts in [4, 6] {
+    // 4: the group's write fails, the writer's clean-up write over its leftovers succeeds.
+    // 6: both fail, so the next group's write must cover the leftovers itself.
+    for (ts, failing_writes) in [(4, 1), (6, 2)] {
+        plan.lock().unwrap().enospc = failing_writes;
         let error = prewrite(&engine, ts).await.unwrap_err();
         assert!(
             matches!(&error, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC)),
@@ -143,6 +145,7 @@ async fn enospc_fails_the_group_and_later_writes_succeed(backend: IoBackend) {
             error.to_string().contains("No space left on device"),
             "{error}"
         );
+        assert_eq!(plan.lock().unwrap().enospc, 0);
     }
     // Space is back: the writer goes on, over the leftovers of the failed writes.
     prewrite(&engine, 8).await.unwrap();

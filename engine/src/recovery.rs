@@ -163,7 +163,7 @@ pub fn recover_segments(
                 entries.push(entry);
             }
         };
-        match footer {
+        let sealed_segment = match footer {
             Ok(stats) => {
                 if replay {
                     let outcome = scan_records(
@@ -181,13 +181,7 @@ pub fn recover_segments(
                         ));
                     }
                 }
-                sealed.push(Arc::new(SealedSegment::new(
-                    id,
-                    path,
-                    Arc::new(map),
-                    stats,
-                    None,
-                )));
+                Some((stats, map))
             }
             Err(reason) if !is_last => {
                 if !context.skip_corrupt {
@@ -213,13 +207,7 @@ pub fn recover_segments(
                     .and_then(|()| file.sync_all())
                     .context(|| format!("re-seal {}", path.display()))?;
                 let map = map_segment(&path, &file, stats.data_end + FOOTER_LEN as u64)?;
-                sealed.push(Arc::new(SealedSegment::new(
-                    id,
-                    path,
-                    Arc::new(map),
-                    stats,
-                    None,
-                )));
+                Some((stats, map))
             }
             Err(_) => {
                 drop(map);
@@ -258,7 +246,17 @@ pub fn recover_segments(
                 }
                 segment.index.push_group(entries);
                 active = Some((file, segment, stats));
+                None
             }
+        };
+        if let Some((stats, map)) = sealed_segment {
+            sealed.push(Arc::new(SealedSegment::new(
+                id,
+                path,
+                Arc::new(map),
+                stats,
+                None,
+            )));
         }
     }
     Ok(Recovered {

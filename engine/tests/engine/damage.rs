@@ -36,13 +36,7 @@ async fn fill(dir: &Path, backend: IoBackend) -> Vec<Written> {
     let engine = Engine::open(test_config(dir, backend)).unwrap();
     let mut written = Vec::new();
     let mut ts = 1;
-    while engine.segment_ids().len() < 4
-        || written
-            .iter()
-            .filter(|w: &&Written| w.position.segment_id == 4)
-            .count()
-            < 40
-    {
+    while engine.segment_ids().len() < 4 || in_segment(&written, 4).len() < 40 {
         let payload = prewrite_payload(ts);
         let position = fake(&engine, ts, &payload).await.unwrap();
         written.push(Written {
@@ -53,6 +47,36 @@ async fn fill(dir: &Path, backend: IoBackend) -> Vec<Written> {
         ts += 1;
     }
     written
+}
+
+/// The records written to segment `id`, in order.
+fn in_segment(written: &[Written], id: u64) -> Vec<&Written> {
+    written
+        .iter()
+        .filter(|w| w.position.segment_id == id)
+        .collect()
+}
+
+/// Opens `dir` with `skip-corrupt-records`.
+fn open_skipping(dir: &Path, backend: IoBackend) -> Engine {
+    Engine::open(Config {
+        skip_corrupt_records: true,
+        ..test_config(dir, backend)
+    })
+    .unwrap()
+}
+
+/// Checks that every written record can be read back, except those `lost` picks.
+fn assert_present_unless(engine: &Engine, written: &[Written], lost: impl Fn(&Written) -> bool) {
+    for w in written {
+        assert_eq!(
+            engine.get(w.ts).unwrap().is_some(),
+            !lost(w),
+            "record {} at {:?}",
+            w.ts,
+            w.position
+        );
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -77,10 +101,7 @@ fn flip_byte(path: &Path, offset: u64) {
 async fn truncated_tail_recovers_every_complete_record(backend: IoBackend) {
     let original = tempfile::tempdir().unwrap();
     let written = fill(original.path(), backend).await;
-    let active: Vec<&Written> = written
-        .iter()
-        .filter(|w| w.position.segment_id == 4)
-        .collect();
+    let active = in_segment(&written, 4);
     let data_end = active
         .last()
         .map(|w| w.position.offset as u64 + w.len)
@@ -125,11 +146,7 @@ async fn truncated_tail_recovers_every_complete_record(backend: IoBackend) {
 async fn flipped_bit_before_the_tail_refuses_or_skips(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
     let written = fill(dir.path(), backend).await;
-    let victim = written
-        .iter()
-        .filter(|w| w.position.segment_id == 4)
-        .nth(5)
-        .unwrap();
+    let victim = in_segment(&written, 4)[5];
     let path = seg(dir.path(), 4);
     flip_byte(&path, victim.position.offset as u64 + 40);
 
@@ -152,19 +169,8 @@ async fn flipped_bit_before_the_tail_refuses_or_skips(backend: IoBackend) {
         "{message}"
     );
 
-    let config = Config {
-        skip_corrupt_records: true,
-        ..test_config(dir.path(), backend)
-    };
-    let engine = Engine::open(config).unwrap();
-    for w in &written {
-        assert_eq!(
-            engine.get(w.ts).unwrap().is_some(),
-            w.ts != victim.ts,
-            "record {}",
-            w.ts
-        );
-    }
+    let engine = open_skipping(dir.path(), backend);
+    assert_present_unless(&engine, &written, |w| w.ts == victim.ts);
     let pulled = pull_all(&engine, 0).await;
     assert_eq!(pulled.len(), written.len() - 1);
     assert!(pulled.iter().all(|b| b.commit_ts != victim.ts));
@@ -202,11 +208,7 @@ async fn flipped_bit_in_a_sealed_segment_is_caught_on_read(backend: IoBackend) {
     drop(stream);
     drop(engine);
 
-    let config = Config {
-        skip_corrupt_records: true,
-        ..test_config(dir.path(), backend)
-    };
-    let engine = Engine::open(config).unwrap();
+    let engine = open_skipping(dir.path(), backend);
     let pulled = pull_all(&engine, 0).await;
     assert_eq!(pulled.len(), written.len() - 1);
 }
@@ -214,10 +216,7 @@ async fn flipped_bit_in_a_sealed_segment_is_caught_on_read(backend: IoBackend) {
 async fn truncated_sealed_segment_refuses_or_reseals(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
     let written = fill(dir.path(), backend).await;
-    let in_two: Vec<&Written> = written
-        .iter()
-        .filter(|w| w.position.segment_id == 2)
-        .collect();
+    let in_two = in_segment(&written, 2);
     let keep = &in_two[..in_two.len() / 2];
     let cut = keep
         .last()
@@ -244,20 +243,10 @@ async fn truncated_sealed_segment_refuses_or_reseals(backend: IoBackend) {
         "{error}"
     );
 
-    let config = Config {
-        skip_corrupt_records: true,
-        ..test_config(dir.path(), backend)
-    };
-    let engine = Engine::open(config.clone()).unwrap();
-    for w in &written {
-        let lost = w.position.segment_id == 2 && !keep.iter().any(|k| k.ts == w.ts);
-        assert_eq!(
-            engine.get(w.ts).unwrap().is_some(),
-            !lost,
-            "record {}",
-            w.ts
-        );
-    }
+    let engine = open_skipping(dir.path(), backend);
+    assert_present_unless(&engine, &written, |w| {
+        w.position.segment_id == 2 && !keep.iter().any(|k| k.ts == w.ts)
+    });
     drop(engine);
     // Re-sealed: it opens cleanly without skipping now.
     Engine::open(test_config(dir.path(), backend)).unwrap();
@@ -275,17 +264,12 @@ async fn missing_or_damaged_index_files_are_rebuilt(backend: IoBackend) {
     fs::write(&idx3, bytes).unwrap();
 
     let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
-    for w in &written {
-        assert!(engine.get(w.ts).unwrap().is_some(), "record {}", w.ts);
-    }
+    assert_present_unless(&engine, &written, |_| false);
     assert_eq!(pull_all(&engine, 0).await.len(), written.len());
     // The files are written again, whole and valid.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     for id in [2, 3] {
-        let count = written
-            .iter()
-            .filter(|w| w.position.segment_id == id)
-            .count() as u64;
+        let count = in_segment(&written, id).len() as u64;
         while IdxFile::open(&log_dir, id, count).unwrap().is_none() {
             assert!(
                 std::time::Instant::now() < deadline,
@@ -299,10 +283,7 @@ async fn missing_or_damaged_index_files_are_rebuilt(backend: IoBackend) {
 async fn reseal_keeps_records_after_a_skipped_one(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
     let written = fill(dir.path(), backend).await;
-    let in_two: Vec<&Written> = written
-        .iter()
-        .filter(|w| w.position.segment_id == 2)
-        .collect();
+    let in_two = in_segment(&written, 2);
     let victim = in_two[in_two.len() / 2];
     let path = seg(dir.path(), 2);
     flip_byte(&path, victim.position.offset as u64 + 40);
@@ -315,19 +296,8 @@ async fn reseal_keeps_records_after_a_skipped_one(backend: IoBackend) {
         .set_len(len - 10)
         .unwrap();
 
-    let config = Config {
-        skip_corrupt_records: true,
-        ..test_config(dir.path(), backend)
-    };
-    let engine = Engine::open(config).unwrap();
-    for w in &written {
-        assert_eq!(
-            engine.get(w.ts).unwrap().is_some(),
-            w.ts != victim.ts,
-            "record {}",
-            w.ts
-        );
-    }
+    let engine = open_skipping(dir.path(), backend);
+    assert_present_unless(&engine, &written, |w| w.ts == victim.ts);
     drop(engine);
     let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
     assert_eq!(pull_all(&engine, 0).await.len(), written.len() - 1);
@@ -351,11 +321,7 @@ async fn bad_header_over_valid_records_refuses_or_keeps_them(backend: IoBackend)
         "{error}"
     );
 
-    let config = Config {
-        skip_corrupt_records: true,
-        ..test_config(dir.path(), backend)
-    };
-    let engine = Engine::open(config).unwrap();
+    let engine = open_skipping(dir.path(), backend);
     assert_eq!(pull_all(&engine, 0).await.len(), written.len());
     drop(engine);
     Engine::open(test_config(dir.path(), backend)).unwrap();

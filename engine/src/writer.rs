@@ -181,8 +181,14 @@ impl Writer {
                 // Part of the group may be in the page cache with valid CRCs: overwrite it now,
                 // or else with the next group, so a failed append never comes back.
                 let zeros = vec![0u8; self.buffer.len()];
-                if write_all_at(self.io.as_mut(), &self.file, offset, &zeros, sync).is_err() {
-                    self.dirty_until = self.dirty_until.max(offset + self.buffer.len() as u64);
+                match write_all_at(self.io.as_mut(), &self.file, offset, &zeros, sync) {
+                    Ok(_) => {}
+                    Err(IoFailure::Write(_)) => {
+                        self.dirty_until = self.dirty_until.max(offset + self.buffer.len() as u64);
+                    }
+                    Err(IoFailure::Sync(sync_error)) => {
+                        return self.fail_after_sync_error(group, sync_error)
+                    }
                 }
                 tracing::error!(%source, segment = segment_id, offset, "write to segment failed; failing the group");
                 return fail_all(
@@ -194,11 +200,7 @@ impl Writer {
                     &self.shared,
                 );
             }
-            Err(IoFailure::Sync(source)) => {
-                let reason = format!("fdatasync of segment {segment_id} failed: {source}");
-                self.stop(reason.clone());
-                return fail_all(group, || Error::WriterFailed(reason.clone()), &self.shared);
-            }
+            Err(IoFailure::Sync(source)) => return self.fail_after_sync_error(group, source),
         }
         metrics.group_records.record(group.len() as u64);
         metrics.group_bytes.record(data_len);
@@ -263,6 +265,13 @@ impl Writer {
             })
         })?;
         Ok((file, segment))
+    }
+
+    /// A failed `fdatasync` loses what the kernel held: stop the writer and fail `group`.
+    fn fail_after_sync_error(&self, group: Vec<WriteRequest>, source: std::io::Error) {
+        let reason = format!("fdatasync of segment {} failed: {source}", self.segment.id);
+        self.stop(reason.clone());
+        fail_all(group, || Error::WriterFailed(reason.clone()), &self.shared);
     }
 
     /// Stops the writer for good: this and every later append fails with `reason`.

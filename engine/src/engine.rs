@@ -425,31 +425,33 @@ impl Engine {
             && Arc::strong_count(&segment) == 1
             && Arc::strong_count(&segment.map) == 1;
         drop(segment);
+        let mut doomed = path;
         if recyclable {
             let spare = shared.spares.new_spare_path();
-            let recycle = || -> std::io::Result<()> {
-                fs::rename(&path, &spare)?;
-                OpenOptions::new()
-                    .write(true)
-                    .open(&spare)?
-                    .set_len(shared.config.segment_size.0)?;
-                crate::data_dir::sync_dir(log_dir)
-            };
-            match recycle() {
-                Ok(()) => return shared.spares.put(spare),
+            match fs::rename(&doomed, &spare) {
+                Ok(()) => {
+                    doomed = spare;
+                    let prepare = || -> std::io::Result<()> {
+                        OpenOptions::new()
+                            .write(true)
+                            .open(&doomed)?
+                            .set_len(shared.config.segment_size.0)?;
+                        crate::data_dir::sync_dir(log_dir)
+                    };
+                    match prepare() {
+                        Ok(()) => return shared.spares.put(doomed),
+                        Err(error) => {
+                            tracing::warn!(%error, file = %doomed.display(), "could not recycle segment; deleting it")
+                        }
+                    }
+                }
                 Err(error) => {
-                    tracing::warn!(%error, file = %path.display(), "could not recycle segment; deleting it")
+                    tracing::warn!(%error, file = %doomed.display(), "could not recycle segment; deleting it")
                 }
             }
         }
-        if let Err(error) = fs::remove_file(&path).or_else(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        }) {
-            tracing::warn!(%error, file = %path.display(), "could not delete collected segment");
+        if let Err(error) = fs::remove_file(&doomed) {
+            tracing::warn!(%error, file = %doomed.display(), "could not delete collected segment");
         }
     }
 

@@ -140,28 +140,36 @@ pub fn rebuild_entries(
 ) -> Result<Vec<IndexEntry>> {
     let mut prewrites = HashMap::new();
     let mut entries = Vec::new();
-    scan_records(path, data, data_end as usize, id, skip_corrupt, |scanned| {
-        let record = scanned.record;
-        let offset = scanned.offset as u32;
-        let prewrite = match record.kind {
-            Kind::Prewrite => {
-                prewrites.insert(record.start_ts, offset);
-                None
-            }
-            Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position {
-                segment_id: id,
+    scan_records(
+        path,
+        data,
+        data_end as usize,
+        id,
+        false,
+        skip_corrupt,
+        |scanned| {
+            let record = scanned.record;
+            let offset = scanned.offset as u32;
+            let prewrite = match record.kind {
+                Kind::Prewrite => {
+                    prewrites.insert(record.start_ts, offset);
+                    None
+                }
+                Kind::Commit => prewrites.get(&record.start_ts).map(|&offset| Position {
+                    segment_id: id,
+                    offset,
+                }),
+                _ => None,
+            };
+            entries.push(IndexEntry::new(
+                record.key_ts(),
+                record.kind,
                 offset,
-            }),
-            _ => None,
-        };
-        entries.push(IndexEntry::new(
-            record.key_ts(),
-            record.kind,
-            offset,
-            record.payload.len() as u32,
-            prewrite,
-        ));
-    })?;
+                record.payload.len() as u32,
+                prewrite,
+            ));
+        },
+    )?;
     entries.sort_by_key(IndexEntry::ts);
     Ok(entries)
 }

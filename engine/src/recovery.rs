@@ -12,8 +12,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::index::{IndexEntry, Position};
 use crate::log_files::{map_segment, ActiveSegment, ReadContext, SealedSegment};
 use crate::segment::{
-    check_header, decode_footer, encode_footer, encode_header, first_valid_record,
-    parse_segment_file_name, scan_records, segment_path, ScanEnd, SegmentStats, FOOTER_LEN,
+    check_header, decode_footer, encode_footer, encode_header, parse_segment_file_name,
+    scan_records, segment_path, surviving_records, ScanEnd, SegmentStats, FOOTER_LEN,
     SEGMENT_HEADER_LEN,
 };
 use crate::sorter::Sorter;
@@ -106,6 +106,13 @@ pub fn recover_segments(
             .metadata()
             .context(|| format!("stat {}", path.display()))?
             .len();
+        let replay = id >= replay_from;
+        if replay {
+            // What a killed process wrote may still sit in the page cache only: make it durable
+            // before anything (a checkpoint, the next segment) is built on it.
+            file.sync_data()
+                .context(|| format!("sync {}", path.display()))?;
+        }
         let map = map_segment(&path, &file, len)?;
         let corruption = |offset: u64, reason: String| Error::Corruption {
             file: path.clone(),
@@ -123,17 +130,18 @@ pub fn recover_segments(
             // A spare renamed into place whose header never reached the disk holds nothing
             // acknowledged (the header is synced with the first group): start it afresh. Valid
             // records behind a bad header are damage, not that case.
-            let first_record = first_valid_record(&map, id);
-            if let Some(at) = first_record.filter(|_| !context.skip_corrupt) {
+            let survivors = surviving_records(&map, id);
+            if let Some(at) = survivors.filter(|_| !context.skip_corrupt) {
                 return Err(corruption(
                     0,
-                    format!("{reason}, yet valid records follow (the first at offset {at}); set skip-corrupt-records to keep them under a rewritten header"),
+                    format!("{reason}, yet records that may have been acknowledged follow (at offset {at}); set skip-corrupt-records to keep them under a rewritten header"),
                 ));
             }
             tracing::warn!(file = %path.display(), reason, "active segment has no valid header; rewriting it");
             file.write_all_at(&encode_header(id), 0)
                 .context(|| format!("write header of {}", path.display()))?;
-            if first_record.is_none() {
+            if survivors.is_none() {
+                // Leftovers of a first group that never completely reached the disk go too.
                 file.set_len(SEGMENT_HEADER_LEN as u64)
                     .context(|| format!("truncate {}", path.display()))?;
             }
@@ -141,7 +149,6 @@ pub fn recover_segments(
         if is_last && footer.is_err() {
             active_checkpoint = Some(sorter.encode());
         }
-        let replay = id >= replay_from;
         let mut feed = |record: &crate::record::RecordView<'_>,
                         offset: u64,
                         entries: Option<&mut Vec<IndexEntry>>| {
@@ -171,6 +178,7 @@ pub fn recover_segments(
                         &map,
                         stats.data_end as usize,
                         id,
+                        false,
                         context.skip_corrupt,
                         |scanned| feed(&scanned.record, scanned.offset, None),
                     )?;
@@ -191,13 +199,14 @@ pub fn recover_segments(
                     ));
                 }
                 let mut stats = SegmentStats::empty();
-                let outcome = scan_records(&path, &map, len as usize, id, true, |scanned| {
-                    let record = &scanned.record;
-                    stats.add_record(record);
-                    if replay {
-                        feed(record, scanned.offset, None);
-                    }
-                })?;
+                let outcome =
+                    scan_records(&path, &map, len as usize, id, false, true, |scanned| {
+                        let record = &scanned.record;
+                        stats.add_record(record);
+                        if replay {
+                            feed(record, scanned.offset, None);
+                        }
+                    })?;
                 // Skipped stretches stay inside: the footer goes after the last valid record.
                 stats.data_end = outcome.data_end;
                 drop(map);
@@ -219,6 +228,7 @@ pub fn recover_segments(
                     &segment.map,
                     segment.map.len(),
                     id,
+                    true,
                     context.skip_corrupt,
                     |scanned| {
                         let record = &scanned.record;

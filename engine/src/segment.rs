@@ -291,15 +291,18 @@ pub struct ScanOutcome {
 ///
 /// A record is part of the log when its CRC holds and it either starts a group (its group start
 /// is its own offset) or continues the group of the record before it. At the first offset that
-/// is not such a record the scan looks ahead for CRC-valid records of a *later* group: if there
-/// are none, the damage is a torn final group and the log ends there; if there are, the damage
-/// is corruption before the tail, which is an error naming the file and offset, unless
-/// `skip_corrupt` is set, in which case the scan resumes at the next valid record.
+/// is not such a record the scan looks ahead. In the active segment (`tail_may_be_torn`), a
+/// final group may have been torn by a crash: unless CRC-valid records of a *later* group
+/// follow, the log ends there. Anywhere else (a sealed segment, whose every group was synced),
+/// any CRC-valid record after the damage means the damage is corruption. Corruption is an error
+/// naming the file and offset, unless `skip_corrupt` is set: then the scan resumes at the first
+/// CRC-valid record after the damage, so no valid record is dropped.
 pub fn scan_records<'a>(
     path: &Path,
     data: &'a [u8],
     limit: usize,
     id: u64,
+    tail_may_be_torn: bool,
     skip_corrupt: bool,
     mut visit: impl FnMut(ScannedRecord<'a>),
 ) -> Result<ScanOutcome> {
@@ -333,64 +336,74 @@ pub fn scan_records<'a>(
             Ok(_) => RecordFault::BadHeader,
             Err(fault) => fault,
         };
-        let look_ahead = find_valid_after(data, limit, offset, id);
-        match look_ahead.later_group {
-            None => {
-                let end = if is_blank(&data[offset..(offset + RECORD_HEADER_LEN).min(limit)])
-                    && look_ahead.garbage_end.is_none()
-                {
-                    ScanEnd::Clean
-                } else {
-                    ScanEnd::TornTail {
-                        fault,
-                        garbage_end: look_ahead.garbage_end.unwrap_or(offset as u64),
-                    }
-                };
-                return Ok(ScanOutcome {
-                    data_end: offset as u64,
-                    end,
-                    skipped,
-                });
-            }
-            Some(next) if skip_corrupt => {
-                tracing::warn!(
-                    file = %path.display(),
-                    offset,
-                    resume_at = next,
-                    reason = fault.describe(),
-                    "skipping corrupt bytes in segment"
-                );
-                skipped.push((offset as u64, fault));
-                offset = next as usize;
-                // Resume inside the later group the record at `next` belongs to (it may not be
-                // that group's first record, if the damage reached into it).
-                previous_group = read_record(&data[..limit], offset, id)
-                    .ok()
-                    .map(|r| r.group_start);
-            }
-            Some(next) => {
-                return Err(Error::Corruption {
-                    file: path.to_path_buf(),
-                    offset: offset as u64,
-                    reason: format!(
-                        "{}, followed by valid records of a later write at offset {next}; \
-                         refusing to drop them (set skip-corrupt-records to skip the damage)",
-                        fault.describe()
-                    ),
-                });
-            }
+        let ahead = find_valid_after(data, limit, offset, id);
+        let more_log = if tail_may_be_torn {
+            ahead.later_group
+        } else {
+            ahead.first_valid
+        };
+        let Some(more_at) = more_log else {
+            let end = if !tail_may_be_torn
+                || (is_blank(&data[offset..(offset + RECORD_HEADER_LEN).min(limit)])
+                    && ahead.first_valid.is_none())
+            {
+                ScanEnd::Clean
+            } else {
+                ScanEnd::TornTail {
+                    fault,
+                    garbage_end: ahead.garbage_end.unwrap_or(offset as u64),
+                }
+            };
+            return Ok(ScanOutcome {
+                data_end: offset as u64,
+                end,
+                skipped,
+            });
+        };
+        if !skip_corrupt {
+            return Err(Error::Corruption {
+                file: path.to_path_buf(),
+                offset: offset as u64,
+                reason: format!(
+                    "{}, followed by valid records written after it (at offset {more_at}); \
+                     refusing to drop them (set skip-corrupt-records to skip the damage)",
+                    fault.describe()
+                ),
+            });
         }
+        // The first valid record after the damage: `more_at` or an earlier one of the same write.
+        let resume = ahead.first_valid.unwrap_or(more_at) as usize;
+        tracing::warn!(
+            file = %path.display(),
+            offset,
+            resume_at = resume,
+            reason = fault.describe(),
+            "skipping corrupt bytes in segment"
+        );
+        skipped.push((offset as u64, fault));
+        offset = resume;
+        // Continue the group the record there belongs to (its first record may be the damage).
+        previous_group = read_record(&data[..limit], offset, id)
+            .ok()
+            .map(|r| r.group_start);
     }
 }
 
-/// Offset of the first CRC-valid record of segment `id` anywhere after its header.
-pub fn first_valid_record(data: &[u8], id: u64) -> Option<u64> {
-    // Every record's group start is at or past the header, so any valid record counts.
-    find_valid_after(data, data.len(), SEGMENT_HEADER_LEN - RECORD_ALIGN, id).later_group
+/// Where a segment whose header is unreadable still shows records that may have been
+/// acknowledged: its first record, which shares the header's page (so a header page lost in a
+/// crash takes it along), or any record of a later group. `None` for a spare, or a segment whose
+/// first group never completely reached the disk.
+pub fn surviving_records(data: &[u8], id: u64) -> Option<u64> {
+    if read_record(data, SEGMENT_HEADER_LEN, id).is_ok() {
+        return Some(SEGMENT_HEADER_LEN as u64);
+    }
+    find_valid_after(data, data.len(), SEGMENT_HEADER_LEN, id).later_group
 }
 
 struct LookAhead {
-    /// Offset of the first CRC-valid record that starts a group after the damage.
+    /// Offset of the first CRC-valid record after the damage, of any group.
+    first_valid: Option<u64>,
+    /// Offset of the first CRC-valid record that starts or belongs to a later group.
     later_group: Option<u64>,
     /// End of the last CRC-valid record of the damaged group.
     garbage_end: Option<u64>,
@@ -402,6 +415,7 @@ const ZERO_SKIP_CHUNK: usize = 4096;
 /// Searches `data[from + 8 .. limit]` at record alignment for CRC-valid records of segment `id`.
 fn find_valid_after(data: &[u8], limit: usize, from: usize, id: u64) -> LookAhead {
     let mut result = LookAhead {
+        first_valid: None,
         later_group: None,
         garbage_end: None,
     };
@@ -426,11 +440,12 @@ fn find_valid_after(data: &[u8], limit: usize, from: usize, id: u64) -> LookAhea
             continue;
         }
         match read_record(&data[..limit], offset, id) {
-            Ok(record) if record.group_start as usize > from => {
-                result.later_group = Some(offset as u64);
-                return result;
-            }
             Ok(record) => {
+                result.first_valid.get_or_insert(offset as u64);
+                if record.group_start as usize > from {
+                    result.later_group = Some(offset as u64);
+                    return result;
+                }
                 let end = offset + record.span();
                 result.garbage_end = Some(end as u64);
                 offset = end;
@@ -501,10 +516,20 @@ mod tests {
     }
 
     fn scan(data: &[u8], skip: bool) -> Result<(ScanOutcome, Vec<u64>)> {
+        scan_as(data, true, skip)
+    }
+
+    fn scan_as(data: &[u8], tail_may_be_torn: bool, skip: bool) -> Result<(ScanOutcome, Vec<u64>)> {
         let mut seen = Vec::new();
-        let outcome = scan_records(Path::new("x.seg"), data, data.len(), 3, skip, |r| {
-            seen.push(r.offset)
-        })?;
+        let outcome = scan_records(
+            Path::new("x.seg"),
+            data,
+            data.len(),
+            3,
+            tail_may_be_torn,
+            skip,
+            |r| seen.push(r.offset),
+        )?;
         Ok((outcome, seen))
     }
 
@@ -545,6 +570,46 @@ mod tests {
             vec![(offsets[1], RecordFault::CrcMismatch)]
         );
         assert_eq!(outcome.end, ScanEnd::Clean);
+    }
+
+    #[test]
+    fn skipping_keeps_the_valid_rest_of_a_damaged_group() {
+        let (mut data, offsets) = build_segment(3, &[3, 2]);
+        data[offsets[0] as usize + 40] ^= 0x01;
+        let (outcome, seen) = scan(&data, true).unwrap();
+        assert_eq!(seen, offsets[1..]);
+        assert_eq!(
+            outcome.skipped,
+            vec![(offsets[0], RecordFault::CrcMismatch)]
+        );
+    }
+
+    #[test]
+    fn a_sealed_segment_has_no_torn_tail() {
+        // Damage in the last group: a tail in the active segment, corruption in a sealed one.
+        let (mut data, offsets) = build_segment(3, &[2, 3]);
+        data[offsets[2] as usize + 40] ^= 0x01;
+        assert!(matches!(
+            scan_as(&data, true, false).unwrap().0.end,
+            ScanEnd::TornTail { .. }
+        ));
+        let error = scan_as(&data, false, false).unwrap_err().to_string();
+        assert!(error.contains(&format!("offset {}", offsets[2])), "{error}");
+        let (_, seen) = scan_as(&data, false, true).unwrap();
+        assert_eq!(seen, [offsets[0], offsets[1], offsets[3], offsets[4]]);
+    }
+
+    #[test]
+    fn surviving_records_behind_a_lost_header() {
+        let (data, offsets) = build_segment(3, &[2, 3]);
+        assert_eq!(surviving_records(&data, 3), Some(offsets[0]));
+        // The header page lost with the start of the first group: nothing was acknowledged.
+        let mut torn = data.clone();
+        torn[..offsets[0] as usize + 40].fill(0);
+        let first_group_only = &torn[..offsets[2] as usize];
+        assert_eq!(surviving_records(first_group_only, 3), None);
+        assert_eq!(surviving_records(&torn, 3), Some(offsets[2]));
+        assert_eq!(surviving_records(&vec![0u8; 8192], 3), None);
     }
 
     #[test]

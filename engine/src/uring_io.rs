@@ -15,6 +15,9 @@ const SYNC_TAG: u64 = 2;
 /// io_uring with linked write + fdatasync.
 pub struct UringIo {
     ring: IoUring,
+    /// Set when `io_uring_enter` failed with entries possibly queued or in flight: their
+    /// completions would be mistaken for later ones, so the ring is not used again.
+    broken: bool,
 }
 
 impl UringIo {
@@ -34,11 +37,26 @@ impl UringIo {
                 ));
             }
         }
-        Ok(UringIo { ring })
+        Ok(UringIo {
+            ring,
+            broken: false,
+        })
     }
 
     /// Submits `entries` and returns their results in tag order (`WRITE_TAG`, `SYNC_TAG`).
+    /// A failure leaves the ring unusable (see `broken`).
     fn run(&mut self, entries: &[squeue::Entry]) -> io::Result<[Option<i32>; 2]> {
+        if self.broken {
+            return Err(io::Error::other(
+                "io_uring is unusable after an earlier submission failure",
+            ));
+        }
+        let result = self.submit_and_collect(entries);
+        self.broken = result.is_err();
+        result
+    }
+
+    fn submit_and_collect(&mut self, entries: &[squeue::Entry]) -> io::Result<[Option<i32>; 2]> {
         // SAFETY: each entry refers to a buffer and fd that outlive this call, which waits for
         // all of the entries' completions before returning.
         unsafe {
@@ -95,7 +113,14 @@ impl LogIo for UringIo {
         } else {
             self.run(&[write])
         }
-        .map_err(IoFailure::Write)?;
+        // Whether the linked fdatasync ran is unknown: with a sync requested that is fatal.
+        .map_err(|error| {
+            if sync {
+                IoFailure::Sync(error)
+            } else {
+                IoFailure::Write(error)
+            }
+        })?;
 
         let written = results[0].expect("write completion");
         if written < 0 {

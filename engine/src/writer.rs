@@ -178,6 +178,7 @@ impl Writer {
                 }
             }
             Err(IoFailure::Write(source)) => {
+                tracing::error!(%source, segment = segment_id, offset, "write to segment failed; failing the group");
                 // Part of the group may be in the page cache with valid CRCs: overwrite it now,
                 // or else with the next group, so a failed append never comes back.
                 let zeros = vec![0u8; self.buffer.len()];
@@ -190,7 +191,6 @@ impl Writer {
                         return self.fail_after_sync_error(group, sync_error)
                     }
                 }
-                tracing::error!(%source, segment = segment_id, offset, "write to segment failed; failing the group");
                 return fail_all(
                     group,
                     || Error::Io {

@@ -317,7 +317,9 @@ async fn bad_header_over_valid_records_refuses_or_keeps_them(backend: IoBackend)
         "{error}"
     );
     assert!(
-        error.to_string().contains("may have been acknowledged follow (at offset 32)"),
+        error
+            .to_string()
+            .contains("may have been acknowledged follow (at offset 32)"),
         "{error}"
     );
 

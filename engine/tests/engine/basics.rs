@@ -197,16 +197,16 @@ async fn stop_write_refuses_all_but_fake_binlogs(backend: IoBackend) {
 async fn oversized_records_fail_before_any_io(backend: IoBackend) {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(test_config(dir.path(), backend)).unwrap();
-    let payload = vec![0u8; (16 << 10) + 1];
-    let error = engine
-        .append(Record {
+    // The record is encoded (and checked) by `append` itself; the future only awaits the ack.
+    let prewrite_of = |len: usize| {
+        engine.append(Record {
             kind: Kind::Prewrite,
             start_ts: 1,
             commit_ts: 0,
-            payload: &payload,
+            payload: &vec![0u8; len],
         })
-        .await
-        .unwrap_err();
+    };
+    let error = prewrite_of((16 << 10) + 1).await.unwrap_err();
     assert_eq!(
         error.to_string(),
         format!(
@@ -216,16 +216,7 @@ async fn oversized_records_fail_before_any_io(backend: IoBackend) {
         )
     );
     assert_eq!(engine.metrics().appended_records, 0);
-    let payload = vec![0u8; 16 << 10];
-    engine
-        .append(Record {
-            kind: Kind::Prewrite,
-            start_ts: 1,
-            commit_ts: 0,
-            payload: &payload,
-        })
-        .await
-        .unwrap();
+    prewrite_of(16 << 10).await.unwrap();
 }
 
 const LOCK_DIR_ENV: &str = "BINLOG_ENGINE_LOCK_TEST_DIR";

@@ -277,12 +277,12 @@ impl Engine {
     /// one if several share the key.
     pub fn get(&self, ts: u64) -> Result<Option<StoredRecord>> {
         let segments = self.shared.segments.load_full();
-        let Some(located) = segments.find_latest(ts, |_| true, &self.shared.read_context)? else {
+        let Some(position) = segments.find_latest(ts, |_| true, &self.shared.read_context)? else {
             return Ok(None);
         };
-        let record = segments.read(located.position)?;
+        let record = segments.read(position)?;
         Ok(Some(StoredRecord {
-            position: located.position,
+            position,
             kind: record.kind,
             start_ts: record.start_ts,
             commit_ts: record.commit_ts,

@@ -191,14 +191,6 @@ pub struct ReadContext {
     pub skip_corrupt: bool,
 }
 
-/// A record found by TS, with where it is.
-pub struct Located {
-    /// Its position.
-    pub position: Position,
-    /// Its index entry.
-    pub entry: IndexEntry,
-}
-
 impl SegmentSet {
     /// The bytes of segment `id`, with its path.
     pub fn segment_data(&self, id: u64) -> Option<(&Path, &[u8])> {
@@ -231,24 +223,28 @@ impl SegmentSet {
         })
     }
 
-    /// The most recently written record keyed `ts` whose kind passes `wanted`, newest segment first.
+    /// Where the prewrite of the transaction that started at `start_ts` is, if it is stored here.
+    pub fn find_prewrite(&self, start_ts: u64, context: &ReadContext) -> Result<Option<Position>> {
+        self.find_latest(start_ts, |kind| kind == Kind::Prewrite, context)
+    }
+
+    /// Where the most recently written record keyed `ts` whose kind passes `wanted` is,
+    /// newest segment first.
     pub fn find_latest(
         &self,
         ts: u64,
         wanted: impl Fn(Kind) -> bool,
         context: &ReadContext,
-    ) -> Result<Option<Located>> {
-        let pick = |entries: &[IndexEntry]| find_latest(entries, ts, &wanted).copied();
-        let located = |segment_id: u64, entry: IndexEntry| Located {
-            position: Position {
+    ) -> Result<Option<Position>> {
+        let position_in = |segment_id: u64, entries: &[IndexEntry]| {
+            find_latest(entries, ts, &wanted).map(|entry| Position {
                 segment_id,
                 offset: entry.offset(),
-            },
-            entry,
+            })
         };
         for run in self.active.index.snapshot().iter().rev() {
-            if let Some(entry) = pick(run) {
-                return Ok(Some(located(self.active.id, entry)));
+            if let Some(position) = position_in(self.active.id, run) {
+                return Ok(Some(position));
             }
         }
         for segment in self
@@ -258,8 +254,8 @@ impl SegmentSet {
             .filter(|s| s.stats.may_hold_key(ts))
         {
             let index = segment.index(&context.log_dir, context.skip_corrupt)?;
-            if let Some(entry) = pick(index.entries()) {
-                return Ok(Some(located(segment.id, entry)));
+            if let Some(position) = position_in(segment.id, index.entries()) {
+                return Ok(Some(position));
             }
         }
         Ok(None)

@@ -191,9 +191,7 @@ fn read_pulled(
         _ => {
             let prewrite = match entry.prewrite() {
                 Some(prewrite) => Some(prewrite),
-                None => segments
-                    .find_latest(record.start_ts, |kind| kind == Kind::Prewrite, context)?
-                    .map(|located| located.position),
+                None => segments.find_prewrite(record.start_ts, context)?,
             };
             // Not here, or in a segment GC removed: skipped, as the original skips a commit whose
             // prewrite it cannot find (it may be on another pump, or older than the GC margin).

@@ -378,12 +378,8 @@ impl Writer {
 /// Where the prewrite of a commit whose prewrite is no longer pending is (a duplicate commit).
 fn find_prewrite(shared: &Shared, start_ts: u64) -> Option<Position> {
     let segments = shared.segments.load();
-    match segments.find_latest(
-        start_ts,
-        |kind| kind == Kind::Prewrite,
-        &shared.read_context,
-    ) {
-        Ok(found) => found.map(|located| located.position),
+    match segments.find_prewrite(start_ts, &shared.read_context) {
+        Ok(found) => found,
         Err(error) => {
             tracing::warn!(%error, start_ts, "could not look up the prewrite of a commit; pulls will look again");
             None

@@ -1,0 +1,50 @@
+//! The error type of the server library.
+
+use std::path::PathBuf;
+
+/// Everything the server library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value or combination is not valid; the text says which and why.
+    #[error("{0}")]
+    InvalidConfig(String),
+    /// A file operation failed.
+    #[error("{context} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        context: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The storage engine failed.
+    #[error(transparent)]
+    Engine(#[from] binlog_engine::Error),
+    /// An etcd request failed.
+    #[error("etcd: {0}")]
+    Etcd(#[from] etcd_client::Error),
+    /// A registry entry could not be created or read; the text says which and why.
+    #[error("{0}")]
+    Registry(String),
+    /// The TSO could not give a timestamp.
+    #[error("tso: {0}")]
+    Tso(String),
+    /// A binlog payload could not be decoded.
+    #[error("{0}")]
+    Decode(#[from] prost::DecodeError),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An [`Error::Io`] for `path`.
+    pub fn io(context: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            context,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `binlog-server`: the pump (and, later, the drainer) of a TiDB-Binlog replacement, around
+//! [`binlog_engine`].
+//!
+//! Module map:
+//! - [`proto`]: the generated `binlog` protobuf and gRPC code (tipb-compatible), and how a
+//!   `Binlog` maps to an engine record.
+//! - [`binlog_text`]: a binlog as gogo's compact text and as JSON (`/debug/binlog/{ts}`).
+//! - [`registry`]: where nodes publish their status: the trait, the file and etcd backends.
+//! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
+//! - [`flags`], [`logging`]: Go-style command lines; `tracing` set up from `-L` / `-log-file`.
+//! - [`pump_config`]: the pump's TOML file, flags and `PUMP_*` environment, validated.
+//! - [`serve`]: gRPC and HTTP on one port.
+//! - [`pump`]: the pump node: gRPC service, HTTP routes, lifecycle, background loops, metrics.
+//! - [`error`]: the crate's error type.
+
+#![warn(missing_docs)]
+
+pub mod binlog_text;
+pub mod error;
+pub mod flags;
+pub mod logging;
+pub mod proto;
+pub mod pump;
+pub mod pump_config;
+pub mod registry;
+pub mod serve;
+pub mod tso;
+
+pub use error::{Error, Result};

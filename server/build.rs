@@ -2,7 +2,11 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure().compile_protos(
-        &["proto/binlog.proto", "proto/pump.proto", "proto/cistern.proto"],
+        &[
+            "proto/binlog.proto",
+            "proto/pump.proto",
+            "proto/cistern.proto",
+        ],
         &["proto"],
     )?;
     Ok(())

@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 use crate::record::{RECORD_ALIGN, RECORD_HEADER_LEN};
 use crate::segment::{FOOTER_LEN, SEGMENT_HEADER_LEN};
 
-/// A byte count written like the original pump's humanized sizes: `"512MiB"`, `"10 GiB"`,
-/// `"42 MB"` (= 42 * 10^6), `"42 mib"` (= 44040192), or a plain integer of bytes.
+/// A byte count written like the original pump's humanized sizes (go-humanize's `ParseBytes`):
+/// `"512MiB"`, `"10 GiB"`, `"42 MB"` (= 42 * 10^6), `"42 mib"` (= 44040192), `"1,000 kb"`, or a
+/// plain integer of bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ReadableSize(pub u64);
 
@@ -34,10 +35,11 @@ impl FromStr for ReadableSize {
     fn from_str(text: &str) -> std::result::Result<Self, String> {
         let trimmed = text.trim();
         let split = trimmed
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
             .unwrap_or(trimmed.len());
         let (number, unit) = trimmed.split_at(split);
-        let number: f64 = number.parse().map_err(|_| {
+        // go-humanize accepts thousands separators.
+        let number: f64 = number.replace(',', "").parse().map_err(|_| {
             format!("invalid size {text:?}: expected a number with a unit such as \"512MiB\"")
         })?;
         let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -46,14 +48,18 @@ impl FromStr for ReadableSize {
             "mb" | "m" => 1_000_000,
             "gb" | "g" => 1_000_000_000,
             "tb" | "t" => 1_000_000_000_000,
+            "pb" | "p" => 1_000_000_000_000_000,
+            "eb" | "e" => 1_000_000_000_000_000_000,
             "kib" | "ki" => 1 << 10,
             "mib" | "mi" => 1 << 20,
             "gib" | "gi" => 1 << 30,
             "tib" | "ti" => 1 << 40,
+            "pib" | "pi" => 1 << 50,
+            "eib" | "ei" => 1 << 60,
             other => return Err(format!("invalid size {text:?}: unknown unit {other:?}")),
         };
         let bytes = number * multiplier as f64;
-        if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        if !bytes.is_finite() || bytes < 0.0 || bytes >= u64::MAX as f64 {
             return Err(format!("invalid size {text:?}: out of range"));
         }
         Ok(ReadableSize(bytes as u64))
@@ -279,6 +285,13 @@ mod tests {
             "10 GiB".parse::<ReadableSize>().unwrap(),
             ReadableSize::gib(10)
         );
+        assert_eq!("1,000 kb".parse::<ReadableSize>().unwrap().0, 1_000_000);
+        assert_eq!("2 PiB".parse::<ReadableSize>().unwrap().0, 2 << 50);
+        assert_eq!(
+            "3e".parse::<ReadableSize>().unwrap().0,
+            3_000_000_000_000_000_000
+        );
+        assert!("16 EiB".parse::<ReadableSize>().is_err());
         assert!("ten".parse::<ReadableSize>().is_err());
         assert!("5 parsecs".parse::<ReadableSize>().is_err());
         assert_eq!(ReadableSize::mib(512).to_string(), "512MiB");

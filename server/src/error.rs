@@ -27,6 +27,9 @@ pub enum Error {
     /// A registry entry could not be created or read; the text says which and why.
     #[error("{0}")]
     Registry(String),
+    /// A binlog write was refused; the text is what the client is told.
+    #[error("{0}")]
+    WriteRefused(String),
     /// The TSO could not give a timestamp.
     #[error("tso: {0}")]
     Tso(String),

@@ -21,7 +21,9 @@ impl Binlog {
 
     /// Whether this is a fake binlog (see [`Binlog::fake`]).
     pub fn is_fake(&self) -> bool {
-        self.tp == BinlogType::Rollback as i32 && self.start_ts > 0 && self.start_ts == self.commit_ts
+        self.tp == BinlogType::Rollback as i32
+            && self.start_ts > 0
+            && self.start_ts == self.commit_ts
     }
 
     /// The engine record kind this binlog is stored as, or `None` for the obsolete

@@ -1,17 +1,278 @@
-//! STUB (being written): the etcd registry.
+//! The etcd registry: the original's keys and JSON, so binlogctl, TiDB and drainers of the
+//! original find the nodes it registers.
+//!
+//! Keys `/tidb-binlog/v1/pumps/<nodeId>` and `/tidb-binlog/v1/drainers/<nodeId>`, values the
+//! compact JSON of [`NodeStatus`]. Writes keep the original's revision checks (`UpdateNode`:
+//! create only if absent, update only if present), and every call is bounded by the original's
+//! 5 s `EtcdDialTimeout`. The cluster ID is PD's `/pd/cluster_id`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, Txn, TxnOp};
+
 use crate::registry::{NodeKind, NodeStatus, Registry};
-use crate::Result;
-/// The etcd registry.
-pub struct EtcdRegistry;
-impl EtcdRegistry {
-    /// Opens it.
-    pub async fn connect(_pd_urls: &[String]) -> Result<EtcdRegistry> { unimplemented!() }
+use crate::{Error, Result};
+
+/// The root of every key of TiDB-Binlog.
+const ROOT: &str = "/tidb-binlog/v1";
+/// PD's cluster ID key: 8 bytes, big-endian.
+const CLUSTER_ID_KEY: &str = "/pd/cluster_id";
+/// The bound of every etcd call (the original's `EtcdDialTimeout`).
+pub(crate) const ETCD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connected etcd client and the endpoints it was made for (for messages).
+#[derive(Clone)]
+pub(crate) struct Etcd {
+    client: Client,
+    endpoints: String,
 }
+
+impl Etcd {
+    /// Connects to the etcd behind `pd_urls` (`host:port` or `http://host:port`, each entry
+    /// possibly a comma-separated list) and checks that it answers.
+    pub(crate) async fn connect(pd_urls: &[String]) -> Result<Etcd> {
+        let urls: Vec<String> = pd_urls
+            .iter()
+            .flat_map(|urls| urls.split(','))
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| {
+                if url.contains("://") {
+                    url.to_string()
+                } else {
+                    format!("http://{url}")
+                }
+            })
+            .collect();
+        if urls.is_empty() {
+            return Err(Error::InvalidConfig("pd-urls names no endpoint".into()));
+        }
+        let endpoints = urls.join(",");
+        let options = ConnectOptions::new()
+            .with_connect_timeout(ETCD_TIMEOUT)
+            .with_timeout(ETCD_TIMEOUT);
+        let unreachable =
+            |e: String| Error::Registry(format!("cannot connect to etcd at {endpoints}: {e}"));
+        // The client connects lazily, so only a request shows whether anyone answers.
+        let client = bounded(Client::connect(&urls, Some(options)))
+            .await
+            .map_err(unreachable)?;
+        let etcd = Etcd {
+            client,
+            endpoints: endpoints.clone(),
+        };
+        bounded(
+            etcd.kv()
+                .get(CLUSTER_ID_KEY, Some(GetOptions::new().with_count_only())),
+        )
+        .await
+        .map_err(unreachable)?;
+        tracing::info!(endpoints = %endpoints, "connected to etcd");
+        Ok(etcd)
+    }
+
+    /// A KV client (cheap: it shares the connection).
+    pub(crate) fn kv(&self) -> KvClient {
+        self.client.kv_client()
+    }
+
+    /// The endpoints, comma-separated.
+    pub(crate) fn endpoints(&self) -> &str {
+        &self.endpoints
+    }
+}
+
+/// Runs one etcd call within [`ETCD_TIMEOUT`]; the error is the text to wrap into the caller's
+/// [`Error`] variant.
+pub(crate) async fn bounded<T>(
+    call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
+) -> std::result::Result<T, String> {
+    match tokio::time::timeout(ETCD_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {ETCD_TIMEOUT:?}")),
+    }
+}
+
+/// The registry in etcd.
+#[derive(Clone)]
+pub struct EtcdRegistry {
+    etcd: Etcd,
+}
+
+impl EtcdRegistry {
+    /// Connects to the etcd behind `pd_urls` (with or without `http://`); fails naming the
+    /// endpoints if none answers within 5 s.
+    pub async fn connect(pd_urls: &[String]) -> Result<EtcdRegistry> {
+        Ok(EtcdRegistry {
+            etcd: Etcd::connect(pd_urls).await?,
+        })
+    }
+
+    /// Creates the entry of `status.node_id`; fails with `key ... in etcd already exists` if
+    /// there is one (the original's `Create`: `If(ModRevision(key)==0) Then Put`).
+    pub async fn create_node(&self, kind: NodeKind, status: &NodeStatus) -> Result<()> {
+        let key = node_key(kind, &status.node_id);
+        let value = serialize(status)?;
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key.as_str(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key.as_str(), value, None)]);
+        let resp = self.call("create", &key, self.etcd.kv().txn(txn)).await?;
+        if resp.succeeded() {
+            Ok(())
+        } else {
+            Err(Error::Registry(format!("key {key} in etcd already exists")))
+        }
+    }
+
+    /// Runs one call, its error naming the operation, the key and the endpoints.
+    async fn call<T>(
+        &self,
+        op: &str,
+        key: &str,
+        call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
+    ) -> Result<T> {
+        bounded(call).await.map_err(|e| {
+            Error::Registry(format!(
+                "etcd {op} of {key} at {} failed: {e}",
+                self.etcd.endpoints()
+            ))
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl Registry for EtcdRegistry {
-    async fn node(&self, _: NodeKind, _: &str) -> Result<Option<NodeStatus>> { unimplemented!() }
-    async fn nodes(&self, _: NodeKind) -> Result<Vec<NodeStatus>> { unimplemented!() }
-    async fn update_node(&self, _: NodeKind, _: &NodeStatus) -> Result<()> { unimplemented!() }
-    async fn cluster_id(&self) -> Result<u64> { unimplemented!() }
-    fn describe(&self) -> String { unimplemented!() }
+    async fn node(&self, kind: NodeKind, node_id: &str) -> Result<Option<NodeStatus>> {
+        let key = node_key(kind, node_id);
+        let resp = self
+            .call("get", &key, self.etcd.kv().get(key.as_str(), None))
+            .await?;
+        resp.kvs()
+            .first()
+            .map(|kv| parse_entry(&key, kv.value()))
+            .transpose()
+    }
+
+    async fn nodes(&self, kind: NodeKind) -> Result<Vec<NodeStatus>> {
+        let prefix = format!("{ROOT}/{}/", kind.prefix());
+        let resp = self
+            .call(
+                "prefix get",
+                &prefix,
+                self.etcd
+                    .kv()
+                    .get(prefix.as_str(), Some(GetOptions::new().with_prefix())),
+            )
+            .await?;
+        // As the original's `List`: children are the first path segment below the prefix; a
+        // child that only has keys below it has no value, which does not parse.
+        let mut children: BTreeMap<String, &[u8]> = BTreeMap::new();
+        for kv in resp.kvs() {
+            let key = String::from_utf8_lossy(kv.key());
+            let Some(tail) = key.strip_prefix(&prefix).filter(|tail| !tail.is_empty()) else {
+                continue;
+            };
+            match tail.split_once('/') {
+                None => {
+                    children.insert(tail.to_string(), kv.value());
+                }
+                Some((child, _)) => {
+                    children.entry(child.to_string()).or_insert(&[]);
+                }
+            }
+        }
+        let mut nodes = children
+            .iter()
+            .map(|(child, value)| parse_entry(&format!("{prefix}{child}"), value))
+            .collect::<Result<Vec<_>>>()?;
+        nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        Ok(nodes)
+    }
+
+    async fn update_node(&self, kind: NodeKind, status: &NodeStatus) -> Result<()> {
+        let key = node_key(kind, &status.node_id);
+        let resp = self
+            .call(
+                "get",
+                &key,
+                self.etcd
+                    .kv()
+                    .get(key.as_str(), Some(GetOptions::new().with_count_only())),
+            )
+            .await?;
+        if resp.count() == 0 {
+            return self.create_node(kind, status).await;
+        }
+        let value = serialize(status)?;
+        let txn = Txn::new()
+            .when([Compare::mod_revision(key.as_str(), CompareOp::Greater, 0)])
+            .and_then([TxnOp::put(key.as_str(), value, None)]);
+        let resp = self.call("update", &key, self.etcd.kv().txn(txn)).await?;
+        if resp.succeeded() {
+            Ok(())
+        } else {
+            Err(Error::Registry(format!("key {key} in etcd not found")))
+        }
+    }
+
+    async fn cluster_id(&self) -> Result<u64> {
+        let key = CLUSTER_ID_KEY;
+        let resp = self.call("get", key, self.etcd.kv().get(key, None)).await?;
+        if let Some(kv) = resp.kvs().first() {
+            return decode_cluster_id(kv.value());
+        }
+        // No PD made one: make it as PD does (create if absent), then read back whichever
+        // creator won.
+        let id = super::file::random_nonzero_u64()?;
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, id.to_be_bytes(), None)]);
+        let created = self.call("create", key, self.etcd.kv().txn(txn)).await?;
+        if created.succeeded() {
+            tracing::info!(cluster_id = id, "made a new cluster id in etcd");
+        }
+        let resp = self.call("get", key, self.etcd.kv().get(key, None)).await?;
+        match resp.kvs().first() {
+            Some(kv) => decode_cluster_id(kv.value()),
+            None => Err(Error::Registry(format!(
+                "{key} in etcd vanished right after it was created"
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("etcd {}", self.etcd.endpoints())
+    }
+}
+
+/// The key of a node's entry.
+fn node_key(kind: NodeKind, node_id: &str) -> String {
+    format!("{ROOT}/{}/{node_id}", kind.prefix())
+}
+
+fn serialize(status: &NodeStatus) -> Result<Vec<u8>> {
+    serde_json::to_vec(status).map_err(|e| {
+        Error::Registry(format!(
+            "cannot serialise the status of node {}: {e}",
+            status.node_id
+        ))
+    })
+}
+
+fn parse_entry(key: &str, value: &[u8]) -> Result<NodeStatus> {
+    serde_json::from_slice(value)
+        .map_err(|e| Error::Registry(format!("cannot parse registry entry {key}: {e}")))
+}
+
+fn decode_cluster_id(value: &[u8]) -> Result<u64> {
+    match <[u8; 8]>::try_from(value) {
+        Ok(bytes) => Ok(u64::from_be_bytes(bytes)),
+        Err(_) => Err(Error::Registry(format!(
+            "{CLUSTER_ID_KEY} in etcd is {} bytes, not an 8-byte cluster id",
+            value.len()
+        ))),
+    }
 }

@@ -1,0 +1,189 @@
+//! The pump's HTTP routes, exactly as `http-api.md` lists them. Every handler answers 200 with
+//! the original's bodies, errors included; only the router answers 404 and 405.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::binlog_text;
+use crate::proto::Binlog;
+use crate::pump::{Pump, Shutdown};
+use crate::registry::{NodeKind, NodeState, NodeStatus};
+use crate::serve::{json_response, ApiResponse};
+use crate::tso::physical_ms;
+
+/// The pump's routes.
+pub fn router(pump: Arc<Pump>) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/drainers", get(drainers))
+        .route("/state/{node_id}/{action}", put(apply_action))
+        .route("/debug/binlog/{ts}", get(binlog_by_ts))
+        .route("/debug/gc/trigger", post(trigger_gc))
+        .with_state(pump)
+}
+
+/// `GET /status`'s body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PumpStatusReply {
+    /// Every pump in the registry by node ID; `null` on error.
+    pub status: Option<BTreeMap<String, NodeStatus>>,
+    /// A fresh TSO; 0 on error.
+    #[serde(rename = "CommitTS")]
+    pub commit_ts: i64,
+    /// Always `{}` (the original never fills it).
+    #[serde(rename = "Checkpoint")]
+    pub checkpoint: serde_json::Map<String, serde_json::Value>,
+    /// The error text, or "".
+    #[serde(rename = "ErrMsg")]
+    pub err_msg: String,
+}
+
+async fn status(State(pump): State<Arc<Pump>>) -> Response {
+    let reply = match pump_status(&pump).await {
+        Ok((status, commit_ts)) => PumpStatusReply {
+            status: Some(status),
+            commit_ts,
+            checkpoint: Default::default(),
+            err_msg: String::new(),
+        },
+        Err(error) => PumpStatusReply {
+            status: None,
+            commit_ts: 0,
+            checkpoint: Default::default(),
+            err_msg: error.to_string(),
+        },
+    };
+    json_response(&reply)
+}
+
+async fn pump_status(pump: &Pump) -> crate::Result<(BTreeMap<String, NodeStatus>, i64)> {
+    let pumps = pump.registry.nodes(NodeKind::Pump).await?;
+    let now = pump.tso.get_ts().await?;
+    let alive_ms = 3 * pump.timings.heartbeat_interval.as_millis() as u64;
+    let status = pumps
+        .into_iter()
+        .map(|mut node| {
+            let age_ms = physical_ms(now).saturating_sub(physical_ms(node.update_ts as u64));
+            node.is_alive = node.state == NodeState::Online && age_ms <= alive_ms;
+            (node.node_id.clone(), node)
+        })
+        .collect();
+    Ok((status, now as i64))
+}
+
+async fn metrics(State(pump): State<Arc<Pump>>) -> Response {
+    let engine = &pump.engine;
+    crate::pump::metrics::PumpMetrics::set_ts(&pump.metrics.max_commit_ts, engine.max_commit_ts());
+    pump.metrics
+        .storage_size
+        .with_label_values(&["available"])
+        .set(engine.available_space() as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        pump.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn drainers(State(pump): State<Arc<Pump>>) -> Response {
+    match pump.registry.nodes(NodeKind::Drainer).await {
+        Ok(drainers) => json_response(&drainers),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read drainers from the registry: {error}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn apply_action(
+    State(pump): State<Arc<Pump>>,
+    Path((node_id, action)): Path<(String, String)>,
+) -> Response {
+    let reply = if node_id != pump.node_id {
+        ApiResponse::failure(format!(
+            "invalid nodeID {node_id}, this pump's nodeID is {}",
+            pump.node_id
+        ))
+    } else {
+        let transition = match action.as_str() {
+            "pause" | "stop" => Some((NodeState::Pausing, Shutdown::Pause)),
+            "close" => Some((NodeState::Closing, Shutdown::Close)),
+            _ => None,
+        };
+        match transition {
+            None if pump.state() != NodeState::Online => ApiResponse::failure(format!(
+                "this pump's state is {}, apply {action} failed!",
+                pump.state()
+            )),
+            None => ApiResponse::failure(format!("invalid action {action}")),
+            Some((next, shutdown)) => match pump.begin_transition(next) {
+                Err(state) => ApiResponse::failure(format!(
+                    "this pump's state is {state}, apply {action} failed!"
+                )),
+                Ok(()) => {
+                    tracing::info!(%action, "state change requested over HTTP");
+                    pump.request_shutdown(shutdown);
+                    ApiResponse::success(format!("apply action {action} success!"))
+                }
+            },
+        }
+    };
+    reply.into_response()
+}
+
+/// `?format=json` on `/debug/binlog/{ts}`.
+#[derive(Debug, Deserialize)]
+struct BinlogQuery {
+    format: Option<String>,
+}
+
+async fn binlog_by_ts(
+    State(pump): State<Arc<Pump>>,
+    Path(raw): Path<String>,
+    Query(query): Query<BinlogQuery>,
+) -> Response {
+    let Ok(ts) = raw.parse::<i64>() else {
+        return text(format!("invalid parameter ts: {raw}"));
+    };
+    let stored = match u64::try_from(ts).map(|ts| pump.engine.get(ts)) {
+        Ok(Ok(Some(stored))) => stored,
+        Ok(Ok(None)) | Err(_) => return text(format!("fail read binlog by ts: {ts}: not found")),
+        Ok(Err(error)) => return text(format!("fail read binlog by ts: {ts}: {error}")),
+    };
+    let binlog = match Binlog::decode(&stored.payload[..]) {
+        Ok(binlog) => binlog,
+        Err(error) => return text(format!("fail read binlog by ts: {ts}: {error}")),
+    };
+    match query.format.as_deref() {
+        Some("json") => json_response(&binlog_text::debug_json(&binlog)),
+        Some(other) => text(format!(
+            "invalid parameter format: {other} (only json is known)"
+        )),
+        None => text(binlog_text::debug_text(&binlog)),
+    }
+}
+
+async fn trigger_gc(State(pump): State<Arc<Pump>>) -> Response {
+    if pump.gc_trigger().trigger() {
+        text("trigger gc success\n".to_owned())
+    } else {
+        text("gc is working\n".to_owned())
+    }
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}

@@ -1,0 +1,152 @@
+//! Starting and stopping a pump: open the engine (which locks the data dir first), the registry
+//! and the TSO; serve gRPC and HTTP on one port; register `online`; run the loops; and on a
+//! signal or a state action, finish the whole shutdown before returning.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use binlog_engine::Engine;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::pump::metrics::PumpMetrics;
+use crate::pump::service::PumpGrpc;
+use crate::pump::{background, node, until_shutdown, Pump, PumpTimings, Shutdown};
+use crate::pump_config::PumpConfig;
+use crate::registry::NodeState;
+use crate::{registry, serve, tso, Error, Result};
+
+/// The original's GC period.
+pub const GC_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Runs a pump until it has shut down; returns the state it ended in.
+pub async fn run(config: &PumpConfig) -> Result<NodeState> {
+    let engine_config = config.engine_config();
+    let engine = tokio::task::spawn_blocking(move || Engine::open(engine_config))
+        .await
+        .map_err(|e| Error::InvalidConfig(format!("engine open task failed: {e}")))??;
+    let engine = Arc::new(engine);
+    tracing::info!(
+        dir = %config.data_dir.display(),
+        io_backend = engine.io_backend(),
+        max_commit_ts = engine.max_commit_ts(),
+        gc_ts = engine.gc_ts(),
+        "storage opened"
+    );
+    let result = run_with_engine(config, engine.clone()).await;
+    let closing = engine.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.close()).await;
+    tracing::info!("storage closed");
+    result
+}
+
+async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<NodeState> {
+    // Before anything is published: a signal from then on must shut down cleanly.
+    let signals = shutdown_signals();
+    let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
+    let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
+    let cluster_id = registry.cluster_id().await?;
+    let listen = config.listen_addr();
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?
+        .port();
+    let configured_id = config.node_id.as_deref().unwrap_or_default();
+    let node_id = node::resolve_node_id(&config.data_dir, configured_id, port)?;
+    let timings = PumpTimings {
+        heartbeat_interval: config.heartbeat_interval,
+        fake_binlog_interval: config.gen_binlog_interval,
+        gc_retention: config.gc,
+        gc_interval: GC_INTERVAL,
+    };
+    let pump = Pump::new(
+        engine.clone(),
+        registry.clone(),
+        tso,
+        cluster_id,
+        node_id.clone(),
+        config.advertise_host(),
+        timings,
+    );
+    PumpMetrics::set_ts(&pump.metrics.gc_ts, engine.gc_ts());
+    PumpMetrics::set_ts(&pump.metrics.max_commit_ts, engine.max_commit_ts());
+    tracing::info!(
+        %node_id, cluster_id, %listen, registry = %registry.describe(),
+        "pump serving gRPC and HTTP"
+    );
+
+    // Serving stops only after the final state is written: drainers keep pulling while a
+    // closing pump waits for them.
+    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
+    let grpc = tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
+    let http = crate::pump::http::router(pump.clone());
+    let server = tokio::spawn(serve::serve(listener, grpc, http, async move {
+        let _ = serving_stopped.await;
+    }));
+
+    if let Err(error) = pump.register_online().await {
+        pump.request_shutdown(Shutdown::Pause);
+        let _ = stop_serving.send(());
+        let _ = server.await;
+        return Err(error);
+    }
+    let heartbeat = tokio::spawn(pump.clone().heartbeat_loop());
+    let loops = [
+        tokio::spawn(background::fake_binlog_loop(pump.clone())),
+        tokio::spawn(background::gc_loop(pump.clone())),
+        tokio::spawn(background::pending_prewrite_watch(pump.clone(), None)),
+        tokio::spawn(shutdown_on_signal(pump.clone(), signals)),
+    ];
+
+    let kind = pump.shutdown_requested().await;
+    tracing::info!(?kind, "shutting down");
+    // The heartbeat ends on its own at the shutdown; waiting for it means no `online` write can
+    // land after the final state.
+    let _ = heartbeat.await;
+    for task in loops {
+        task.abort();
+    }
+    let final_state = pump.final_state(kind).await;
+    let _ = stop_serving.send(());
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
+        Err(error) => tracing::warn!(%error, "server task failed"),
+    }
+    let state = final_state?;
+    tracing::info!(%state, "pump stopped");
+    Ok(state)
+}
+
+/// Listeners for SIGTERM, SIGINT, SIGHUP and SIGQUIT (the original's set).
+fn shutdown_signals() -> Vec<Signal> {
+    [
+        SignalKind::terminate(),
+        SignalKind::interrupt(),
+        SignalKind::hangup(),
+        SignalKind::quit(),
+    ]
+    .into_iter()
+    .filter_map(|kind| {
+        signal(kind)
+            .inspect_err(|error| tracing::warn!(%error, "cannot listen for a signal"))
+            .ok()
+    })
+    .collect()
+}
+
+/// Any of `signals`: shut down to `paused`.
+async fn shutdown_on_signal(pump: Arc<Pump>, mut signals: Vec<Signal>) {
+    let any = futures_util::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv())));
+    tokio::select! {
+        _ = any => {
+            tracing::info!("signal received");
+            let _ = pump.begin_transition(NodeState::Pausing);
+            pump.request_shutdown(Shutdown::Pause);
+        }
+        _ = until_shutdown(pump.shutdown_signal()) => {}
+    }
+}

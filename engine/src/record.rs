@@ -255,7 +255,7 @@ pub fn read_record(
     let group_start = field_u32(12);
     if header[9..12] != [0, 0, 0]
         || group_start as usize > offset
-        || group_start as usize % RECORD_ALIGN != 0
+        || !(group_start as usize).is_multiple_of(RECORD_ALIGN)
     {
         return Err(RecordFault::BadHeader);
     }

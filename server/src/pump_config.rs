@@ -758,11 +758,15 @@ fn split_list(text: &str) -> Vec<String> {
     text.split(',').map(|part| part.trim().to_owned()).collect()
 }
 
-/// Whole seconds from a signed flag or TOML integer.
+/// Whole seconds from a signed flag or TOML integer, within Go's `time.Duration` range (as the
+/// original computes with it), so that timers never overflow adding it to an instant.
 fn seconds(secs: i64) -> Result<Duration, String> {
-    u64::try_from(secs)
-        .map(Duration::from_secs)
-        .map_err(|_| format!("{secs} is negative: expected a number of seconds"))
+    const MAX_SECS: i64 = i64::MAX / 1_000_000_000;
+    match secs {
+        ..0 => Err(format!("{secs} is negative: expected a number of seconds")),
+        0..=MAX_SECS => Ok(Duration::from_secs(secs.unsigned_abs())),
+        _ => Err(format!("{secs} seconds is longer than {MAX_SECS}")),
+    }
 }
 
 /// The original's `gc`: digits are days, anything else a Go duration (`util.Duration`).
@@ -1289,7 +1293,7 @@ write-L0-slowdown-trigger = 17
 
     #[test]
     fn invalid_values_name_the_problem() {
-        let cases: [(&[&str], &str); 14] = [
+        let cases: [(&[&str], &str); 15] = [
             (&["-addr", "10.0.0.1"], "ListenAddr"),
             (&["-addr", "10.0.0.1:http"], "ListenAddr"),
             (&["-advertise-addr", "0.0.0.0:8250"], "advertiseAddr"),
@@ -1300,6 +1304,7 @@ write-L0-slowdown-trigger = 17
             (&["-pd-urls", "http://127.0.0.1:2379/pd"], "path"),
             (&["-pd-urls", "http://a:1,,http://b:2"], "scheme"),
             (&["-heartbeat-interval", "-1"], "heartbeat-interval"),
+            (&["-heartbeat-interval", "9223372037"], "heartbeat-interval"),
             (&["-fake-binlog-interval", "0"], "fake-binlog-interval"),
             (&["-L", "loud"], "\"loud\""),
             (&["-max-message-size", "0"], "max-message-size"),

@@ -587,3 +587,91 @@ async fn lifecycle_on_the_file_registry() {
 async fn lifecycle_on_etcd() {
     lifecycle("etcd").await;
 }
+
+/// With no traffic, fake binlogs (`start == commit`, a fresh TSO) reach a puller every
+/// `-fake-binlog-interval`; a GC run (on `/debug/gc/trigger`) moves the GC point, after which a
+/// pull from below it is refused instead of silently missing binlogs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fake_binlogs_flow_and_gc_refuses_pulls_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let pump = start_pump(dir.path(), &backend, &["-gc", "1s"]);
+    let cluster_id = backend.registry.cluster_id().await.unwrap();
+    let before = backend.tso.get_ts().await.unwrap() as i64;
+    let mut client = pump.client().await;
+    let mut stream = client
+        .pull_binlogs(PullBinlogReq {
+            cluster_id,
+            start_from: Some(Pos {
+                suffix: 0,
+                offset: before,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut fakes = Vec::new();
+    while fakes.len() < 2 {
+        let entity = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("no fake binlog while idle")
+            .unwrap()
+            .unwrap()
+            .entity
+            .unwrap();
+        let binlog = Binlog::decode(&entity.payload[..]).unwrap();
+        assert!(binlog.is_fake(), "{binlog:?}");
+        assert!(binlog.commit_ts > before);
+        fakes.push(binlog.commit_ts);
+    }
+    assert!(fakes[1] > fakes[0]);
+
+    // GC with a 1 s retention: once it has run, a pull from 0 is refused.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let refused = async {
+        loop {
+            let reply = pump.http("POST", "/debug/gc/trigger").1;
+            assert!(
+                reply == "trigger gc success\n" || reply == "gc is working\n",
+                "{reply}"
+            );
+            let pull = client
+                .pull_binlogs(PullBinlogReq {
+                    cluster_id,
+                    start_from: None,
+                })
+                .await;
+            if let Err(status) = pull {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let status = tokio::time::timeout(Duration::from_secs(10), refused)
+        .await
+        .expect("GC never moved the GC point");
+    assert_eq!(status.code(), tonic::Code::Unknown);
+    assert!(status.message().contains("purged by GC"), "{status:?}");
+    let metrics = pump.http("GET", "/metrics").1;
+    assert!(
+        !metrics.contains("binlog_pump_storage_gc_ts 0\n"),
+        "{metrics}"
+    );
+}
+
+/// `/status` reports a registry failure in `ErrMsg`, with `status` null and `CommitTS` 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_reports_a_registry_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let pump = start_pump(dir.path(), &backend, &[]);
+    std::fs::write(dir.path().join("registry/pumps/broken.json"), "{not json").unwrap();
+    let status: Value = serde_json::from_str(&pump.http("GET", "/status").1).unwrap();
+    assert_eq!(status["status"], Value::Null);
+    assert_eq!(status["CommitTS"], 0);
+    assert_eq!(status["Checkpoint"], serde_json::json!({}));
+    assert!(
+        status["ErrMsg"].as_str().unwrap().contains("broken"),
+        "{status}"
+    );
+}

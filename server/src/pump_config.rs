@@ -555,12 +555,7 @@ impl PumpConfig {
             Ok(_) => {}
         }
         if let Some(socket) = &self.socket {
-            // As the original: the URL path must contain a '/'.
-            let path = match socket.split_once("://") {
-                Some((_, rest)) => rest.find('/').map_or("", |start| &rest[start..]),
-                None => socket.as_str(),
-            };
-            if !path.contains('/') {
+            if self.socket_path().is_none() {
                 return invalid(format!("bad Socket addr format: {socket}"));
             }
         }
@@ -631,6 +626,17 @@ impl PumpConfig {
     }
 
     /// The `host:port` to bind: `addr` without its scheme. An empty host (`:8250`), which Go
+    /// The unix socket path `-socket` names (`unix:///tmp/pump.sock` or a plain path); as the
+    /// original, it must contain a `/`. `None` when unset or malformed.
+    pub fn socket_path(&self) -> Option<PathBuf> {
+        let socket = self.socket.as_deref()?;
+        let path = match socket.split_once("://") {
+            Some((_, rest)) => rest.find('/').map_or("", |start| &rest[start..]),
+            None => socket,
+        };
+        path.contains('/').then(|| PathBuf::from(path))
+    }
+
     /// binds on every interface, becomes `0.0.0.0`.
     pub fn listen_addr(&self) -> String {
         let listen = strip_scheme(&self.addr);

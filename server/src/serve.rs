@@ -7,25 +7,31 @@ use std::time::Duration;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::Listener;
 use axum::Router;
 use serde::Serialize;
-use tokio::net::TcpListener;
 
 /// How long a shutdown waits for open connections (pull streams end at once) before dropping them.
 pub const GRACEFUL_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `grpc` and `http` on `listener` until `shutdown` resolves, then waits up to
-/// [`GRACEFUL_STOP_TIMEOUT`] for requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    grpc: tonic::service::Routes,
-    http: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = grpc
-        .into_axum_router()
+/// One router for both protocols: gRPC paths to `grpc`, the rest to `http`, and the original's
+/// 404 body for anything else.
+pub fn one_port_app(grpc: tonic::service::Routes, http: Router) -> Router {
+    grpc.into_axum_router()
         .merge(http)
-        .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") });
+        .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then waits up to
+/// [`GRACEFUL_STOP_TIMEOUT`] for requests in flight.
+pub async fn serve<L: Listener>(
+    listener: L,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L::Addr: std::fmt::Debug,
+{
     let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;

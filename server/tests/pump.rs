@@ -675,3 +675,32 @@ async fn status_reports_a_registry_error() {
         "{status}"
     );
 }
+
+/// `-socket` serves gRPC on a unix socket too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_on_the_unix_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let socket = dir.path().join("pump.sock");
+    let flag = format!("unix://{}", socket.display());
+    let _pump = start_pump(dir.path(), &backend, &["-socket", &flag]);
+    let cluster_id = backend.registry.cluster_id().await.unwrap();
+    let channel = tonic::transport::Endpoint::from_static("http://localhost")
+        .connect_with_connector(tower::service_fn(move |_| {
+            let socket = socket.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(socket).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
+        .unwrap();
+    let mut client = binlog_server::proto::pump_client::PumpClient::new(channel);
+    let start_ts = backend.tso.get_ts().await.unwrap() as i64;
+    let prewrite = Binlog {
+        tp: BinlogType::Prewrite as i32,
+        start_ts,
+        ..Default::default()
+    };
+    write(&mut client, cluster_id, &prewrite).await.unwrap();
+}

@@ -80,17 +80,36 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
 
     // Serving stops only after the final state is written: drainers keep pulling while a
     // closing pump waits for them.
-    let (stop_serving, serving_stopped) = tokio::sync::oneshot::channel::<()>();
-    let grpc = tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
-    let http = crate::pump::http::router(pump.clone());
-    let server = tokio::spawn(serve::serve(listener, grpc, http, async move {
-        let _ = serving_stopped.await;
-    }));
+    let (stop_serving, serving_stopped) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut serving_stopped = serving_stopped.clone();
+        async move {
+            let _ = serving_stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let grpc =
+        || tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
+    let app = serve::one_port_app(grpc(), crate::pump::http::router(pump.clone()));
+    let mut servers = vec![tokio::spawn(serve::serve(listener, app, stopped()))];
+    if let Some(path) = config.socket_path() {
+        // A stale socket file from an earlier run would make bind fail.
+        let _ = std::fs::remove_file(&path);
+        let unix = tokio::net::UnixListener::bind(&path)
+            .map_err(|e| Error::io("cannot listen on unix socket", &path, e))?;
+        tracing::info!(socket = %path.display(), "serving gRPC on a unix socket too");
+        servers.push(tokio::spawn(serve::serve(
+            unix,
+            grpc().into_axum_router(),
+            stopped(),
+        )));
+    }
 
     if let Err(error) = pump.register_online().await {
         pump.request_shutdown(Shutdown::Pause);
-        let _ = stop_serving.send(());
-        let _ = server.await;
+        let _ = stop_serving.send(true);
+        for server in servers {
+            let _ = server.await;
+        }
         return Err(error);
     }
     let heartbeat = tokio::spawn(pump.clone().heartbeat_loop());
@@ -110,11 +129,13 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         task.abort();
     }
     let final_state = pump.final_state(kind).await;
-    let _ = stop_serving.send(());
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
-        Err(error) => tracing::warn!(%error, "server task failed"),
+    let _ = stop_serving.send(true);
+    for server in servers {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
+            Err(error) => tracing::warn!(%error, "server task failed"),
+        }
     }
     let state = final_state?;
     tracing::info!(%state, "pump stopped");

@@ -178,39 +178,183 @@ pub async fn pending_prewrite_watch(pump: Arc<Pump>, resolver: Option<Arc<dyn Tx
     tokio::pin!(shutdown);
     let mut reported = 0u64;
     loop {
-        let pending = pump.engine.pending_prewrites();
-        let oldest = pending.first().copied().unwrap_or(0);
-        pump.metrics.pending_prewrites.set(pending.len() as f64);
-        PumpMetrics::set_ts(&pump.metrics.oldest_pending_prewrite, oldest);
-        let age_ms = physical_ms(now_ts()).saturating_sub(physical_ms(oldest));
-        let stuck = oldest != 0 && age_ms >= STUCK_PREWRITE_AGE.as_millis() as u64;
-        if let (true, Some(resolver)) = (stuck, &resolver) {
-            for &start_ts in &pending {
-                let age = physical_ms(now_ts()).saturating_sub(physical_ms(start_ts));
-                if age < STUCK_PREWRITE_AGE.as_millis() as u64 {
-                    break;
-                }
-                match resolve_prewrite(&pump, resolver.as_ref(), start_ts).await {
+        check_pending_prewrites(&pump, resolver.as_deref(), &mut reported).await;
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tokio::time::sleep(PENDING_CHECK_INTERVAL) => {}
+        }
+    }
+}
+
+/// One look at the pending prewrites (see [`pending_prewrite_watch`]); `reported` is the start
+/// TS last logged as stuck, so each is logged once.
+async fn check_pending_prewrites(
+    pump: &Pump,
+    resolver: Option<&dyn TxnResolver>,
+    reported: &mut u64,
+) {
+    let pending = pump.engine.pending_prewrites();
+    let oldest = pending.first().copied().unwrap_or(0);
+    pump.metrics.pending_prewrites.set(pending.len() as f64);
+    PumpMetrics::set_ts(&pump.metrics.oldest_pending_prewrite, oldest);
+    let is_stuck = |start_ts: u64| {
+        let age_ms = physical_ms(now_ts()).saturating_sub(physical_ms(start_ts));
+        age_ms >= STUCK_PREWRITE_AGE.as_millis() as u64
+    };
+    if oldest == 0 || !is_stuck(oldest) {
+        return;
+    }
+    match resolver {
+        Some(resolver) => {
+            for &start_ts in pending.iter().take_while(|&&ts| is_stuck(ts)) {
+                match resolve_prewrite(pump, resolver, start_ts).await {
                     Ok(status) => tracing::info!(start_ts, ?status, "resolved a stuck prewrite"),
                     Err(error) => {
                         tracing::warn!(start_ts, %error, "could not resolve a stuck prewrite")
                     }
                 }
             }
-        } else if stuck && oldest != reported {
+        }
+        None if oldest != *reported => {
             tracing::warn!(
                 pending = pending.len(),
                 oldest_start_ts = oldest,
-                age_secs = age_ms / 1000,
                 watermark = pump.engine.max_commit_ts(),
                 "a prewrite has had no commit or rollback for over 10 minutes: the watermark \
                  cannot pass it; there is no TiKV resolver in this build"
             );
-            reported = oldest;
+            *reported = oldest;
         }
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tokio::time::sleep(PENDING_CHECK_INTERVAL) => {}
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pump::PumpTimings;
+    use crate::registry::file::FileRegistry;
+    use crate::tso::compose_ts;
+    use crate::tso::file::FileTso;
+    use std::sync::Mutex;
+
+    /// Answers from a fixed table and remembers what it was asked.
+    struct TableResolver {
+        answers: Vec<(u64, TxnStatus)>,
+        asked: Mutex<Vec<(u64, Vec<u8>)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl TxnResolver for TableResolver {
+        async fn txn_status(&self, start_ts: u64, primary_key: &[u8]) -> crate::Result<TxnStatus> {
+            self.asked
+                .lock()
+                .unwrap()
+                .push((start_ts, primary_key.to_vec()));
+            let answer = self.answers.iter().find(|(ts, _)| *ts == start_ts);
+            Ok(answer.map_or(TxnStatus::Pending, |(_, status)| *status))
         }
+    }
+
+    async fn test_pump(dir: &std::path::Path) -> Arc<Pump> {
+        let config = binlog_engine::Config {
+            dir: dir.join("data"),
+            segment_size: binlog_engine::ReadableSize::mib(1),
+            max_record_size: binlog_engine::ReadableSize(64 << 10),
+            stop_write_at_available_space: binlog_engine::ReadableSize(0),
+            ..Default::default()
+        };
+        let engine = Arc::new(binlog_engine::Engine::open(config).unwrap());
+        let registry = Arc::new(FileRegistry::open(&dir.join("registry")).unwrap());
+        let tso = Arc::new(FileTso::open(&dir.join("registry")).unwrap());
+        let timings = PumpTimings {
+            heartbeat_interval: Duration::from_secs(1),
+            fake_binlog_interval: Duration::from_secs(1),
+            gc_retention: Duration::from_secs(3600),
+            gc_interval: Duration::from_secs(3600),
+        };
+        Pump::new(
+            engine,
+            registry,
+            tso,
+            1,
+            "test".into(),
+            "127.0.0.1:1".into(),
+            timings,
+        )
+    }
+
+    async fn prewrite(pump: &Pump, start_ts: u64) {
+        let binlog = Binlog {
+            tp: BinlogType::Prewrite as i32,
+            start_ts: start_ts as i64,
+            prewrite_key: Some(format!("key-{start_ts}").into_bytes()),
+            ..Binlog::default()
+        };
+        pump.write_binlog(&binlog.encode_to_vec()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn stuck_prewrites_are_settled_through_the_resolver() {
+        let dir = tempfile::tempdir().unwrap();
+        let pump = test_pump(dir.path()).await;
+        let old_ms = physical_ms(now_ts()) - 2 * STUCK_PREWRITE_AGE.as_millis() as u64;
+        let (committed, rolled_back, waiting) = (
+            compose_ts(old_ms, 1),
+            compose_ts(old_ms, 2),
+            compose_ts(old_ms, 3),
+        );
+        for ts in [committed, rolled_back, waiting] {
+            prewrite(&pump, ts).await;
+        }
+        let fresh = pump.tso.get_ts().await.unwrap();
+        prewrite(&pump, fresh).await;
+        let commit_ts = pump.tso.get_ts().await.unwrap();
+        let resolver = TableResolver {
+            answers: vec![
+                (committed, TxnStatus::Committed(commit_ts)),
+                (rolled_back, TxnStatus::RolledBack),
+            ],
+            asked: Mutex::new(Vec::new()),
+        };
+        let mut reported = 0;
+        check_pending_prewrites(&pump, Some(&resolver), &mut reported).await;
+
+        // Only the stuck ones were asked about, with their primary keys.
+        let asked = resolver.asked.lock().unwrap().clone();
+        let expected: Vec<(u64, Vec<u8>)> = [committed, rolled_back, waiting]
+            .iter()
+            .map(|&ts| (ts, format!("key-{ts}").into_bytes()))
+            .collect();
+        assert_eq!(asked, expected);
+        assert_eq!(pump.engine.pending_prewrites(), vec![waiting, fresh]);
+        let commit = pump
+            .engine
+            .get(commit_ts)
+            .unwrap()
+            .expect("the resolved commit is stored");
+        assert_eq!((commit.start_ts, commit.commit_ts), (committed, commit_ts));
+        assert_eq!(pump.metrics.query_tikv.get(), 3);
+        assert_eq!(pump.metrics.pending_prewrites.get(), 4.0);
+    }
+
+    #[tokio::test]
+    async fn without_a_resolver_stuck_prewrites_are_counted_and_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let pump = test_pump(dir.path()).await;
+        let old = compose_ts(
+            physical_ms(now_ts()) - 2 * STUCK_PREWRITE_AGE.as_millis() as u64,
+            0,
+        );
+        prewrite(&pump, old).await;
+        let mut reported = 0;
+        check_pending_prewrites(&pump, None, &mut reported).await;
+        assert_eq!(reported, old);
+        assert_eq!(pump.metrics.pending_prewrites.get(), 1.0);
+        assert_eq!(
+            pump.metrics.oldest_pending_prewrite.get(),
+            physical_ms(old) as f64
+        );
+        assert_eq!(pump.engine.pending_prewrites(), vec![old]);
     }
 }

@@ -704,3 +704,77 @@ async fn grpc_on_the_unix_socket() {
     };
     write(&mut client, cluster_id, &prewrite).await.unwrap();
 }
+
+/// Counts `Cistern.Notify` calls; the drainer's other methods are not part of this protocol.
+struct NotifyCounter(Arc<std::sync::atomic::AtomicUsize>);
+
+#[tonic::async_trait]
+impl binlog_server::proto::cistern_server::Cistern for NotifyCounter {
+    type DumpBinlogStream =
+        futures_util::stream::Empty<Result<binlog_server::proto::DumpBinlogResp, tonic::Status>>;
+
+    async fn dump_binlog(
+        &self,
+        _: tonic::Request<binlog_server::proto::DumpBinlogReq>,
+    ) -> Result<tonic::Response<Self::DumpBinlogStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not a drainer method"))
+    }
+
+    async fn dump_ddl_jobs(
+        &self,
+        _: tonic::Request<binlog_server::proto::DumpDdlJobsReq>,
+    ) -> Result<tonic::Response<binlog_server::proto::DumpDdlJobsResp>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not a drainer method"))
+    }
+
+    async fn get_latest_commit_ts(
+        &self,
+        _: tonic::Request<binlog_server::proto::GetLatestCommitTsReq>,
+    ) -> Result<tonic::Response<binlog_server::proto::GetLatestCommitTsResp>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not a drainer method"))
+    }
+
+    async fn notify(
+        &self,
+        _: tonic::Request<binlog_server::proto::NotifyReq>,
+    ) -> Result<tonic::Response<binlog_server::proto::NotifyResp>, tonic::Status> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(tonic::Response::new(binlog_server::proto::NotifyResp {}))
+    }
+}
+
+/// A pump that comes online for the first time (or back from `offline`) calls `Cistern.Notify`
+/// on every online drainer; a restart from `paused` does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_pump_notifies_online_drainers() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let drainer_addr = listener.local_addr().unwrap().to_string();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let service =
+        binlog_server::proto::cistern_server::CisternServer::new(NotifyCounter(calls.clone()));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+    let mut drainer = drainer_status("drainer-1", NodeState::Online, 1);
+    drainer.host = drainer_addr;
+    backend
+        .registry
+        .update_node(NodeKind::Drainer, &drainer)
+        .await
+        .unwrap();
+
+    let mut pump = start_pump(dir.path(), &backend, &[]);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    pump.signal(libc::SIGTERM);
+    assert!(pump.wait_exit(Duration::from_secs(20)).success());
+    let _pump = start_pump(dir.path(), &backend, &[]);
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a paused pump coming back does not notify"
+    );
+}

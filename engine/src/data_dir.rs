@@ -53,9 +53,17 @@ impl DirLock {
     }
 }
 
-/// Bytes available to unprivileged writers on the filesystem holding `dir` (`statvfs`
-/// `f_bavail * f_frsize`, as the original pump computes it).
-pub fn available_space(dir: &Path) -> Result<u64> {
+/// Space on the filesystem holding a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Space {
+    /// Bytes available to unprivileged writers (`f_bavail * f_frsize`, as the original pump).
+    pub available: u64,
+    /// Size of the filesystem (`f_blocks * f_frsize`).
+    pub capacity: u64,
+}
+
+/// The space of the filesystem holding `dir` (`statvfs`).
+pub fn space(dir: &Path) -> Result<Space> {
     let c_path = CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::Io {
         context: format!("statvfs {}", dir.display()),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte"),
@@ -70,8 +78,11 @@ pub fn available_space(dir: &Path) -> Result<u64> {
         stat.f_frsize
     } else {
         stat.f_bsize
-    };
-    Ok((stat.f_bavail as u64).saturating_mul(block as u64))
+    } as u64;
+    Ok(Space {
+        available: (stat.f_bavail as u64).saturating_mul(block),
+        capacity: (stat.f_blocks as u64).saturating_mul(block),
+    })
 }
 
 /// Syncs a directory so that renames and new files in it are durable.
@@ -100,6 +111,7 @@ mod tests {
     #[test]
     fn free_space_is_reported() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(available_space(dir.path()).unwrap() > 0);
+        let space = space(dir.path()).unwrap();
+        assert!(space.available > 0 && space.capacity >= space.available);
     }
 }

@@ -12,7 +12,7 @@ use futures_util::Stream;
 use tokio::sync::{oneshot, watch};
 
 use crate::config::{Config, IoBackend};
-use crate::data_dir::{available_space, DirLock};
+use crate::data_dir::{space, DirLock};
 use crate::error::{Error, IoContext, Result};
 use crate::housekeeper::{self, ensure_spare, Job};
 use crate::index::{idx_file_looks_complete, Position};
@@ -150,7 +150,7 @@ impl Engine {
             }
         };
         let (watermark, _) = watch::channel(sorter.watermark());
-        let available = available_space(&config.dir)?;
+        let available = space(&config.dir)?.available;
         let shared = Arc::new(Shared {
             read_context,
             segments: ArcSwap::from_pointee(SegmentSet {

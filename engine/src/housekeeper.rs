@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Preallocate};
-use crate::data_dir::available_space;
+use crate::data_dir::space;
 use crate::index::{idx_file_looks_complete, write_idx_file};
 use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool};
 use crate::shared::Shared;
@@ -64,7 +64,7 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
 
 /// Measures free space under the data dir now.
 fn refresh_space(shared: &Shared) {
-    match available_space(&shared.config.dir) {
+    match space(&shared.config.dir).map(|space| space.available) {
         Ok(bytes) => shared.available_space.store(bytes, Ordering::Relaxed),
         Err(error) => tracing::warn!(%error, "could not measure free space"),
     }

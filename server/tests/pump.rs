@@ -255,7 +255,20 @@ async fn refusals_reach_the_client_as_unknown_with_the_message() {
     let status = write(&mut client, cluster_id, &huge).await.unwrap_err();
     assert!(status.message().contains("too large"), "{status:?}");
 
-    // Only the undecodable payload counts as a lost binlog: a cluster-ID mismatch does not (as
+    let unmatched = Binlog {
+        tp: BinlogType::Prewrite as i32,
+        commit_ts: 5,
+        ..Default::default()
+    };
+    let status = write(&mut client, cluster_id, &unmatched)
+        .await
+        .unwrap_err();
+    assert!(
+        status.message().starts_with("invalid binlog TS"),
+        "{status:?}"
+    );
+
+    // Only the undecodable payload and the TS-less prewrite count as a lost binlog: a cluster-ID mismatch does not (as
     // in the original) and an oversized message never reaches the service.
     // An empty payload is a liveness probe: success, nothing stored.
     client
@@ -267,7 +280,7 @@ async fn refusals_reach_the_client_as_unknown_with_the_message() {
         .unwrap();
     let metrics = pump.http("GET", "/metrics").1;
     assert!(
-        metrics.contains("binlog_pump_loss_binlog_count 1"),
+        metrics.contains("binlog_pump_loss_binlog_count 2"),
         "{metrics}"
     );
 }
@@ -541,22 +554,45 @@ async fn lifecycle(kind: &str) {
         "close must wait for the drainer"
     );
 
-    // The drainer catches up: the pump goes offline and exits 0.
-    let watermark: Value = serde_json::from_str(&pump.http("GET", "/status").1).unwrap();
-    let target = watermark["CommitTS"].as_i64().unwrap();
-    backend
-        .registry
-        .update_node(
-            NodeKind::Drainer,
-            &drainer_status("drainer-1", NodeState::Online, target),
-        )
-        .await
-        .unwrap();
+    // The drainer catches up by pulling (pulls keep being served while closing, and carry the
+    // close-time fake binlogs); each received commit TS becomes its checkpoint. The pump then
+    // goes offline and exits 0.
+    let puller = {
+        let registry = backend.registry.clone();
+        let mut client = pump.client().await;
+        tokio::spawn(async move {
+            let mut stream = client
+                .pull_binlogs(PullBinlogReq {
+                    cluster_id,
+                    start_from: Some(Pos {
+                        suffix: 0,
+                        offset: 0,
+                    }),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let mut last = 0;
+            while let Some(Ok(response)) = stream.next().await {
+                last = response.entity.unwrap().meta.unwrap().commit_ts;
+                let checkpoint = drainer_status("drainer-1", NodeState::Online, last);
+                registry
+                    .update_node(NodeKind::Drainer, &checkpoint)
+                    .await
+                    .unwrap();
+            }
+            last
+        })
+    };
     assert!(pump.wait_exit(Duration::from_secs(20)).success());
     assert_eq!(
         pump_entry(backend.registry.as_ref(), &node_id).await.state,
         NodeState::Offline
     );
+
+    // The stream ended OK when the pump stopped, after delivering the fakes.
+    let last = puller.await.unwrap();
+    assert!(last > 0);
 
     // SIGTERM ends `paused` too. (The pump comes back from `offline`, so it notifies online
     // drainers: the stand-in drainer has no server, so it goes offline first.)
@@ -564,7 +600,7 @@ async fn lifecycle(kind: &str) {
         .registry
         .update_node(
             NodeKind::Drainer,
-            &drainer_status("drainer-1", NodeState::Offline, target),
+            &drainer_status("drainer-1", NodeState::Offline, last),
         )
         .await
         .unwrap();
@@ -576,6 +612,30 @@ async fn lifecycle(kind: &str) {
         pump_entry(backend.registry.as_ref(), &node_id).await.state,
         NodeState::Paused
     );
+}
+
+/// A signal while `close` waits for a drainer that never catches up: the pump stops waiting,
+/// ends `paused` (not `offline`: its binlogs were not consumed) and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_interrupts_a_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let mut pump = start_pump(dir.path(), &backend, &[]);
+    let node_id = std::fs::read_to_string(pump.data_dir.join(".node")).unwrap();
+    let stuck = drainer_status("drainer-stuck", NodeState::Paused, 1);
+    backend
+        .registry
+        .update_node(NodeKind::Drainer, &stuck)
+        .await
+        .unwrap();
+    let reply: Value =
+        serde_json::from_str(&pump.http("PUT", &format!("/state/{node_id}/close")).1).unwrap();
+    assert_eq!(reply["code"], 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    pump.signal(libc::SIGTERM);
+    assert!(pump.wait_exit(Duration::from_secs(20)).success());
+    let entry = pump_entry(backend.registry.as_ref(), &node_id).await;
+    assert_eq!(entry.state, NodeState::Paused);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

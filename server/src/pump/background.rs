@@ -24,20 +24,20 @@ const PENDING_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// Wakes the GC loop from `/debug/gc/trigger`.
 #[derive(Default)]
 pub struct GcTrigger {
-    /// True while the loop waits for its next run (a trigger then starts one).
-    idle: AtomicBool,
+    /// True while a GC run is going on (a trigger then answers `gc is working`).
+    running: AtomicBool,
     wake: Notify,
 }
 
 impl GcTrigger {
-    /// Starts a GC run if the loop is waiting; false if a run is going on (`gc is working`).
+    /// Starts a GC run unless one is going on (false: `gc is working`). A trigger that comes
+    /// before the loop waits is kept for it.
     pub fn trigger(&self) -> bool {
-        if self.idle.swap(false, Ordering::AcqRel) {
-            self.wake.notify_one();
-            true
-        } else {
-            false
+        if self.running.load(Ordering::Acquire) {
+            return false;
         }
+        self.wake.notify_one();
+        true
     }
 }
 
@@ -76,15 +76,14 @@ pub async fn gc_loop(pump: Arc<Pump>) {
     let shutdown = until_shutdown(pump.shutdown_signal());
     tokio::pin!(shutdown);
     loop {
-        pump.gc.idle.store(true, Ordering::Release);
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = tokio::time::sleep(pump.timings.gc_interval) => {
-                pump.gc.idle.store(false, Ordering::Release);
-            }
+            _ = tokio::time::sleep(pump.timings.gc_interval) => {}
             _ = pump.gc.wake.notified() => {}
         }
+        pump.gc.running.store(true, Ordering::Release);
         run_gc(&pump).await;
+        pump.gc.running.store(false, Ordering::Release);
     }
 }
 
@@ -96,7 +95,8 @@ async fn run_gc(pump: &Arc<Pump>) {
         Ok(Ok(GcOutcome::Collected { segments })) => {
             tracing::info!(gc_ts = ts, segments, "GC done");
             PumpMetrics::set_ts(&pump.metrics.gc_ts, ts);
-            PumpMetrics::set_ts(&pump.metrics.done_gc_ts, ts);
+            let collected = ts.saturating_sub(add_duration(0, pump.timings.gc_prewrite_margin));
+            PumpMetrics::set_ts(&pump.metrics.done_gc_ts, collected);
         }
         Ok(Ok(GcOutcome::NotNewer { gc_ts })) => {
             tracing::info!(
@@ -272,6 +272,7 @@ mod tests {
             fake_binlog_interval: Duration::from_secs(1),
             gc_retention: Duration::from_secs(3600),
             gc_interval: Duration::from_secs(3600),
+            gc_prewrite_margin: Duration::from_secs(600),
         };
         Pump::new(
             engine,

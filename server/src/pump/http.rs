@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -47,6 +47,7 @@ pub struct PumpStatusReply {
     pub err_msg: String,
 }
 
+/// `GET /status`: every pump in the registry, a fresh TSO.
 async fn status(State(pump): State<Arc<Pump>>) -> Response {
     let reply = match pump_status(&pump).await {
         Ok((status, commit_ts)) => PumpStatusReply {
@@ -80,6 +81,7 @@ async fn pump_status(pump: &Pump) -> crate::Result<(BTreeMap<String, NodeStatus>
     Ok((status, now as i64))
 }
 
+/// `GET /metrics`: the Prometheus text, with the space and watermark gauges refreshed.
 async fn metrics(State(pump): State<Arc<Pump>>) -> Response {
     let engine = &pump.engine;
     crate::pump::metrics::PumpMetrics::set_ts(&pump.metrics.max_commit_ts, engine.max_commit_ts());
@@ -97,17 +99,19 @@ async fn metrics(State(pump): State<Arc<Pump>>) -> Response {
         .into_response()
 }
 
+/// `GET /drainers`: the drainers in the registry.
 async fn drainers(State(pump): State<Arc<Pump>>) -> Response {
     match pump.registry.nodes(NodeKind::Drainer).await {
         Ok(drainers) => json_response(&drainers),
-        Err(error) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot read drainers from the registry: {error}\n"),
-        )
-            .into_response(),
+        Err(error) => {
+            // As the original: the error is logged, the reply is `null`.
+            tracing::error!(%error, "cannot read drainers from the registry");
+            json_response(&serde_json::Value::Null)
+        }
     }
 }
 
+/// `PUT /state/{nodeID}/{action}`: `pause`/`stop` or `close`, checked in the order of `http-api.md`.
 async fn apply_action(
     State(pump): State<Arc<Pump>>,
     Path((node_id, action)): Path<(String, String)>,
@@ -129,13 +133,12 @@ async fn apply_action(
                 pump.state()
             )),
             None => ApiResponse::failure(format!("invalid action {action}")),
-            Some((next, shutdown)) => match pump.begin_transition(next) {
+            Some((next, shutdown)) => match pump.begin_shutdown(next, shutdown) {
                 Err(state) => ApiResponse::failure(format!(
                     "this pump's state is {state}, apply {action} failed!"
                 )),
                 Ok(()) => {
                     tracing::info!(%action, "state change requested over HTTP");
-                    pump.request_shutdown(shutdown);
                     ApiResponse::success(format!("apply action {action} success!"))
                 }
             },
@@ -150,6 +153,7 @@ struct BinlogQuery {
     format: Option<String>,
 }
 
+/// `GET /debug/binlog/{ts}`: the stored binlog as compact text, or JSON with `?format=json`.
 async fn binlog_by_ts(
     State(pump): State<Arc<Pump>>,
     Path(raw): Path<String>,
@@ -176,6 +180,7 @@ async fn binlog_by_ts(
     }
 }
 
+/// `POST /debug/gc/trigger`: starts a GC run unless one is going on.
 async fn trigger_gc(State(pump): State<Arc<Pump>>) -> Response {
     if pump.gc_trigger().trigger() {
         text("trigger gc success\n".to_owned())
@@ -184,6 +189,7 @@ async fn trigger_gc(State(pump): State<Arc<Pump>>) -> Response {
     }
 }
 
+/// A plain-text reply.
 fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }

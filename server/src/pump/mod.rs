@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use binlog_engine::record::{Kind, Record};
 use binlog_engine::Engine;
 use prost::Message;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::proto::Binlog;
 use crate::registry::{NodeState, Registry};
@@ -51,6 +51,8 @@ pub struct PumpTimings {
     pub gc_retention: Duration,
     /// Period of the GC loop (1 h in the original).
     pub gc_interval: Duration,
+    /// What GC keeps below the GC point for late prewrites (the engine's margin).
+    pub gc_prewrite_margin: Duration,
 }
 
 /// The state every part of a running pump shares.
@@ -75,6 +77,11 @@ pub struct Pump {
     /// Calls of `write_binlog` so far (real and fake), for the fake-binlog generator.
     writes: AtomicU64,
     shutdown: watch::Sender<Option<Shutdown>>,
+    /// Set once the final state is written: pull streams end then, not before (a closing
+    /// pump keeps serving drainers until they have consumed everything).
+    pulls_closed: watch::Sender<bool>,
+    /// A signal arrived while a shutdown was already going on: stop waiting for drainers.
+    interrupted: Notify,
     gc: background::GcTrigger,
 }
 
@@ -101,6 +108,8 @@ impl Pump {
             state: Mutex::new(NodeState::Online),
             writes: AtomicU64::new(0),
             shutdown: watch::channel(None).0,
+            pulls_closed: watch::channel(false).0,
+            interrupted: Notify::new(),
             gc: background::GcTrigger::default(),
         })
     }
@@ -110,39 +119,53 @@ impl Pump {
         *self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a shutdown of `kind`, unless one has started already.
-    pub fn request_shutdown(&self, kind: Shutdown) {
-        self.shutdown.send_if_modified(|current| {
-            if current.is_some() {
-                return false;
-            }
-            *current = Some(kind);
-            true
-        });
-    }
-
-    /// Resolves once a shutdown has been requested, with its kind.
-    pub async fn shutdown_requested(&self) -> Shutdown {
-        let mut receiver = self.shutdown.subscribe();
-        loop {
-            if let Some(kind) = *receiver.borrow_and_update() {
-                return kind;
-            }
-            if receiver.changed().await.is_err() {
-                return Shutdown::Pause;
-            }
-        }
-    }
-
-    /// Applies an HTTP state action: only an `online` pump moves, to `pausing` or `closing`.
-    /// Returns the state it was in when it did not move.
-    pub fn begin_transition(&self, next: NodeState) -> std::result::Result<(), NodeState> {
+    /// Moves an `online` pump to `next` (`pausing` or `closing`) and starts a shutdown of
+    /// `kind`, as one step. Returns the state it was in when it did not move.
+    pub fn begin_shutdown(
+        &self,
+        next: NodeState,
+        kind: Shutdown,
+    ) -> std::result::Result<(), NodeState> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if *state != NodeState::Online {
             return Err(*state);
         }
         *state = next;
+        self.shutdown.send_replace(Some(kind));
         Ok(())
+    }
+
+    /// A termination signal: an online pump starts pausing; one already shutting down stops
+    /// waiting for drainers (see [`Pump::interrupted`]).
+    pub fn on_signal(&self) {
+        if let Err(state) = self.begin_shutdown(NodeState::Pausing, Shutdown::Pause) {
+            tracing::warn!(%state, "signal during shutdown: not waiting any longer");
+            self.interrupted.notify_one();
+        }
+    }
+
+    /// Resolves when a signal arrives during a shutdown.
+    pub async fn interrupted(&self) {
+        self.interrupted.notified().await
+    }
+
+    /// Resolves once a shutdown has been requested, with its kind.
+    pub async fn shutdown_requested(&self) -> Shutdown {
+        until_shutdown(self.shutdown_signal()).await;
+        (*self.shutdown.borrow()).unwrap_or(Shutdown::Pause)
+    }
+
+    /// Ends every pull stream (after the final state is written).
+    pub fn close_pulls(&self) {
+        self.pulls_closed.send_replace(true);
+    }
+
+    /// Resolves once [`Pump::close_pulls`] has been called.
+    pub fn pulls_closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closed = self.pulls_closed.subscribe();
+        async move {
+            let _ = closed.wait_for(|closed| *closed).await;
+        }
     }
 
     /// Validates and stores one binlog (the body of `WriteBinlog`); resolves once it is durable.
@@ -165,12 +188,7 @@ impl Pump {
                 binlog.tp
             )
         })?;
-        if binlog.start_ts < 0 || binlog.commit_ts < 0 {
-            return Err(format!(
-                "invalid binlog TS: start_ts {} commit_ts {}",
-                binlog.start_ts, binlog.commit_ts
-            ));
-        }
+        check_ts(kind, &binlog)?;
         self.append(kind, &binlog, payload)
             .await
             .map_err(|e| e.to_string())
@@ -226,6 +244,26 @@ impl Pump {
     /// The GC trigger shared by the loop and `/debug/gc/trigger`.
     pub fn gc_trigger(&self) -> &background::GcTrigger {
         &self.gc
+    }
+}
+
+/// Rejects TSs that could never be matched or ordered: a prewrite needs a start TS (it would
+/// hold the watermark forever otherwise), a commit a commit TS above its start TS.
+fn check_ts(kind: Kind, binlog: &Binlog) -> std::result::Result<(), String> {
+    let (start, commit) = (binlog.start_ts, binlog.commit_ts);
+    let valid = start >= 0
+        && commit >= 0
+        && match kind {
+            Kind::Prewrite => start > 0,
+            Kind::Commit => commit > start,
+            Kind::Rollback | Kind::Fake => true,
+        };
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid binlog TS for {kind:?}: start_ts {start} commit_ts {commit}"
+        ))
     }
 }
 

@@ -14,6 +14,9 @@ use crate::{Error, Result};
 /// The file in the data dir that holds the node ID.
 pub const NODE_ID_FILE: &str = ".node";
 
+/// How long the final state write is retried before the pump gives up (and exits non-zero).
+const FINAL_STATE_RETRY: Duration = Duration::from_secs(30);
+
 /// Overall time allowed for telling drainers that this pump is online.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,14 +43,36 @@ pub fn resolve_node_id(data_dir: &Path, configured: &str, port: u16) -> Result<S
                 return Ok(configured.to_owned());
             }
             let id = format!("{}:{port}", hostname());
-            std::fs::write(&path, &id)
-                .map_err(|e| Error::io("cannot write node ID file", &path, e))?;
+            write_node_id(data_dir, &id)?;
             Ok(id)
         }
         Err(error) => Err(Error::io("cannot read node ID file", &path, error)),
     }
 }
 
+/// Writes `.node` atomically (temporary file, fsync, rename, directory fsync), mode 0600: a
+/// crash never leaves an empty or partial ID behind.
+fn write_node_id(data_dir: &Path, id: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join(NODE_ID_FILE);
+    let temporary = data_dir.join(format!("{NODE_ID_FILE}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(id.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &path)?;
+        binlog_engine::data_dir::sync_dir(data_dir)
+    };
+    write().map_err(|e| Error::io("cannot write node ID file", &path, e))
+}
+
+/// The host name, as the original's default node ID uses it.
 fn hostname() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
@@ -136,18 +161,31 @@ impl Pump {
         }
     }
 
-    /// The end of a shutdown of `kind`: `paused`, or `offline` once it is safe; the final state
-    /// is written to the registry.
+    /// The end of a shutdown of `kind`: `paused`, or `offline` once it is safe (a signal meanwhile
+    /// gives up and ends `paused`). The final state is written to the registry, retried for up
+    /// to [`FINAL_STATE_RETRY`].
     pub async fn final_state(&self, kind: Shutdown) -> Result<NodeState> {
         let state = match kind {
             Shutdown::Pause => NodeState::Paused,
-            Shutdown::Close => {
-                self.wait_safe_to_offline().await;
-                NodeState::Offline
-            }
+            Shutdown::Close => tokio::select! {
+                _ = self.wait_safe_to_offline() => NodeState::Offline,
+                _ = self.interrupted() => {
+                    tracing::warn!("close interrupted by a signal: ending paused, not offline");
+                    NodeState::Paused
+                }
+            },
         };
-        self.publish(state).await?;
-        Ok(state)
+        let deadline = tokio::time::Instant::now() + FINAL_STATE_RETRY;
+        loop {
+            match self.publish(state).await {
+                Ok(()) => return Ok(state),
+                Err(error) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(%error, %state, "cannot write the final state; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Waits until every drainer that is not offline has a checkpoint at or past this pump's

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use binlog_engine::Engine;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::pump::metrics::PumpMetrics;
 use crate::pump::service::PumpGrpc;
-use crate::pump::{background, node, until_shutdown, Pump, PumpTimings, Shutdown};
+use crate::pump::{background, node, Pump, PumpTimings};
 use crate::pump_config::PumpConfig;
 use crate::registry::NodeState;
 use crate::{registry, serve, tso, Error, Result};
@@ -61,6 +62,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         fake_binlog_interval: config.gen_binlog_interval,
         gc_retention: config.gc,
         gc_interval: GC_INTERVAL,
+        gc_prewrite_margin: config.engine_config().gc_prewrite_margin,
     };
     let pump = Pump::new(
         engine.clone(),
@@ -72,6 +74,14 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         timings,
     );
     PumpMetrics::set_ts(&pump.metrics.gc_ts, engine.gc_ts());
+    match binlog_engine::data_dir::space(&config.data_dir) {
+        Ok(space) => pump
+            .metrics
+            .storage_size
+            .with_label_values(&["capacity"])
+            .set(space.capacity as f64),
+        Err(error) => tracing::warn!(%error, "cannot read the data dir's filesystem size"),
+    }
     PumpMetrics::set_ts(&pump.metrics.max_commit_ts, engine.max_commit_ts());
     tracing::info!(
         %node_id, cluster_id, %listen, registry = %registry.describe(),
@@ -90,10 +100,16 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let grpc =
         || tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
     let app = serve::one_port_app(grpc(), crate::pump::http::router(pump.clone()));
+    // Small gRPC replies must not wait for Nagle and delayed ACKs.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let mut servers = vec![tokio::spawn(serve::serve(listener, app, stopped()))];
-    if let Some(path) = config.socket_path() {
-        // A stale socket file from an earlier run would make bind fail.
-        let _ = std::fs::remove_file(&path);
+    let socket = config.socket_path();
+    if let Some(path) = &socket {
+        remove_stale_socket(path)?;
         let unix = tokio::net::UnixListener::bind(&path)
             .map_err(|e| Error::io("cannot listen on unix socket", &path, e))?;
         tracing::info!(socket = %path.display(), "serving gRPC on a unix socket too");
@@ -105,7 +121,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     }
 
     if let Err(error) = pump.register_online().await {
-        pump.request_shutdown(Shutdown::Pause);
+        pump.close_pulls();
         let _ = stop_serving.send(true);
         for server in servers {
             let _ = server.await;
@@ -117,18 +133,20 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         tokio::spawn(background::fake_binlog_loop(pump.clone())),
         tokio::spawn(background::gc_loop(pump.clone())),
         tokio::spawn(background::pending_prewrite_watch(pump.clone(), None)),
-        tokio::spawn(shutdown_on_signal(pump.clone(), signals)),
     ];
+    let signals = tokio::spawn(shutdown_on_signal(pump.clone(), signals));
 
     let kind = pump.shutdown_requested().await;
     tracing::info!(?kind, "shutting down");
     // The heartbeat ends on its own at the shutdown; waiting for it means no `online` write can
-    // land after the final state.
+    // land after the final state. The signal task stays: a signal during `close` stops waiting.
     let _ = heartbeat.await;
     for task in loops {
         task.abort();
     }
     let final_state = pump.final_state(kind).await;
+    signals.abort();
+    pump.close_pulls();
     let _ = stop_serving.send(true);
     for server in servers {
         match server.await {
@@ -136,6 +154,9 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
             Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
             Err(error) => tracing::warn!(%error, "server task failed"),
         }
+    }
+    if let Some(path) = &socket {
+        let _ = std::fs::remove_file(path);
     }
     let state = final_state?;
     tracing::info!(%state, "pump stopped");
@@ -159,15 +180,35 @@ fn shutdown_signals() -> Vec<Signal> {
     .collect()
 }
 
-/// Any of `signals`: shut down to `paused`.
+/// Each of `signals`: see [`Pump::on_signal`].
 async fn shutdown_on_signal(pump: Arc<Pump>, mut signals: Vec<Signal>) {
-    let any = futures_util::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv())));
-    tokio::select! {
-        _ = any => {
-            tracing::info!("signal received");
-            let _ = pump.begin_transition(NodeState::Pausing);
-            pump.request_shutdown(Shutdown::Pause);
-        }
-        _ = until_shutdown(pump.shutdown_signal()) => {}
+    if signals.is_empty() {
+        return std::future::pending().await;
+    }
+    loop {
+        let any = futures_util::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv())));
+        any.await;
+        tracing::info!("signal received");
+        pump.on_signal();
+    }
+}
+
+/// Removes a socket file left by an earlier run (bind fails on it); anything else at that path
+/// is an error, never deleted.
+fn remove_stale_socket(path: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
+            .map_err(|e| Error::io("cannot remove the stale unix socket", path, e)),
+        Ok(_) => Err(Error::InvalidConfig(format!(
+            "socket {} exists and is not a unix socket; refusing to replace it",
+            path.display()
+        ))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(Error::io(
+            "cannot inspect the unix socket path",
+            path,
+            error,
+        )),
     }
 }

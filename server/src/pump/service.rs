@@ -16,7 +16,7 @@ use crate::proto::pump_server::{Pump as PumpService, PumpServer};
 use crate::proto::{
     Binlog, Entity, Meta, PullBinlogReq, PullBinlogResp, WriteBinlogReq, WriteBinlogResp,
 };
-use crate::pump::{until_shutdown, Pump};
+use crate::pump::Pump;
 
 /// The gRPC service over a [`Pump`].
 pub struct PumpGrpc {
@@ -101,31 +101,43 @@ impl PumpService for PumpGrpc {
             Status::unknown(error.to_string())
         })?;
         tracing::info!(after, "PullBinlogs started");
-        let metrics_pump = self.pump.clone();
+        let timer = PullTimer {
+            pump: self.pump.clone(),
+            started,
+        };
         let entities = binlogs
-            .map(|pulled| {
+            .map(move |pulled| {
+                let _timer = &timer; // recorded when the stream ends, however it ends
                 let pulled = pulled.map_err(|error| Status::unknown(error.to_string()))?;
                 Ok(PullBinlogResp {
                     entity: Some(entity(pulled)?),
                 })
             })
-            .take_until(until_shutdown(self.pump.shutdown_signal()))
+            .take_until(self.pump.pulls_closed())
             // A failed item ends the stream with its status.
             .scan(false, |failed, item: Result<PullBinlogResp, Status>| {
                 let keep = !*failed;
                 *failed = item.is_err();
-                std::future::ready(keep.then_some(Some(item)))
-            })
-            .chain(futures_util::stream::once(async move {
-                metrics_pump
-                    .metrics
-                    .rpc_duration
-                    .with_label_values(&["PullBinlogs", "succ"])
-                    .observe(started.elapsed().as_secs_f64());
-                None
-            }))
-            .filter_map(std::future::ready);
+                std::future::ready(keep.then_some(item))
+            });
         Ok(Response::new(Box::pin(entities)))
+    }
+}
+
+/// Records a pull's duration in `binlog_pump_rpc_duration_seconds` when its stream is dropped
+/// (ended by the pump, by an error, or by the client going away).
+struct PullTimer {
+    pump: Arc<Pump>,
+    started: Instant,
+}
+
+impl Drop for PullTimer {
+    fn drop(&mut self) {
+        self.pump
+            .metrics
+            .rpc_duration
+            .with_label_values(&["PullBinlogs", "succ"])
+            .observe(self.started.elapsed().as_secs_f64());
     }
 }
 
@@ -135,7 +147,7 @@ fn entity(pulled: PulledBinlog) -> Result<Entity, Status> {
     let payload = match (pulled.kind, &pulled.prewrite_payload) {
         (Kind::Commit, Some(prewrite)) => {
             let corrupt = |what: &str, error: prost::DecodeError| {
-                Status::internal(format!(
+                Status::unknown(format!(
                     "stored {what} binlog at commit TS {} does not decode: {error}",
                     pulled.commit_ts
                 ))

@@ -110,8 +110,8 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let socket = config.socket_path();
     if let Some(path) = &socket {
         remove_stale_socket(path)?;
-        let unix = tokio::net::UnixListener::bind(&path)
-            .map_err(|e| Error::io("cannot listen on unix socket", &path, e))?;
+        let unix = tokio::net::UnixListener::bind(path)
+            .map_err(|e| Error::io("cannot listen on unix socket", path, e))?;
         tracing::info!(socket = %path.display(), "serving gRPC on a unix socket too");
         servers.push(tokio::spawn(serve::serve(
             unix,

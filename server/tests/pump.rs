@@ -268,9 +268,9 @@ async fn refusals_reach_the_client_as_unknown_with_the_message() {
         "{status:?}"
     );
 
-    // Only the undecodable payload and the TS-less prewrite count as a lost binlog: a cluster-ID mismatch does not (as
-    // in the original) and an oversized message never reaches the service.
-    // An empty payload is a liveness probe: success, nothing stored.
+    // An empty payload is a liveness probe: success, nothing stored. Only the undecodable
+    // payload and the TS-less prewrite count as lost binlogs: a cluster-ID mismatch does not
+    // (as in the original) and an oversized message never reaches the service.
     client
         .write_binlog(WriteBinlogReq {
             cluster_id,

@@ -21,9 +21,6 @@ pub enum Error {
     /// The storage engine failed.
     #[error(transparent)]
     Engine(#[from] binlog_engine::Error),
-    /// An etcd request failed.
-    #[error("etcd: {0}")]
-    Etcd(#[from] etcd_client::Error),
     /// A registry entry could not be created or read; the text says which and why.
     #[error("{0}")]
     Registry(String),

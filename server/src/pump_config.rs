@@ -82,9 +82,12 @@ pub struct PumpConfig {
     /// A unix socket to serve gRPC on too, as the original writes it (it must contain a `/`).
     /// Flag `-socket`. Default none.
     pub socket: Option<String>,
-    /// PD endpoints (`http://host:port`; comma-separated in the file and flag): the etcd
-    /// registry and PD's TSO. Flag `-pd-urls`. Default empty: the file registry and file TSO in
-    /// `registry-dir` (the original defaults to `http://127.0.0.1:2379`).
+    /// Endpoints of a plain etcd (`http://host:port`; comma-separated in the file and flag): the
+    /// etcd registry and the etcd compare-and-swap TSO (`/tidb-binlog/v1/tso`), not PD's TSO
+    /// service. A real PD (one holding `/pd/cluster_id`) is refused: this build has no PD TSO
+    /// client, and TSs from anything else could make drainers skip binlogs. Flag `-pd-urls`.
+    /// Default empty: the file registry and file TSO in `registry-dir` (the original defaults to
+    /// `http://127.0.0.1:2379`).
     #[serde(with = "comma_list")]
     pub pd_urls: Vec<String>,
     /// Directory of the file registry and file TSO shared by every process on this host; used
@@ -625,7 +628,6 @@ impl PumpConfig {
         }
     }
 
-    /// The `host:port` to bind: `addr` without its scheme. An empty host (`:8250`), which Go
     /// The unix socket path `-socket` names (`unix:///tmp/pump.sock` or a plain path); as the
     /// original, it must contain a `/`. `None` when unset or malformed.
     pub fn socket_path(&self) -> Option<PathBuf> {
@@ -637,6 +639,7 @@ impl PumpConfig {
         path.contains('/').then(|| PathBuf::from(path))
     }
 
+    /// The `host:port` to bind: `addr` without its scheme. An empty host (`:8250`), which Go
     /// binds on every interface, becomes `0.0.0.0`.
     pub fn listen_addr(&self) -> String {
         let listen = strip_scheme(&self.addr);

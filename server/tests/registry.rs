@@ -440,3 +440,71 @@ async fn etcd_connection_failure_names_the_endpoints() {
         .to_string();
     assert!(err.contains(&format!("http://{url}")), "{err}");
 }
+
+#[tokio::test]
+async fn etcd_backend_keeps_its_own_cluster_id_and_refuses_a_real_pd() {
+    const OURS: &str = "/tidb-binlog/v1/cluster_id";
+    const PD: &str = "/pd/cluster_id";
+    let etcd = EtcdServer::start();
+    let urls = [etcd.url().to_string()];
+    let mut client = etcd_client::Client::connect([etcd.url()], None)
+        .await
+        .unwrap();
+    let registry = EtcdRegistry::connect(&urls).await.unwrap();
+    let refused = |err: String| {
+        assert!(
+            err.contains(&format!(
+                "pd-urls {} points at a PD cluster (found {PD})",
+                etcd.url()
+            )) && err.contains("no client for PD's TSO service"),
+            "{err}"
+        );
+    };
+
+    // A PD appears before the cluster ID is made: refused, and nothing is made.
+    client
+        .put(PD, 7_000_000_000_000_000_001u64.to_be_bytes(), None)
+        .await
+        .unwrap();
+    refused(registry.cluster_id().await.unwrap_err().to_string());
+    assert_eq!(client.get(OURS, None).await.unwrap().count(), 0);
+
+    // Plain etcd: our own key, 8 bytes big-endian.
+    client.delete(PD, None).await.unwrap();
+    let id = registry.cluster_id().await.unwrap();
+    assert_ne!(id, 0);
+    let resp = client.get(OURS, None).await.unwrap();
+    assert_eq!(resp.kvs()[0].value(), id.to_be_bytes());
+
+    // A PD appears after it was made: still refused.
+    client
+        .put(PD, 7_000_000_000_000_000_001u64.to_be_bytes(), None)
+        .await
+        .unwrap();
+    refused(registry.cluster_id().await.unwrap_err().to_string());
+
+    // Connecting to a PD is refused, for the registry and the TSO alike.
+    refused(
+        EtcdRegistry::connect(&urls)
+            .await
+            .err()
+            .unwrap()
+            .to_string(),
+    );
+    refused(EtcdTso::connect(&urls).await.err().unwrap().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    refused(
+        binlog_server::registry::open(&urls, dir.path())
+            .await
+            .err()
+            .unwrap()
+            .to_string(),
+    );
+    refused(
+        binlog_server::tso::open(&urls, dir.path())
+            .await
+            .err()
+            .unwrap()
+            .to_string(),
+    );
+}

@@ -4,21 +4,33 @@
 //! Keys `/tidb-binlog/v1/pumps/<nodeId>` and `/tidb-binlog/v1/drainers/<nodeId>`, values the
 //! compact JSON of [`NodeStatus`]. Writes keep the original's revision checks (`UpdateNode`:
 //! create only if absent, update only if present), and every call is bounded by the original's
-//! 5 s `EtcdDialTimeout`. The cluster ID is PD's `/pd/cluster_id`.
+//! 5 s `EtcdDialTimeout`. The cluster ID is ours, `/tidb-binlog/v1/cluster_id` (8 bytes,
+//! big-endian), made once.
+//!
+//! The etcd must be a plain one, not a real PD. With a PD, binlog TSs would have to come from
+//! PD's TSO service, and this build has no client for it: the etcd compare-and-swap TSO
+//! ([`crate::tso::etcd::EtcdTso`], `max(local clock, last + 1)`) could give a fake binlog a TS
+//! above commit TSs PD has yet to issue, and drainers would then skip those binlogs. So an etcd
+//! holding PD's `/pd/cluster_id` is refused, when connecting (registry and TSO alike) and when
+//! reading the cluster ID.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use etcd_client::{Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, Txn, TxnOp};
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse,
+};
 
-use crate::registry::{NodeKind, NodeStatus, Registry};
+use crate::registry::{parse_entry, serialize, NodeKind, NodeStatus, Registry};
 use crate::{Error, Result};
 
 /// The root of every key of TiDB-Binlog.
 const ROOT: &str = "/tidb-binlog/v1";
-/// PD's cluster ID key: 8 bytes, big-endian.
-const CLUSTER_ID_KEY: &str = "/pd/cluster_id";
+/// Our cluster ID key: 8 bytes, big-endian, non-zero.
+const CLUSTER_ID_KEY: &str = "/tidb-binlog/v1/cluster_id";
+/// PD's cluster ID key; its presence means the etcd is a real PD, which is refused.
+const PD_CLUSTER_ID_KEY: &str = "/pd/cluster_id";
 /// The bound of every etcd call (the original's `EtcdDialTimeout`).
 pub(crate) const ETCD_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -31,7 +43,8 @@ pub(crate) struct Etcd {
 
 impl Etcd {
     /// Connects to the etcd behind `pd_urls` (`host:port` or `http://host:port`, each entry
-    /// possibly a comma-separated list) and checks that it answers.
+    /// possibly a comma-separated list), checks that it answers, and refuses it if it is a real
+    /// PD (see the module docs).
     pub(crate) async fn connect(pd_urls: &[String]) -> Result<Etcd> {
         let urls: Vec<String> = pd_urls
             .iter()
@@ -63,14 +76,28 @@ impl Etcd {
             client,
             endpoints: endpoints.clone(),
         };
-        bounded(
+        let pd = bounded(
             etcd.kv()
-                .get(CLUSTER_ID_KEY, Some(GetOptions::new().with_count_only())),
+                .get(PD_CLUSTER_ID_KEY, Some(GetOptions::new().with_count_only())),
         )
         .await
         .map_err(unreachable)?;
+        if pd.count() > 0 {
+            return Err(etcd.pd_refused());
+        }
         tracing::info!(endpoints = %endpoints, "connected to etcd");
         Ok(etcd)
+    }
+
+    /// The error refusing a real PD (an etcd holding `/pd/cluster_id`).
+    pub(crate) fn pd_refused(&self) -> Error {
+        Error::InvalidConfig(format!(
+            "pd-urls {} points at a PD cluster (found {PD_CLUSTER_ID_KEY}): this build has no \
+             client for PD's TSO service, and taking binlog TSs from anything else could make \
+             drainers skip binlogs; point pd-urls at a plain etcd, or leave it empty for the \
+             embedded registry",
+            self.endpoints
+        ))
     }
 
     /// A KV client (cheap: it shares the connection).
@@ -104,7 +131,7 @@ pub struct EtcdRegistry {
 
 impl EtcdRegistry {
     /// Connects to the etcd behind `pd_urls` (with or without `http://`); fails naming the
-    /// endpoints if none answers within 5 s.
+    /// endpoints if none answers within 5 s, and refuses a real PD (see the module docs).
     pub async fn connect(pd_urls: &[String]) -> Result<EtcdRegistry> {
         Ok(EtcdRegistry {
             etcd: Etcd::connect(pd_urls).await?,
@@ -125,6 +152,35 @@ impl EtcdRegistry {
         } else {
             Err(Error::Registry(format!("key {key} in etcd already exists")))
         }
+    }
+
+    /// Our cluster ID, `None` if none was made yet; fails if the etcd holds PD's (both keys are
+    /// read in one transaction, so a PD cannot slip in between).
+    async fn read_cluster_id(&self) -> Result<Option<u64>> {
+        let txn = Txn::new().and_then([
+            TxnOp::get(PD_CLUSTER_ID_KEY, Some(GetOptions::new().with_count_only())),
+            TxnOp::get(CLUSTER_ID_KEY, None),
+        ]);
+        let resp = self
+            .call("get", CLUSTER_ID_KEY, self.etcd.kv().txn(txn))
+            .await?;
+        let mut gets = resp.op_responses().into_iter().filter_map(|op| match op {
+            TxnOpResponse::Get(get) => Some(get),
+            _ => None,
+        });
+        let (Some(pd), Some(ours)) = (gets.next(), gets.next()) else {
+            return Err(Error::Registry(format!(
+                "etcd get of {CLUSTER_ID_KEY} at {} answered without its two reads",
+                self.etcd.endpoints()
+            )));
+        };
+        if pd.count() > 0 {
+            return Err(self.etcd.pd_refused());
+        }
+        ours.kvs()
+            .first()
+            .map(|kv| decode_cluster_id(kv.value()))
+            .transpose()
     }
 
     /// Runs one call, its error naming the operation, the key and the endpoints.
@@ -186,7 +242,7 @@ impl Registry for EtcdRegistry {
         }
         let mut nodes = children
             .iter()
-            .map(|(child, value)| parse_entry(&format!("{prefix}{child}"), value))
+            .map(|(child, value)| parse_entry(format!("{prefix}{child}"), value))
             .collect::<Result<Vec<_>>>()?;
         nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
         Ok(nodes)
@@ -219,28 +275,26 @@ impl Registry for EtcdRegistry {
     }
 
     async fn cluster_id(&self) -> Result<u64> {
-        let key = CLUSTER_ID_KEY;
-        let resp = self.call("get", key, self.etcd.kv().get(key, None)).await?;
-        if let Some(kv) = resp.kvs().first() {
-            return decode_cluster_id(kv.value());
+        if let Some(id) = self.read_cluster_id().await? {
+            return Ok(id);
         }
-        // No PD made one: make it as PD does (create if absent), then read back whichever
-        // creator won.
+        // None made yet: create it if it is still absent (and no PD appeared), then read back
+        // whichever creator won.
+        let key = CLUSTER_ID_KEY;
         let id = super::file::random_nonzero_u64()?;
         let txn = Txn::new()
-            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .when([
+                Compare::create_revision(key, CompareOp::Equal, 0),
+                Compare::create_revision(PD_CLUSTER_ID_KEY, CompareOp::Equal, 0),
+            ])
             .and_then([TxnOp::put(key, id.to_be_bytes(), None)]);
         let created = self.call("create", key, self.etcd.kv().txn(txn)).await?;
         if created.succeeded() {
             tracing::info!(cluster_id = id, "made a new cluster id in etcd");
         }
-        let resp = self.call("get", key, self.etcd.kv().get(key, None)).await?;
-        match resp.kvs().first() {
-            Some(kv) => decode_cluster_id(kv.value()),
-            None => Err(Error::Registry(format!(
-                "{key} in etcd vanished right after it was created"
-            ))),
-        }
+        self.read_cluster_id().await?.ok_or_else(|| {
+            Error::Registry(format!("{key} in etcd vanished right after it was created"))
+        })
     }
 
     fn describe(&self) -> String {
@@ -253,26 +307,13 @@ fn node_key(kind: NodeKind, node_id: &str) -> String {
     format!("{ROOT}/{}/{node_id}", kind.prefix())
 }
 
-fn serialize(status: &NodeStatus) -> Result<Vec<u8>> {
-    serde_json::to_vec(status).map_err(|e| {
-        Error::Registry(format!(
-            "cannot serialise the status of node {}: {e}",
-            status.node_id
-        ))
-    })
-}
-
-fn parse_entry(key: &str, value: &[u8]) -> Result<NodeStatus> {
-    serde_json::from_slice(value)
-        .map_err(|e| Error::Registry(format!("cannot parse registry entry {key}: {e}")))
-}
-
+/// The cluster ID stored in [`CLUSTER_ID_KEY`]: 8 bytes, big-endian, non-zero.
 fn decode_cluster_id(value: &[u8]) -> Result<u64> {
-    match <[u8; 8]>::try_from(value) {
-        Ok(bytes) => Ok(u64::from_be_bytes(bytes)),
-        Err(_) => Err(Error::Registry(format!(
-            "{CLUSTER_ID_KEY} in etcd is {} bytes, not an 8-byte cluster id",
-            value.len()
+    match <[u8; 8]>::try_from(value).map(u64::from_be_bytes) {
+        Ok(id) if id != 0 => Ok(id),
+        _ => Err(Error::Registry(format!(
+            "{CLUSTER_ID_KEY} in etcd holds {:02x?}, not a non-zero 8-byte big-endian cluster id",
+            value
         ))),
     }
 }

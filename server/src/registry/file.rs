@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::registry::{NodeKind, NodeStatus, Registry};
+use crate::registry::{parse_entry, serialize, NodeKind, NodeStatus, Registry};
 use crate::{Error, Result};
 
 /// The file holding the cluster ID, in the registry directory.
@@ -36,6 +36,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// The file registry in one directory.
 #[derive(Clone, Debug)]
 pub struct FileRegistry {
+    /// The registry directory, holding `pumps/`, `drainers/` and `cluster_id`.
     dir: PathBuf,
 }
 
@@ -189,15 +190,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Registry(format!("registry file task failed: {e}")))?
 }
 
-fn serialize(status: &NodeStatus) -> Result<Vec<u8>> {
-    serde_json::to_vec(status).map_err(|e| {
-        Error::Registry(format!(
-            "cannot serialise the status of node {}: {e}",
-            status.node_id
-        ))
-    })
-}
-
+/// Whether anything (a file, or even a dangling symlink) is at `path`; an error other than
+/// "not found" fails naming the path.
 fn exists(path: &Path) -> Result<bool> {
     match fs::symlink_metadata(path) {
         Ok(_) => Ok(true),
@@ -206,21 +200,14 @@ fn exists(path: &Path) -> Result<bool> {
     }
 }
 
+/// The entry in the file at `path`, `None` if there is no such file; a file that is not a
+/// valid entry fails naming it.
 fn read_entry(path: &Path) -> Result<Option<NodeStatus>> {
     match fs::read(path) {
-        Ok(value) => parse_entry(path, &value).map(Some),
+        Ok(value) => parse_entry(path.display(), &value).map(Some),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("cannot read registry entry", path, e)),
     }
-}
-
-fn parse_entry(path: &Path, value: &[u8]) -> Result<NodeStatus> {
-    serde_json::from_slice(value).map_err(|e| {
-        Error::Registry(format!(
-            "cannot parse registry entry {}: {e}",
-            path.display()
-        ))
-    })
 }
 
 /// Every entry in one kind's directory, sorted by node ID.
@@ -295,6 +282,8 @@ impl Drop for TempFile {
     }
 }
 
+/// The directory holding `path` (`.` for a bare file name), where its temporary files go and
+/// which is synced after it changes.
 fn parent(path: &Path) -> &Path {
     path.parent().unwrap_or(Path::new("."))
 }
@@ -327,6 +316,7 @@ fn replace_entry(path: &Path, value: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+/// Syncs the directory `dir`, making the names created or renamed in it durable.
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())

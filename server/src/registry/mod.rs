@@ -3,7 +3,9 @@
 //! Two backends behind the [`Registry`] trait: [`file::FileRegistry`] (the embedded default,
 //! one JSON file per node in a directory shared by every process on the host) and
 //! [`etcd::EtcdRegistry`] (the original's keys `/tidb-binlog/v1/<pumps|drainers>/<nodeId>` and
-//! JSON, selected by `pd-urls`).
+//! JSON, selected by `pd-urls`). The etcd backend needs a plain etcd: a real PD (one holding
+//! `/pd/cluster_id`) is refused, because this build has no client for PD's TSO service and the
+//! etcd compare-and-swap TSO could hand out TSs above commit TSs PD has yet to issue.
 
 pub mod etcd;
 pub mod file;
@@ -14,7 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// Which kind of node a registry entry describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -153,8 +155,10 @@ pub trait Registry: Send + Sync {
     /// Creates the entry if there is none, else replaces it (the original's revision checks:
     /// create only if absent, update only if present).
     async fn update_node(&self, kind: NodeKind, status: &NodeStatus) -> Result<()>;
-    /// The cluster ID TiDB must send. File backend: a random ID made once and kept in the
-    /// directory. etcd backend: PD's `/pd/cluster_id` (8 bytes, big-endian), made if absent.
+    /// The cluster ID TiDB must send: a random non-zero ID made once (of racing makers one
+    /// wins, and every one returns the winner's). File backend: kept in `<dir>/cluster_id`.
+    /// etcd backend: kept in `/tidb-binlog/v1/cluster_id` (8 bytes, big-endian); fails if the
+    /// etcd is a real PD (it holds `/pd/cluster_id`), which this build refuses.
     async fn cluster_id(&self) -> Result<u64>;
     /// A short description for logs (`file registry /var/tmp/...`, `etcd http://...`).
     fn describe(&self) -> String;
@@ -167,4 +171,22 @@ pub async fn open(pd_urls: &[String], dir: &Path) -> Result<Arc<dyn Registry>> {
     } else {
         Ok(Arc::new(etcd::EtcdRegistry::connect(pd_urls).await?))
     }
+}
+
+/// A node's entry as both backends store it: the compact JSON of `status`, fields in the
+/// original's order.
+pub(crate) fn serialize(status: &NodeStatus) -> Result<Vec<u8>> {
+    serde_json::to_vec(status).map_err(|e| {
+        Error::Registry(format!(
+            "cannot serialise the status of node {}: {e}",
+            status.node_id
+        ))
+    })
+}
+
+/// The [`NodeStatus`] in an entry's stored `value`; the error names the entry (`name`: its
+/// file's path or its etcd key).
+pub(crate) fn parse_entry(name: impl fmt::Display, value: &[u8]) -> Result<NodeStatus> {
+    serde_json::from_slice(value)
+        .map_err(|e| Error::Registry(format!("cannot parse registry entry {name}: {e}")))
 }

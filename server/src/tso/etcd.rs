@@ -3,6 +3,9 @@
 //! Each TS is `max(now, last + 1)` written with `If(ModRevision(key) == rev) Then Put`, so it is
 //! larger than every TS any process took before. There are no per-process windows: one etcd
 //! round trip per TS, which is fine for the pump's few TSs (fake binlogs, heartbeats).
+//!
+//! This is not PD's TSO, so it is only right on a plain etcd: [`EtcdTso::connect`] refuses a real
+//! PD (see [`crate::registry::etcd`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +31,8 @@ pub struct EtcdTso {
 
 impl EtcdTso {
     /// Connects to the etcd behind `pd_urls` (with or without `http://`); fails naming the
-    /// endpoints if none answers within 5 s.
+    /// endpoints if none answers within 5 s, and refuses a real PD (one holding
+    /// `/pd/cluster_id`).
     pub async fn connect(pd_urls: &[String]) -> Result<EtcdTso> {
         Ok(EtcdTso {
             etcd: Etcd::connect(pd_urls).await?,
@@ -36,6 +40,7 @@ impl EtcdTso {
         })
     }
 
+    /// A TSO error naming the key and the endpoints.
     fn error(&self, what: &str) -> Error {
         Error::Tso(format!("{TSO_KEY} at {}: {what}", self.etcd.endpoints()))
     }
@@ -48,6 +53,7 @@ impl EtcdTso {
         self.decode(resp.kvs().first())
     }
 
+    /// The value and mod revision of the key as read (`kv`), `(0, 0)` if it does not exist.
     fn decode(&self, kv: Option<&etcd_client::KeyValue>) -> Result<(u64, i64)> {
         let Some(kv) = kv else {
             return Ok((0, 0));

@@ -7,12 +7,20 @@
 //! `last` may be lost, but every TS issued was at most the synced high-water mark. A crash is
 //! recognised by the kernel's boot ID stored with the state: when it differs, issuing continues
 //! above the high-water mark.
+//!
+//! A process only relies on a high-water mark it synced itself: its first TS syncs (the mark in
+//! the file may have been written by a process that died before syncing it), and after a failed
+//! sync it issues no TS until a sync succeeds. A failed sync also puts the previous state back,
+//! so other processes do not rely on the unsynced mark either.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+#[cfg(test)]
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -114,12 +122,22 @@ pub struct FileTso {
     inner: Arc<Inner>,
 }
 
+/// The state of a [`FileTso`], shared by its clones.
 struct Inner {
+    /// `<dir>/tso`, for messages.
     path: PathBuf,
     /// The one fd; the mutex serialises this process's callers, because `flock` locks per open
     /// file and so does not exclude two threads sharing it.
     file: Mutex<File>,
+    /// The current boot's ID, written with every state.
     boot_id: [u8; 16],
+    /// Whether the high-water mark in the file was synced by this process. False at first and
+    /// after a failed sync: the next TS then re-writes the state and syncs it before it is
+    /// issued, so no TS up to an unsynced mark is handed out. Only used with `file` locked.
+    high_water_synced: AtomicBool,
+    /// Tests: how many of the next syncs fail.
+    #[cfg(test)]
+    fail_syncs: AtomicU32,
 }
 
 impl FileTso {
@@ -148,6 +166,9 @@ impl FileTso {
             path,
             file: Mutex::new(file),
             boot_id: current_boot_id()?,
+            high_water_synced: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_syncs: AtomicU32::new(0),
         };
         // Fail at startup, not at the first binlog, if the file is corrupt.
         inner.locked(|_, _| Ok(()))?;
@@ -194,6 +215,7 @@ impl Inner {
         f(&file, state)
     }
 
+    /// The error for a TSO file whose content is not a valid state (`why` says how).
     fn corrupt(&self, why: &str) -> Error {
         Error::Tso(format!(
             "{} is corrupt ({why}); not guessing the last TS issued: remove it only when no \
@@ -204,8 +226,8 @@ impl Inner {
 
     /// Issues the next TS.
     fn next_ts(&self) -> Result<u64> {
-        self.locked(|file, state| {
-            let state = state.unwrap_or(State {
+        self.locked(|file, old| {
+            let state = old.unwrap_or(State {
                 last: 0,
                 high_water: 0,
                 boot_id: self.boot_id,
@@ -227,11 +249,13 @@ impl Inner {
                 .checked_add(1)
                 .ok_or_else(|| self.corrupt("the last TS is u64::MAX"))?
                 .max(now_ts());
-            let sync = ts > state.high_water;
+            // Past the mark, or this process has not synced the mark it would rely on.
+            let sync = ts > state.high_water || !self.high_water_synced.load(Ordering::Relaxed);
             let next = State {
                 last: ts,
                 high_water: if sync {
-                    add_duration(ts, HIGH_WATER_AHEAD)
+                    // Never lower: other processes may have issued TSs up to the current mark.
+                    add_duration(ts, HIGH_WATER_AHEAD).max(state.high_water)
                 } else {
                     state.high_water
                 },
@@ -240,11 +264,52 @@ impl Inner {
             file.write_all_at(&next.encode(), 0)
                 .map_err(|e| Error::io("cannot write TSO file", &self.path, e))?;
             if sync {
-                file.sync_data()
-                    .map_err(|e| Error::io("cannot sync TSO file", &self.path, e))?;
+                if let Err(e) = self.sync(file) {
+                    // `ts` is not issued. Rely on no mark until a sync succeeds, and put the
+                    // previous state back so other processes sync before passing it too.
+                    self.high_water_synced.store(false, Ordering::Relaxed);
+                    self.restore(file, old);
+                    return Err(e);
+                }
+                self.high_water_synced.store(true, Ordering::Relaxed);
             }
             Ok(ts)
         })
+    }
+
+    /// Syncs the file's data; the error names the file.
+    fn sync(&self, file: &File) -> Result<()> {
+        #[cfg(test)]
+        if self
+            .fail_syncs
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(Error::io(
+                "cannot sync TSO file",
+                &self.path,
+                io::Error::other("injected failure"),
+            ));
+        }
+        file.sync_data()
+            .map_err(|e| Error::io("cannot sync TSO file", &self.path, e))
+    }
+
+    /// Puts `old` (the state before a failed sync; `None`: the file was empty) back. Best
+    /// effort: if this fails too, other processes may rely on the unsynced mark, but this one
+    /// does not (`high_water_synced` is false).
+    fn restore(&self, file: &File, old: Option<State>) {
+        let restored = match old {
+            Some(state) => file.write_all_at(&state.encode(), 0),
+            None => file.set_len(0),
+        };
+        if let Err(e) = restored {
+            tracing::warn!(
+                path = %self.path.display(),
+                error = %e,
+                "cannot put the TSO file's state back after a failed sync"
+            );
+        }
     }
 }
 
@@ -254,6 +319,7 @@ struct Flock<'a> {
 }
 
 impl<'a> Flock<'a> {
+    /// Takes the lock, waiting for other holders; the error names `path`.
     fn exclusive(file: &'a File, path: &Path) -> Result<Flock<'a>> {
         loop {
             // SAFETY: the fd is open for the lifetime of `file`.
@@ -408,6 +474,55 @@ mod tests {
         );
         // The new boot ID is recorded: the next TS follows `last` again.
         assert_eq!(tso.get_ts().await.unwrap(), high_water + 2);
+    }
+
+    #[tokio::test]
+    async fn no_ts_up_to_an_unsynced_high_water_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TSO_FILE).display().to_string();
+        let tso = FileTso::open(dir.path()).unwrap();
+        let first = tso.get_ts().await.unwrap();
+        let boot_id = tso.inner.boot_id;
+
+        // The next TS passes the mark, and its sync fails: no TS, and the state is put back.
+        let at_mark = State {
+            last: first,
+            high_water: first,
+            boot_id,
+        };
+        write_state(dir.path(), at_mark);
+        tso.inner.fail_syncs.store(1, Ordering::Relaxed);
+        let err = tso.get_ts().await.unwrap_err().to_string();
+        assert!(err.contains(&path) && err.contains("sync"), "{err}");
+        assert_eq!(read_state(dir.path()), at_mark);
+
+        // As if putting it back had failed too: an unsynced mark an hour ahead. Though the next
+        // TS is below it, the mark is synced first, and while that fails no TS is issued.
+        let unsynced = State {
+            last: first,
+            high_water: add_duration(first, Duration::from_secs(3600)),
+            boot_id,
+        };
+        write_state(dir.path(), unsynced);
+        tso.inner.fail_syncs.store(2, Ordering::Relaxed);
+        for _ in 0..2 {
+            let err = tso.get_ts().await.unwrap_err().to_string();
+            assert!(err.contains(&path), "{err}");
+        }
+        let ts = tso.get_ts().await.unwrap();
+        assert!(ts > first);
+        assert_eq!(read_state(dir.path()).high_water, unsynced.high_water);
+
+        // Synced again: TSs below the mark need no sync.
+        tso.inner.fail_syncs.store(1, Ordering::Relaxed);
+        assert!(tso.get_ts().await.unwrap() > ts);
+        tso.inner.fail_syncs.store(0, Ordering::Relaxed);
+
+        // A new instance syncs before its first TS, whatever the file says.
+        let other = FileTso::open(dir.path()).unwrap();
+        other.inner.fail_syncs.store(1, Ordering::Relaxed);
+        assert!(other.get_ts().await.is_err());
+        assert!(other.get_ts().await.is_ok());
     }
 
     #[tokio::test]

@@ -4,7 +4,13 @@
 //! drainer's merge and the pumps' watermarks to be right, so both backends hand out TSs that are
 //! larger than every TS handed out before, by any process: [`file::FileTso`] (the embedded
 //! default, shared by every process on the host) and [`etcd::EtcdTso`] (a compare-and-swap on
-//! one etcd key). A client for PD's own TSO service would be a third implementation of [`Tso`].
+//! one key of a plain etcd, selected by `pd-urls`).
+//!
+//! Neither is PD's TSO service, and TiDB takes its commit TSs from PD: next to a real PD, a TS of
+//! ours (`max(local clock, last + 1)`) could be above commit TSs PD has yet to issue, and a
+//! drainer that saw a fake binlog with that TS would skip those binlogs. So a real PD (an etcd
+//! holding `/pd/cluster_id`) is refused when connecting. A client for PD's own TSO service would
+//! be a third implementation of [`Tso`], and the one to use against a real PD.
 
 pub mod etcd;
 pub mod file;
@@ -73,8 +79,8 @@ pub trait Tso: Send + Sync {
     async fn get_ts(&self) -> Result<u64>;
 }
 
-/// Opens the etcd TSO when `pd_urls` is non-empty, else the file TSO in `dir` (the registry
-/// directory).
+/// Opens the etcd TSO when `pd_urls` is non-empty (refusing a real PD), else the file TSO in
+/// `dir` (the registry directory).
 pub async fn open(pd_urls: &[String], dir: &Path) -> Result<Arc<dyn Tso>> {
     if pd_urls.is_empty() {
         Ok(Arc::new(file::FileTso::open(dir)?))

@@ -297,7 +297,13 @@ impl IdxFile {
     }
 }
 
-fn check_idx(map: &[u8], id: u64, expected_count: u64) -> std::result::Result<usize, String> {
+/// Checks the bytes of the `.idx` of segment `id` against its header, checksums, order and the
+/// `expected_count` of the segment footer: the entry count, or why the file is invalid.
+pub(crate) fn check_idx(
+    map: &[u8],
+    id: u64,
+    expected_count: u64,
+) -> std::result::Result<usize, String> {
     let header = map.get(..IDX_HEADER_LEN).ok_or("shorter than its header")?;
     let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
     let u64_at = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));

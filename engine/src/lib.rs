@@ -13,6 +13,7 @@
 //! - [`housekeeper`]: next-segment preparation, `.idx` writing, checkpoints, free space.
 //! - [`engine`]: open, the public API, GC; [`shared`]: the state its threads share.
 //! - [`recovery`]: checking sealed segments, replaying the sorter, cutting a torn tail.
+//! - [`inspect`]: offline inspection and repair of segments and `.idx` files (`binlog-inspect`).
 //! - [`meta`], [`data_dir`]: the meta file; the data dir lock and free space.
 //! - [`config`], [`error`], [`metrics`]: configuration, the error type, metrics.
 //!
@@ -33,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod housekeeper;
 pub mod index;
+pub mod inspect;
 pub mod log_files;
 pub mod log_io;
 pub mod meta;

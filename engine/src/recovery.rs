@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -19,9 +19,17 @@ use crate::segment::{
 use crate::sorter::Sorter;
 use crate::writer::{index_record, open_active};
 
-/// Ids of the `.seg` files in `log_dir`, ascending. Removes `.idx` files whose segment is gone
-/// (GC removed it while its index was being written).
-pub fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
+/// What a listing of a log dir finds: see [`scan_log_dir`].
+#[derive(Debug, Default)]
+pub struct LogDirListing {
+    /// Ids of the `.seg` files, ascending.
+    pub ids: Vec<u64>,
+    /// `.idx` files whose segment is gone (GC removed it while its index was being written).
+    pub orphan_indexes: Vec<PathBuf>,
+}
+
+/// Lists the segments and orphan indexes in `log_dir` without changing anything.
+pub fn scan_log_dir(log_dir: &Path) -> Result<LogDirListing> {
     let mut ids = Vec::new();
     let mut indexes = Vec::new();
     for entry in fs::read_dir(log_dir).context(|| format!("list {}", log_dir.display()))? {
@@ -43,12 +51,26 @@ pub fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
         }
     }
     ids.sort_unstable();
-    for (id, path) in indexes {
-        if ids.binary_search(&id).is_err() {
-            fs::remove_file(&path).context(|| format!("remove orphan index {}", path.display()))?;
-        }
+    let mut orphan_indexes: Vec<PathBuf> = indexes
+        .into_iter()
+        .filter(|(id, _)| ids.binary_search(id).is_err())
+        .map(|(_, path)| path)
+        .collect();
+    orphan_indexes.sort();
+    Ok(LogDirListing {
+        ids,
+        orphan_indexes,
+    })
+}
+
+/// Ids of the `.seg` files in `log_dir`, ascending. Removes `.idx` files whose segment is gone
+/// (GC removed it while its index was being written).
+pub fn list_segments(log_dir: &Path) -> Result<Vec<u64>> {
+    let listing = scan_log_dir(log_dir)?;
+    for path in listing.orphan_indexes {
+        fs::remove_file(&path).context(|| format!("remove orphan index {}", path.display()))?;
     }
-    Ok(ids)
+    Ok(listing.ids)
 }
 
 /// The segment found active on disk: its file, reader view and statistics.

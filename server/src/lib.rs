@@ -10,6 +10,8 @@
 //! - [`flags`], [`logging`]: Go-style command lines; `tracing` set up from `-L` / `-log-file`.
 //! - [`pump_config`]: the pump's TOML file, flags and `PUMP_*` environment, validated.
 //! - [`serve`]: gRPC and HTTP on one port.
+//! - [`savepoint`]: the drainer's file checkpoint, `<data-dir>/savepoint` (also written by
+//!   `binlogctl -cmd generate_meta`).
 //! - [`pump`]: the pump node: gRPC service, HTTP routes, lifecycle, background loops, metrics.
 //! - [`error`]: the crate's error type.
 
@@ -23,6 +25,7 @@ pub mod proto;
 pub mod pump;
 pub mod pump_config;
 pub mod registry;
+pub mod savepoint;
 pub mod serve;
 pub mod tso;
 

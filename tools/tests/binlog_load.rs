@@ -1,0 +1,301 @@
+//! Integration tests of the real `binlog-load` binary against real `pump` processes: verified
+//! count runs on one pump and on two pumps found in the registry, the rate limit, and the
+//! errors for unreachable or missing pumps and bad values.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// The `pump` binary the workspace build put next to `binlog-load`.
+fn pump_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_binlog-load")).with_file_name("pump");
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace (cargo build --workspace) so the pump binary exists",
+        path.display()
+    );
+    path
+}
+
+/// A running pump, killed on drop.
+struct Pump {
+    child: Child,
+    addr: String,
+    log_file: PathBuf,
+}
+
+impl Pump {
+    /// Starts a pump with its data in `dir/<name>` on the file registry `registry`, and waits
+    /// until it is online.
+    fn start(dir: &Path, name: &str, registry: &Path) -> Pump {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let data_dir = dir.join(name);
+        let log_file = data_dir.with_extension("log");
+        let config = data_dir.with_extension("toml");
+        std::fs::write(
+            &config,
+            "[storage]\nstop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\n\
+             max-record-size = \"4 MiB\"\n",
+        )
+        .expect("write the pump config");
+        let child = Command::new(pump_binary())
+            .args([
+                "-addr",
+                &addr,
+                "-heartbeat-interval",
+                "1",
+                "-fake-binlog-interval",
+                "1",
+            ])
+            .arg("-data-dir")
+            .arg(&data_dir)
+            .arg("-registry-dir")
+            .arg(registry)
+            .arg("-log-file")
+            .arg(&log_file)
+            .arg("-config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the pump binary");
+        let mut pump = Pump {
+            child,
+            addr,
+            log_file,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !pump.online() {
+            if let Some(status) = pump.child.try_wait().expect("poll the pump") {
+                panic!("pump exited at start with {status}; log:\n{}", pump.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pump did not start; log:\n{}",
+                pump.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pump
+    }
+
+    /// Whether `GET /status` says the pump is online.
+    fn online(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
+            return false;
+        };
+        let request = format!(
+            "GET /status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        let mut response = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut response).is_ok()
+            && response.contains("\"online\"")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `binlog-load` with `args` (and `--quiet`).
+fn load(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_binlog-load"))
+        .arg("--quiet")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run binlog-load")
+}
+
+/// Asserts the run succeeded; returns its stdout.
+fn succeeded(output: &Output, pumps: &[&Pump]) -> String {
+    let logs: String = pumps.iter().map(|pump| pump.log()).collect();
+    assert!(
+        output.status.success(),
+        "binlog-load failed with {}\nstdout:\n{}\nstderr:\n{}\npump logs:\n{logs}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
+}
+
+/// Checks a verified report of `count` transactions with DDL every `ddl_every`.
+fn assert_verified(report: &Value, count: u64, ddl_every: u64) {
+    let types = &report["types"];
+    let ddl_txns = count / ddl_every;
+    assert_eq!(types["txn"]["count"], count);
+    assert_eq!(types["ddl"]["count"], 2 * ddl_txns);
+    let rollbacks = types["rollback"]["count"].as_u64().unwrap();
+    assert!(rollbacks > 0, "no rollback in {report:#}");
+    assert_eq!(types["prewrite"]["count"], count - ddl_txns);
+    assert_eq!(types["commit"]["count"], count - ddl_txns - rollbacks);
+    assert_eq!(report["write_errors"], 0);
+    assert!(types["commit"]["latency_us"]["p99"].as_u64().unwrap() > 0);
+    let verify = &report["verify"];
+    assert_eq!(verify["expected"], count - rollbacks);
+    assert_eq!(verify["delivered"], verify["expected"]);
+    for problem in [
+        "missing",
+        "duplicated",
+        "corrupt",
+        "out_of_order",
+        "rolled_back_seen",
+    ] {
+        assert_eq!(verify[problem], 0, "{problem} in {verify:#}");
+    }
+}
+
+#[test]
+fn a_verified_count_run_on_one_pump() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let pump = Pump::start(dir.path(), "pump", &registry);
+    let json = dir.path().join("report.json");
+    let output = load(&[
+        "--pump",
+        &pump.addr,
+        "--registry-dir",
+        registry.to_str().unwrap(),
+        "--count",
+        "200",
+        "--clients",
+        "8",
+        "--ddl-every",
+        "10",
+        "--rollback-fraction",
+        "0.2",
+        "--value-size",
+        "64B..2KiB",
+        "--verify",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = succeeded(&output, &[&pump]);
+    for row in ["prewrite", "commit", "rollback", "ddl", "txn", "p99.9 µs"] {
+        assert!(stdout.contains(row), "no {row:?} in the table:\n{stdout}");
+    }
+    assert!(stdout.contains("200 txns"), "{stdout}");
+    assert!(stdout.contains("verify: expected "), "{stdout}");
+    let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_verified(&report, 200, 10);
+    assert_eq!(report["settings"]["pumps"][0], pump.addr.as_str());
+}
+
+#[test]
+fn a_verified_gzip_run_on_two_pumps_found_in_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let first = Pump::start(dir.path(), "pump1", &registry);
+    let second = Pump::start(dir.path(), "pump2", &registry);
+    let output = load(&[
+        "--registry-dir",
+        registry.to_str().unwrap(),
+        "--count",
+        "150",
+        "--clients",
+        "6",
+        "--ddl-every",
+        "15",
+        "--rollback-fraction",
+        "0.2",
+        "--value-size",
+        "1KiB",
+        "--gzip",
+        "--verify",
+        "--json",
+        "-",
+    ]);
+    let stdout = succeeded(&output, &[&first, &second]);
+    let report: Value = serde_json::from_str(&stdout).expect("stdout is only the JSON report");
+    assert_verified(&report, 150, 15);
+    let mut pumps: Vec<&str> = report["settings"]["pumps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|addr| addr.as_str().unwrap())
+        .collect();
+    pumps.sort_unstable();
+    let mut expected = vec![first.addr.as_str(), second.addr.as_str()];
+    expected.sort_unstable();
+    assert_eq!(pumps, expected);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("verify: expected "), "{stderr}");
+}
+
+#[test]
+fn the_rate_limit_paces_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let pump = Pump::start(dir.path(), "pump", &registry);
+    let began = Instant::now();
+    let output = load(&[
+        "--pump",
+        &pump.addr,
+        "--registry-dir",
+        registry.to_str().unwrap(),
+        "--count",
+        "50",
+        "--clients",
+        "8",
+        "--rate",
+        "100",
+        "--json",
+        "-",
+    ]);
+    let report: Value = serde_json::from_str(&succeeded(&output, &[&pump])).unwrap();
+    assert!(began.elapsed() >= Duration::from_millis(400));
+    let elapsed = report["elapsed_secs"].as_f64().unwrap();
+    assert!(elapsed >= 0.4, "50 txns at 100/s took {elapsed} s");
+    assert_eq!(report["types"]["txn"]["count"], 50);
+    assert_eq!(report["settings"]["rate"], 100.0);
+}
+
+#[test]
+fn unreachable_or_missing_pumps_and_bad_values_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let registry = registry.to_str().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let failed = |args: &[&str], message: &str| {
+        let output = load(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(message), "no {message:?} in:\n{stderr}");
+    };
+    failed(
+        &["--pump", &addr, "--registry-dir", registry, "--count", "1"],
+        &format!("cannot connect to pump {addr}"),
+    );
+    failed(
+        &["--registry-dir", registry, "--count", "1"],
+        "no online pump in the file registry",
+    );
+    failed(
+        &["--value-size", "2KiB..1KiB", "--count", "1"],
+        "minimum above maximum",
+    );
+    failed(&["--count", "1", "--duration", "1s"], "cannot be used with");
+}

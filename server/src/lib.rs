@@ -8,6 +8,7 @@
 //! - [`registry`]: where nodes publish their status: the trait, the file and etcd backends.
 //! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
 //! - [`flags`], [`logging`]: Go-style command lines; `tracing` set up from `-L` / `-log-file`.
+//! - [`node_config`]: configuration pieces the pump and the drainer share.
 //! - [`pump_config`]: the pump's TOML file, flags and `PUMP_*` environment, validated.
 //! - [`serve`]: gRPC and HTTP on one port.
 //! - [`savepoint`]: the drainer's file checkpoint, `<data-dir>/savepoint` (also written by
@@ -21,6 +22,7 @@ pub mod binlog_text;
 pub mod error;
 pub mod flags;
 pub mod logging;
+pub mod node_config;
 pub mod proto;
 pub mod pump;
 pub mod pump_config;

@@ -27,13 +27,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::flags::{self, ConfigError};
 use crate::logging;
+use crate::node_config::{
+    adjust_addresses, advertise_host, check_addresses, check_registry, comma_list, listen_addr,
+    replace, seconds, split_list, whole_seconds, SecurityConfig, SCHEME,
+};
 
 /// The original's pump port.
 const DEFAULT_PORT: u16 = 8250;
 /// `addr` when set to an empty string (the original's `defaultListenAddr`).
 const FALLBACK_LISTEN_ADDR: &str = "127.0.0.1:8250";
-/// The scheme the original prefixes to `addr` and `advertise-addr` (without TLS).
-const SCHEME: &str = "http://";
 /// Default of `data-dir`.
 const DEFAULT_DATA_DIR: &str = "data.pump";
 /// Default of `registry-dir`: outside `/tmp` so that it survives tmp cleaners and reboots less
@@ -174,21 +176,6 @@ impl Default for PumpConfig {
             env_used: Vec::new(),
         }
     }
-}
-
-/// `[security]`, as the original's `security.Config`. TLS is on iff `ssl-ca` is set, which this
-/// build rejects for now; the other keys are accepted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "kebab-case")]
-pub struct SecurityConfig {
-    /// File of trusted CAs. Default none (an empty string counts as none).
-    pub ssl_ca: Option<PathBuf>,
-    /// This node's X509 certificate (PEM). Default none.
-    pub ssl_cert: Option<PathBuf>,
-    /// This node's X509 key (PEM). Default none.
-    pub ssl_key: Option<PathBuf>,
-    /// Common names allowed to connect. Default empty.
-    pub cert_allowed_cn: Vec<String>,
 }
 
 /// `[storage]`: the original's keys, then the storage engine's (see [`binlog_engine::Config`]).
@@ -451,13 +438,6 @@ impl PumpFlags {
     }
 }
 
-/// Sets `field` to `value` when a flag gave one.
-fn replace<T>(field: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *field = value;
-    }
-}
-
 impl PumpConfig {
     /// Loads the configuration from `args` (the program name first, as `std::env::args()`),
     /// the environment seen through `env` (e.g. `|key| std::env::var(key).ok()`) and the file
@@ -492,17 +472,11 @@ impl PumpConfig {
     /// Fills what the original fills after parsing: empty addresses, data dir and heartbeat take
     /// their defaults, the scheme is added to the addresses, empty strings become none.
     fn adjust(&mut self) {
-        let listen = match strip_scheme(&self.addr) {
-            "" => FALLBACK_LISTEN_ADDR,
-            listen => listen,
-        }
-        .to_owned();
-        let advertise = match strip_scheme(&self.advertise_addr) {
-            "" => listen.as_str(),
-            advertise => advertise,
-        };
-        self.advertise_addr = format!("{SCHEME}{advertise}");
-        self.addr = format!("{SCHEME}{listen}");
+        adjust_addresses(
+            &mut self.addr,
+            &mut self.advertise_addr,
+            FALLBACK_LISTEN_ADDR,
+        );
         if self.data_dir.as_os_str().is_empty() {
             self.data_dir = PathBuf::from(DEFAULT_DATA_DIR);
         }
@@ -514,20 +488,14 @@ impl PumpConfig {
                 *text = None;
             }
         }
-        let security = &mut self.security;
-        for path in [
-            &mut self.log_file,
-            &mut security.ssl_ca,
-            &mut security.ssl_cert,
-            &mut security.ssl_key,
-        ] {
-            if path
-                .as_ref()
-                .is_some_and(|path| path.as_os_str().is_empty())
-            {
-                *path = None;
-            }
+        if self
+            .log_file
+            .as_ref()
+            .is_some_and(|path| path.as_os_str().is_empty())
+        {
+            self.log_file = None;
         }
+        self.security.adjust();
         let threshold = self.storage.slow_write_threshold;
         if threshold.is_nan() || threshold <= 0.0 {
             self.storage.slow_write_threshold = DEFAULT_SLOW_WRITE_THRESHOLD;
@@ -541,33 +509,13 @@ impl PumpConfig {
         if self.gc.is_zero() {
             return invalid("gc is 0, it must be greater than 0".into());
         }
-        let listen = strip_scheme(&self.addr);
-        if let Err(reason) = split_host_port(listen) {
-            return invalid(format!("bad ListenAddr host format: {listen}, {reason}"));
-        }
-        let advertise = self.advertise_host();
-        match split_host_port(&advertise) {
-            Err(reason) => {
-                return invalid(format!(
-                    "bad AdvertiseAddr host format: {advertise}, {reason}"
-                ))
-            }
-            Ok((host, _)) if host.is_empty() || host == "0.0.0.0" => {
-                return invalid(format!("invalid advertiseAddr host: {host}"));
-            }
-            Ok(_) => {}
-        }
+        check_addresses(&self.addr, &self.advertise_addr)?;
         if let Some(socket) = &self.socket {
             if self.socket_path().is_none() {
                 return invalid(format!("bad Socket addr format: {socket}"));
             }
         }
-        for url in &self.pd_urls {
-            check_pd_url(url).or_else(|reason| invalid(format!("pd-urls: {reason}")))?;
-        }
-        if self.pd_urls.is_empty() && self.registry_dir.as_os_str().is_empty() {
-            return invalid("registry-dir must not be empty when pd-urls is empty".into());
-        }
+        check_registry(&self.pd_urls, &self.registry_dir)?;
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data-dir must not be empty".into());
         }
@@ -592,13 +540,7 @@ impl PumpConfig {
                 ));
             }
         }
-        if let Some(ca) = &self.security.ssl_ca {
-            return invalid(format!(
-                "[security] ssl-ca = {:?}: TLS is not supported by this build yet; remove the \
-                 [security] settings to serve plain HTTP",
-                ca.display()
-            ));
-        }
+        self.security.sanitize()?;
         if !self.storage.slow_write_threshold.is_finite() {
             return invalid(
                 "[storage] slow_write_threshold must be a finite number of seconds".into(),
@@ -642,22 +584,13 @@ impl PumpConfig {
     /// The `host:port` to bind: `addr` without its scheme. An empty host (`:8250`), which Go
     /// binds on every interface, becomes `0.0.0.0`.
     pub fn listen_addr(&self) -> String {
-        let listen = strip_scheme(&self.addr);
-        if listen.starts_with(':') {
-            format!("0.0.0.0{listen}")
-        } else {
-            listen.to_owned()
-        }
+        listen_addr(&self.addr)
     }
 
     /// The `host:port` other nodes reach this pump at (the registry's `host`): `advertise-addr`
     /// without its scheme, or `addr`'s when `advertise-addr` is empty.
     pub fn advertise_host(&self) -> String {
-        match strip_scheme(&self.advertise_addr) {
-            "" => strip_scheme(&self.addr),
-            advertise => advertise,
-        }
-        .to_owned()
+        advertise_host(&self.addr, &self.advertise_addr)
     }
 
     /// Dotted keys the file set that this build accepts but does not use, for the binary to
@@ -703,81 +636,6 @@ impl PumpConfig {
     }
 }
 
-/// `addr` without the `http://` the original adds (accepted on input too, so that a config
-/// written back out loads unchanged).
-fn strip_scheme(addr: &str) -> &str {
-    addr.strip_prefix(SCHEME).unwrap_or(addr)
-}
-
-/// Go's `net.SplitHostPort`, plus a numeric port: `host:port` or `[v6]:port`.
-fn split_host_port(addr: &str) -> Result<(&str, u16), String> {
-    let (host, port) = match addr.strip_prefix('[') {
-        Some(rest) => {
-            let (host, after) = rest
-                .split_once(']')
-                .ok_or_else(|| "missing ']' in address".to_owned())?;
-            let port = after
-                .strip_prefix(':')
-                .ok_or_else(|| "missing port in address".to_owned())?;
-            (host, port)
-        }
-        None => {
-            let (host, port) = addr
-                .rsplit_once(':')
-                .ok_or_else(|| "missing port in address".to_owned())?;
-            if host.contains(':') {
-                return Err("too many colons in address".into());
-            }
-            (host, port)
-        }
-    };
-    let port = port
-        .parse()
-        .map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
-    Ok((host, port))
-}
-
-/// Checks one PD endpoint as the original does (`types.NewURLs`), allowing plain HTTP only.
-fn check_pd_url(url: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("URL scheme must be http: {url:?}"));
-    };
-    match scheme {
-        "http" => {}
-        "https" => {
-            return Err(format!(
-                "{url}: TLS is not supported by this build yet; use http:// endpoints"
-            ))
-        }
-        _ => return Err(format!("URL scheme must be http: {url:?}")),
-    }
-    if rest.contains('/') {
-        return Err(format!("URL must not contain a path: {url}"));
-    }
-    split_host_port(rest)
-        .map(|_| ())
-        .map_err(|_| format!("URL address does not have the form \"host:port\": {url}"))
-}
-
-/// Splits the original's comma-separated list; all blank is empty.
-fn split_list(text: &str) -> Vec<String> {
-    if text.trim().is_empty() {
-        return Vec::new();
-    }
-    text.split(',').map(|part| part.trim().to_owned()).collect()
-}
-
-/// Whole seconds from a signed flag or TOML integer, within Go's `time.Duration` range (as the
-/// original computes with it), so that timers never overflow adding it to an instant.
-fn seconds(secs: i64) -> Result<Duration, String> {
-    const MAX_SECS: i64 = i64::MAX / 1_000_000_000;
-    match secs {
-        ..0 => Err(format!("{secs} is negative: expected a number of seconds")),
-        0..=MAX_SECS => Ok(Duration::from_secs(secs.unsigned_abs())),
-        _ => Err(format!("{secs} seconds is longer than {MAX_SECS}")),
-    }
-}
-
 /// The original's `gc`: digits are days, anything else a Go duration (`util.Duration`).
 fn parse_gc(text: &str) -> Result<Duration, String> {
     if !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()) {
@@ -791,37 +649,6 @@ fn parse_gc(text: &str) -> Result<Duration, String> {
     flags::parse_go_duration(text).map_err(|error| {
         format!("unsupported gc time {text}, etc: use 7 for 7 day, 7h for 7 hour: {error}")
     })
-}
-
-/// Serde for a comma-separated string list (`pd-urls`).
-mod comma_list {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &[String], serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&value.join(","))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        deserializer: D,
-    ) -> Result<Vec<String>, D::Error> {
-        String::deserialize(deserializer).map(|text| super::split_list(&text))
-    }
-}
-
-/// Serde for a duration in whole seconds (a non-negative integer).
-mod whole_seconds {
-    use std::time::Duration;
-
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(value.as_secs())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        super::seconds(i64::deserialize(deserializer)?).map_err(D::Error::custom)
-    }
 }
 
 /// Serde for `gc`: an integer of days, or a string of days or a Go duration.

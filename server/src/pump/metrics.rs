@@ -17,10 +17,11 @@ use hdrhistogram::Histogram as HdrHistogram;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, MetricFamily};
 use prometheus::{
-    exponential_buckets, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter,
-    IntCounterVec, Opts, Registry, TextEncoder,
+    exponential_buckets, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    Opts, Registry,
 };
 
+use crate::metrics_text::UntypedCounters;
 use crate::tso::physical_ms;
 
 /// Buckets of `binlog_pump_rpc_duration_seconds`: exp(0.00005, x2, 18).
@@ -190,15 +191,7 @@ impl PumpMetrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        let families = self.registry.gather();
-        // Encoding into a Vec cannot fail for valid families; an error would be a bug here.
-        TextEncoder::new()
-            .encode(&families, &mut buffer)
-            .expect("text encoding of gathered metrics");
-        let mut text = String::from_utf8_lossy(&buffer).into_owned();
-        self.untyped.render(&mut text);
-        text
+        crate::metrics_text::render(&self.registry, &self.untyped)
     }
 }
 
@@ -206,48 +199,6 @@ fn storage_opts(name: &str, help: &str) -> Opts {
     Opts::new(name, help)
         .namespace("binlog")
         .subsystem("pump_storage")
-}
-
-/// Counters exposed as `untyped` (see the module documentation). The `prometheus` crate's text
-/// encoder does not write untyped families, so they are written here.
-struct UntypedCounters(Vec<Box<dyn Collector>>);
-
-impl UntypedCounters {
-    fn render(&self, out: &mut String) {
-        use std::fmt::Write;
-        for family in self.0.iter().flat_map(|c| c.collect()) {
-            let name = family.name();
-            let _ = writeln!(out, "# HELP {name} {}", escape(family.help(), false));
-            let _ = writeln!(out, "# TYPE {name} untyped");
-            for metric in family.get_metric() {
-                let labels: Vec<String> = metric
-                    .get_label()
-                    .iter()
-                    .map(|l| format!("{}=\"{}\"", l.name(), escape(l.value(), true)))
-                    .collect();
-                let labels = if labels.is_empty() {
-                    String::new()
-                } else {
-                    format!("{{{}}}", labels.join(","))
-                };
-                let _ = writeln!(out, "{name}{labels} {}", metric.get_counter().value());
-            }
-        }
-    }
-}
-
-/// Escapes per the text exposition format (quotes only inside label values).
-fn escape(text: &str, quote: bool) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => escaped.push_str("\\\\"),
-            '\n' => escaped.push_str("\\n"),
-            '"' if quote => escaped.push_str("\\\""),
-            c => escaped.push(c),
-        }
-    }
-    escaped
 }
 
 /// `write_binlog_duration_time` and `write_binlog_size`: the `single` series the server records,

@@ -8,6 +8,7 @@
 //! - [`registry`]: where nodes publish their status: the trait, the file and etcd backends.
 //! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
 //! - [`flags`], [`logging`]: Go-style command lines; `tracing` set up from `-L` / `-log-file`.
+//! - [`lifecycle`]: the node state machine, the state-action route, signals.
 //! - [`metrics_text`]: the `/metrics` text both nodes serve.
 //! - [`node_config`]: configuration pieces the pump and the drainer share.
 //! - [`pump_config`]: the pump's TOML file, flags and `PUMP_*` environment, validated.
@@ -22,6 +23,7 @@
 pub mod binlog_text;
 pub mod error;
 pub mod flags;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics_text;
 pub mod node_config;

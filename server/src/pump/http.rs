@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::binlog_text;
 use crate::proto::Binlog;
-use crate::pump::{Pump, Shutdown};
+use crate::pump::Pump;
 use crate::registry::{NodeKind, NodeState, NodeStatus};
-use crate::serve::{json_response, ApiResponse};
+use crate::serve::json_response;
 use crate::tso::physical_ms;
 
 /// The pump's routes.
@@ -116,35 +116,9 @@ async fn apply_action(
     State(pump): State<Arc<Pump>>,
     Path((node_id, action)): Path<(String, String)>,
 ) -> Response {
-    let reply = if node_id != pump.node_id {
-        ApiResponse::failure(format!(
-            "invalid nodeID {node_id}, this pump's nodeID is {}",
-            pump.node_id
-        ))
-    } else {
-        let transition = match action.as_str() {
-            "pause" | "stop" => Some((NodeState::Pausing, Shutdown::Pause)),
-            "close" => Some((NodeState::Closing, Shutdown::Close)),
-            _ => None,
-        };
-        match transition {
-            None if pump.state() != NodeState::Online => ApiResponse::failure(format!(
-                "this pump's state is {}, apply {action} failed!",
-                pump.state()
-            )),
-            None => ApiResponse::failure(format!("invalid action {action}")),
-            Some((next, shutdown)) => match pump.begin_shutdown(next, shutdown) {
-                Err(state) => ApiResponse::failure(format!(
-                    "this pump's state is {state}, apply {action} failed!"
-                )),
-                Ok(()) => {
-                    tracing::info!(%action, "state change requested over HTTP");
-                    ApiResponse::success(format!("apply action {action} success!"))
-                }
-            },
-        }
-    };
-    reply.into_response()
+    pump.lifecycle
+        .apply_action(NodeKind::Pump, &pump.node_id, &node_id, &action)
+        .into_response()
 }
 
 /// `?format=json` on `/debug/binlog/{ts}`.

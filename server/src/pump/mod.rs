@@ -16,29 +16,22 @@ pub mod server;
 pub mod service;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use binlog_engine::record::{Kind, Record};
 use binlog_engine::Engine;
 use prost::Message;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
+use crate::lifecycle::Lifecycle;
+pub use crate::lifecycle::{until_shutdown, Shutdown};
 use crate::proto::Binlog;
 use crate::registry::{NodeState, Registry};
 use crate::tso::Tso;
 use crate::Result;
 
 use self::metrics::PumpMetrics;
-
-/// Why the pump is shutting down, and so which state it ends in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shutdown {
-    /// A signal or `pause`: end `paused`.
-    Pause,
-    /// `close`: wait until every drainer has consumed everything, then end `offline`.
-    Close,
-}
 
 /// Timing options of the pump's loops.
 #[derive(Clone, Debug)]
@@ -73,15 +66,13 @@ pub struct Pump {
     pub timings: PumpTimings,
     /// Metrics.
     pub metrics: PumpMetrics,
-    state: Mutex<NodeState>,
+    /// State and shutdown request.
+    pub lifecycle: Lifecycle,
     /// Calls of `write_binlog` so far (real and fake), for the fake-binlog generator.
     writes: AtomicU64,
-    shutdown: watch::Sender<Option<Shutdown>>,
     /// Set once the final state is written: pull streams end then, not before (a closing
     /// pump keeps serving drainers until they have consumed everything).
     pulls_closed: watch::Sender<bool>,
-    /// A signal arrived while a shutdown was already going on: stop waiting for drainers.
-    interrupted: Notify,
     gc: background::GcTrigger,
 }
 
@@ -105,54 +96,16 @@ impl Pump {
             node_id,
             advertise_host,
             timings,
-            state: Mutex::new(NodeState::Online),
+            lifecycle: Lifecycle::default(),
             writes: AtomicU64::new(0),
-            shutdown: watch::channel(None).0,
             pulls_closed: watch::channel(false).0,
-            interrupted: Notify::new(),
             gc: background::GcTrigger::default(),
         })
     }
 
     /// The in-memory state (`pausing`/`closing` are never written to the registry).
     pub fn state(&self) -> NodeState {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Moves an `online` pump to `next` (`pausing` or `closing`) and starts a shutdown of
-    /// `kind`, as one step. Returns the state it was in when it did not move.
-    pub fn begin_shutdown(
-        &self,
-        next: NodeState,
-        kind: Shutdown,
-    ) -> std::result::Result<(), NodeState> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if *state != NodeState::Online {
-            return Err(*state);
-        }
-        *state = next;
-        self.shutdown.send_replace(Some(kind));
-        Ok(())
-    }
-
-    /// A termination signal: an online pump starts pausing; one already shutting down stops
-    /// waiting for drainers (see [`Pump::interrupted`]).
-    pub fn on_signal(&self) {
-        if let Err(state) = self.begin_shutdown(NodeState::Pausing, Shutdown::Pause) {
-            tracing::warn!(%state, "signal during shutdown: not waiting any longer");
-            self.interrupted.notify_one();
-        }
-    }
-
-    /// Resolves when a signal arrives during a shutdown.
-    pub async fn interrupted(&self) {
-        self.interrupted.notified().await
-    }
-
-    /// Resolves once a shutdown has been requested, with its kind.
-    pub async fn shutdown_requested(&self) -> Shutdown {
-        until_shutdown(self.shutdown_signal()).await;
-        (*self.shutdown.borrow()).unwrap_or(Shutdown::Pause)
+        self.lifecycle.state()
     }
 
     /// Ends every pull stream (after the final state is written).
@@ -238,7 +191,7 @@ impl Pump {
 
     /// A receiver that fires when a shutdown starts (for pull streams and loops).
     pub fn shutdown_signal(&self) -> watch::Receiver<Option<Shutdown>> {
-        self.shutdown.subscribe()
+        self.lifecycle.shutdown_signal()
     }
 
     /// The GC trigger shared by the loop and `/debug/gc/trigger`.
@@ -264,14 +217,5 @@ fn check_ts(kind: Kind, binlog: &Binlog) -> std::result::Result<(), String> {
         Err(format!(
             "invalid binlog TS for {kind:?}: start_ts {start} commit_ts {commit}"
         ))
-    }
-}
-
-/// Resolves when `receiver` reports a shutdown (or its sender is gone).
-pub async fn until_shutdown(mut receiver: watch::Receiver<Option<Shutdown>>) {
-    while receiver.borrow_and_update().is_none() {
-        if receiver.changed().await.is_err() {
-            return;
-        }
     }
 }

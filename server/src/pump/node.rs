@@ -169,7 +169,7 @@ impl Pump {
             Shutdown::Pause => NodeState::Paused,
             Shutdown::Close => tokio::select! {
                 _ = self.wait_safe_to_offline() => NodeState::Offline,
-                _ = self.interrupted() => {
+                _ = self.lifecycle.interrupted() => {
                     tracing::warn!("close interrupted by a signal: ending paused, not offline");
                     NodeState::Paused
                 }

@@ -8,14 +8,13 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use binlog_engine::Engine;
 use tokio::net::TcpListener;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::pump::metrics::PumpMetrics;
 use crate::pump::service::PumpGrpc;
 use crate::pump::{background, node, Pump, PumpTimings};
 use crate::pump_config::PumpConfig;
 use crate::registry::NodeState;
-use crate::{registry, serve, tso, Error, Result};
+use crate::{lifecycle, registry, serve, tso, Error, Result};
 
 /// The original's GC period.
 pub const GC_INTERVAL: Duration = Duration::from_secs(3600);
@@ -43,7 +42,7 @@ pub async fn run(config: &PumpConfig) -> Result<NodeState> {
 
 async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<NodeState> {
     // Before anything is published: a signal from then on must shut down cleanly.
-    let signals = shutdown_signals();
+    let signals = lifecycle::shutdown_signals();
     let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
     let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
@@ -134,9 +133,12 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         tokio::spawn(background::gc_loop(pump.clone())),
         tokio::spawn(background::pending_prewrite_watch(pump.clone(), None)),
     ];
-    let signals = tokio::spawn(shutdown_on_signal(pump.clone(), signals));
+    let signals = {
+        let pump = pump.clone();
+        tokio::spawn(async move { lifecycle::shutdown_on_signal(&pump.lifecycle, signals).await })
+    };
 
-    let kind = pump.shutdown_requested().await;
+    let kind = pump.lifecycle.shutdown_requested().await;
     tracing::info!(?kind, "shutting down");
     // The heartbeat ends on its own at the shutdown; waiting for it means no `online` write can
     // land after the final state. The signal task stays: a signal during `close` stops waiting.
@@ -161,36 +163,6 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let state = final_state?;
     tracing::info!(%state, "pump stopped");
     Ok(state)
-}
-
-/// Listeners for SIGTERM, SIGINT, SIGHUP and SIGQUIT (the original's set).
-fn shutdown_signals() -> Vec<Signal> {
-    [
-        SignalKind::terminate(),
-        SignalKind::interrupt(),
-        SignalKind::hangup(),
-        SignalKind::quit(),
-    ]
-    .into_iter()
-    .filter_map(|kind| {
-        signal(kind)
-            .inspect_err(|error| tracing::warn!(%error, "cannot listen for a signal"))
-            .ok()
-    })
-    .collect()
-}
-
-/// Each of `signals`: see [`Pump::on_signal`].
-async fn shutdown_on_signal(pump: Arc<Pump>, mut signals: Vec<Signal>) {
-    if signals.is_empty() {
-        return std::future::pending().await;
-    }
-    loop {
-        let any = futures_util::future::select_all(signals.iter_mut().map(|s| Box::pin(s.recv())));
-        any.await;
-        tracing::info!("signal received");
-        pump.on_signal();
-    }
 }
 
 /// Removes a socket file left by an earlier run (bind fails on it); anything else at that path

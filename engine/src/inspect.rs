@@ -379,13 +379,20 @@ pub fn inspect_segment<'a>(
         });
     })?;
     stats.data_end = outcome.data_end;
+    // Open checks a sealed segment by its footer only, so its damage is found on read; the
+    // records of an unsealed one are all scanned at open.
+    let consequence = if footer.is_ok() {
+        "reading it fails and pulls stop there"
+    } else {
+        "the pump refuses to open"
+    };
     for &(offset, fault) in &outcome.skipped {
         items.push(SegmentItem::Damaged { offset, fault });
         problems.push(problem(
             offset,
             ProblemKind::Record,
             format!(
-                "{}, followed by valid records (the pump refuses to open; skip-corrupt-records skips it)",
+                "{}, followed by valid records ({consequence}; skip-corrupt-records skips it)",
                 fault.describe()
             ),
         ));
@@ -435,7 +442,7 @@ pub fn inspect_segment<'a>(
                 ));
             } else {
                 note = Some(format!(
-                    "bytes after the last record at offset {} are not a record (stale data of a recycled file, or a write torn at its first byte); the pump appends over them",
+                    "bytes after the last record at offset {} are not a record (stale data of a recycled file, or a write a crash tore inside its first record); the pump appends over them",
                     outcome.data_end
                 ));
             }

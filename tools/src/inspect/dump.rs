@@ -13,7 +13,7 @@ use prost::Message;
 use serde_json::{json, Value};
 
 use super::target::Target;
-use super::DumpArgs;
+use super::{record_ts, DumpArgs};
 
 /// Which records `dump` prints.
 struct Filter {
@@ -25,7 +25,7 @@ struct Filter {
 impl Filter {
     fn wants(&self, record: &RecordView<'_>) -> bool {
         (self.kinds.is_empty() || self.kinds.contains(&record.kind))
-            && (self.from_ts..=self.to_ts).contains(&record.key_ts())
+            && (self.from_ts..=self.to_ts).contains(&record_ts(record))
     }
 }
 

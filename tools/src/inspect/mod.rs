@@ -3,8 +3,8 @@
 //! Every command takes a pump data dir (its segments are `<dir>/log/*.seg`) or one `.seg` file.
 //! The data dir lock is taken for the whole command, so a pump cannot start meanwhile; a read
 //! command refuses while a pump holds it unless `--read-only` is given (segments are then copied
-//! into memory rather than mapped, and the active one may be mid-write). `repair --apply`
-//! always needs the lock.
+//! into memory rather than mapped, and the active one may be mid-write). `repair`, even as a
+//! dry run, always needs the lock.
 //!
 //! The checks and repairs are the engine's own ([`binlog_engine::inspect`]); this module parses
 //! arguments, filters, decodes payloads as [`Binlog`]s and prints text or JSON.
@@ -17,10 +17,12 @@ mod stats;
 pub mod target;
 mod verify;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use binlog_engine::inspect::SegmentReport;
+use binlog_engine::inspect::{SegmentItem, SegmentReport};
+use binlog_engine::record::RecordView;
 use binlog_engine::Kind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
@@ -34,7 +36,7 @@ use self::target::{byte_progress, Access, Target};
     version,
     after_help = "PATH is a pump data dir (segments in <dir>/log/) or a single .seg file.\n\
                   The data dir lock is taken while the command runs; a running pump makes read \
-                  commands refuse unless --read-only is given, and repair --apply refuse always.\n\n\
+                  commands refuse unless --read-only is given, and repair refuse always.\n\n\
                   Exit codes: 0 ok; 1 problems found (verify, repair) or nothing found (get); \
                   2 the command could not run."
 )]
@@ -47,7 +49,10 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List every segment: id, size, record count, key TS range, sealed or active, `.idx` state.
+    /// List every segment: id, size, record count, TS range, sealed or active, `.idx` state.
+    ///
+    /// A record's TS is its commit TS, or its start TS when it has none (prewrites, and
+    /// rollbacks, which TiDB writes with commit TS 0).
     Ls {
         /// What to read.
         #[command(flatten)]
@@ -136,10 +141,10 @@ pub struct DumpArgs {
     /// Only records of these kinds (repeat or separate with commas).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub kind: Vec<KindArg>,
-    /// Only records whose key TS (start TS of a prewrite, commit TS otherwise) is >= this.
+    /// Only records whose TS (commit TS, or start TS of a prewrite or rollback) is >= this.
     #[arg(long)]
     pub from_ts: Option<u64>,
-    /// Only records whose key TS is <= this.
+    /// Only records whose TS is <= this.
     #[arg(long)]
     pub to_ts: Option<u64>,
     /// Only this segment.
@@ -200,23 +205,57 @@ fn segment_state(report: &SegmentReport, is_newest: bool) -> &'static str {
     }
 }
 
+/// The TS a record was written at: its commit TS, or its start TS when it has none (prewrites,
+/// and TiDB's rollbacks, whose commit TS is 0). The engine keys a rollback by that 0, so ranges
+/// and rates over key TSs would reach back to 1970.
+fn record_ts(record: &RecordView<'_>) -> u64 {
+    record.start_ts.max(record.commit_ts)
+}
+
+/// The smallest and largest [`record_ts`] of some records, `None` while there are none.
+#[derive(Clone, Copy, Debug, Default)]
+struct TsRange {
+    min: Option<u64>,
+    max: Option<u64>,
+}
+
+impl TsRange {
+    fn add(&mut self, record: &RecordView<'_>) {
+        let ts = record_ts(record);
+        self.min = Some(self.min.map_or(ts, |m| m.min(ts)));
+        self.max = Some(self.max.map_or(ts, |m| m.max(ts)));
+    }
+}
+
+/// `n` followed by `one` or `many`, as `n` asks: `1 problem`, `2 problems`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 /// `ls`.
 fn ls(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
     let progress = byte_progress(target.total_bytes(), !json);
-    let reports = target.inspect_all(&progress, |_, _| {})?;
-    let ts = |key: u64, empty: bool| (!empty).then_some(key);
+    let mut ranges: BTreeMap<u64, TsRange> = BTreeMap::new();
+    let reports = target.inspect_all(&progress, |id, item| {
+        if let SegmentItem::Record { record, .. } = item {
+            ranges.entry(id).or_default().add(record);
+        }
+    })?;
+    let range = |id: u64| ranges.get(&id).copied().unwrap_or_default();
     if json {
         let segments: Vec<_> = reports
             .iter()
             .map(|r| {
-                let empty = r.stats.record_count == 0;
                 json!({
                     "id": r.id,
                     "file": r.path,
                     "size": r.file_len,
                     "records": r.stats.record_count,
-                    "min_ts": ts(r.stats.min_key, empty),
-                    "max_ts": ts(r.stats.max_key, empty),
+                    "min_ts": range(r.id).min,
+                    "max_ts": range(r.id).max,
                     "state": segment_state(r, target.is_newest(r.id)),
                     "index": r.index.name(),
                     "problems": r.problems.len(),
@@ -234,15 +273,14 @@ fn ls(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
         "ID", "SIZE", "RECORDS", "MIN TS", "MAX TS", "STATE", "INDEX", "PROBLEMS"
     );
     for r in &reports {
-        let empty = r.stats.record_count == 0;
-        let show = |key: Option<u64>| key.map_or_else(|| "-".to_owned(), |k| k.to_string());
+        let show = |ts: Option<u64>| ts.map_or_else(|| "-".to_owned(), |ts| ts.to_string());
         println!(
             "{:>20} {:>12} {:>9} {:>20} {:>20} {:>8} {:>9} {:>8}",
             r.id,
             r.file_len,
             r.stats.record_count,
-            show(ts(r.stats.min_key, empty)),
-            show(ts(r.stats.max_key, empty)),
+            show(range(r.id).min),
+            show(range(r.id).max),
             segment_state(r, target.is_newest(r.id)),
             r.index.name(),
             r.problems.len()

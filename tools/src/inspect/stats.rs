@@ -1,5 +1,5 @@
 //! `stats`: record counts by kind, a payload size histogram, the TS span, and the write rate
-//! over time (from the physical part of each record's key TS).
+//! over time (from the physical part of each record's TS).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use binlog_engine::Kind;
 use serde_json::json;
 
 use super::target::{byte_progress, Target};
+use super::{count, record_ts, TsRange};
 
 /// Bits of a TSO below its physical milliseconds.
 const TSO_LOGICAL_BITS: u32 = 18;
@@ -24,10 +25,9 @@ struct Totals {
     damaged: u64,
     /// Payload sizes by power-of-two upper bound.
     sizes: BTreeMap<u64, u64>,
-    /// `(physical ms of the key TS, payload bytes)` of every record.
+    /// `(physical ms of the record's TS, payload bytes)` of every record.
     writes: Vec<(u64, u64)>,
-    min_ts: Option<u64>,
-    max_ts: Option<u64>,
+    range: TsRange,
 }
 
 impl Totals {
@@ -44,10 +44,9 @@ impl Totals {
             .sizes
             .entry(size.max(1).next_power_of_two())
             .or_default() += 1;
-        let ts = record.key_ts();
-        self.writes.push((ts >> TSO_LOGICAL_BITS, size));
-        self.min_ts = Some(self.min_ts.map_or(ts, |m| m.min(ts)));
-        self.max_ts = Some(self.max_ts.map_or(ts, |m| m.max(ts)));
+        self.writes
+            .push((record_ts(record) >> TSO_LOGICAL_BITS, size));
+        self.range.add(record);
     }
 
     /// `(start ms, width ms, records, bytes)` per interval, the span cut into at most
@@ -79,7 +78,8 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
     let mut totals = Totals::default();
     let reports = target.inspect_all(&progress, |_, item| totals.add(item))?;
     let records: u64 = totals.by_kind.iter().sum();
-    let span_ms = match (totals.min_ts, totals.max_ts) {
+    let (min_ts, max_ts) = (totals.range.min, totals.range.max);
+    let span_ms = match (min_ts, max_ts) {
         (Some(min), Some(max)) => Some((max >> TSO_LOGICAL_BITS) - (min >> TSO_LOGICAL_BITS)),
         _ => None,
     };
@@ -110,8 +110,8 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
                 "damaged": totals.damaged,
                 "by_kind": by_kind,
                 "size_histogram": sizes,
-                "min_ts": totals.min_ts,
-                "max_ts": totals.max_ts,
+                "min_ts": min_ts,
+                "max_ts": max_ts,
                 "span_ms": span_ms,
                 "rate": rate,
             })
@@ -119,10 +119,11 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{} segments, {records} records, {} payload bytes, {} damaged stretches",
-        reports.len(),
+        "{}, {}, {} payload bytes, {}",
+        count(reports.len() as u64, "segment", "segments"),
+        count(records, "record", "records"),
         totals.bytes,
-        totals.damaged
+        count(totals.damaged, "damaged stretch", "damaged stretches")
     );
     println!("by kind:");
     for (kind, n) in KINDS.iter().zip(totals.by_kind) {
@@ -132,7 +133,7 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
     for (upto, n) in &totals.sizes {
         println!("  <= {upto:<10} {n:>10}");
     }
-    if let (Some(min), Some(max), Some(span)) = (totals.min_ts, totals.max_ts, span_ms) {
+    if let (Some(min), Some(max), Some(span)) = (min_ts, max_ts, span_ms) {
         println!(
             "TS span: {min} ({}) .. {max} ({}): {:.3} s",
             utc(min >> TSO_LOGICAL_BITS),

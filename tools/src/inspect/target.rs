@@ -18,8 +18,8 @@ pub enum Access {
         /// Read even while a pump holds the lock.
         read_only: bool,
     },
-    /// Changes files: the lock is always required.
-    Write,
+    /// `repair`, dry run or not: the lock is always required.
+    Repair,
 }
 
 /// The segments a command works on, with the lock that keeps a pump away.
@@ -34,6 +34,8 @@ pub struct Target {
     pub orphan_indexes: Vec<PathBuf>,
     /// The newest segment of the log dir: the only one that may be active.
     last_id: Option<u64>,
+    /// The one segment asked for, when given a `.seg` file rather than a data dir.
+    single: Option<u64>,
     /// Copy segments into memory rather than map them: a pump may be changing them.
     copy: bool,
     /// Held for the life of the command.
@@ -78,23 +80,31 @@ impl Target {
             Some(dir) => take_lock(dir, access)?,
             None => None,
         };
-        let listing = scan_log_dir(&log_dir)
-            .with_context(|| format!("cannot list segments in {}", log_dir.display()))?;
-        let last_id = listing.ids.last().copied();
-        let (ids, orphan_indexes) = match single {
+        let copy = lock.is_none() && data_dir.is_some();
+        let mut target = Target {
+            log_dir,
+            data_dir,
+            ids: Vec::new(),
+            orphan_indexes: Vec::new(),
+            last_id: None,
+            single,
+            copy,
+            _lock: lock,
+        };
+        target.rescan()?;
+        Ok(target)
+    }
+
+    /// Lists the segments and orphan indexes of the log dir (again, after a repair changed it).
+    pub fn rescan(&mut self) -> anyhow::Result<()> {
+        let listing = scan_log_dir(&self.log_dir)
+            .with_context(|| format!("cannot list segments in {}", self.log_dir.display()))?;
+        self.last_id = listing.ids.last().copied();
+        (self.ids, self.orphan_indexes) = match self.single {
             Some(id) => (vec![id], Vec::new()),
             None => (listing.ids, listing.orphan_indexes),
         };
-        let copy = lock.is_none() && data_dir.is_some();
-        Ok(Target {
-            log_dir,
-            data_dir,
-            ids,
-            orphan_indexes,
-            last_id,
-            copy,
-            _lock: lock,
-        })
+        Ok(())
     }
 
     /// Whether `id` is the newest segment of its log dir (the only one that may be active).
@@ -144,28 +154,30 @@ impl Target {
 
 /// Takes the lock of `dir`, or decides to read without it.
 fn take_lock(dir: &Path, access: Access) -> anyhow::Result<Option<DirLock>> {
-    match DirLock::acquire(dir) {
-        Ok(lock) => Ok(Some(lock)),
-        Err(binlog_engine::Error::Locked { holder, .. }) => match access {
-            Access::Read { read_only: true } => Ok(None),
-            Access::Read { read_only: false } => bail!(
-                "data dir {} is locked by a running pump{holder}; use --read-only to read it anyway (the active segment may be mid-write)",
+    let error = match DirLock::acquire(dir) {
+        Ok(lock) => return Ok(Some(lock)),
+        Err(_) if access == (Access::Read { read_only: true }) => return Ok(None),
+        Err(error) => error,
+    };
+    // What to do about a held lock, and about a lock that cannot be taken at all.
+    let (when_held, when_failed) = match access {
+        Access::Read { .. } => (
+            "use --read-only to read it anyway (the active segment may be mid-write)",
+            "use --read-only to read without it",
+        ),
+        Access::Repair => ("stop it before repairing", "repairs need it"),
+    };
+    match error {
+        binlog_engine::Error::Locked { holder, .. } => bail!(
+            "data dir {} is locked by a running pump{holder}; {when_held}",
+            dir.display()
+        ),
+        error => Err(error).with_context(|| {
+            format!(
+                "cannot take the lock of data dir {} ({when_failed})",
                 dir.display()
-            ),
-            Access::Write => bail!(
-                "data dir {} is locked by a running pump{holder}; stop it before repairing",
-                dir.display()
-            ),
-        },
-        Err(error) => match access {
-            Access::Read { read_only: true } => Ok(None),
-            _ => Err(error).with_context(|| {
-                format!(
-                    "cannot take the lock of data dir {} (use --read-only to read without it)",
-                    dir.display()
-                )
-            }),
-        },
+            )
+        }),
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context;
 use binlog_engine::inspect::{orphan_index_problems, Problem, RepairAction, SegmentReport};
 use serde_json::json;
 
+use super::count;
 use super::target::{byte_progress, Access, Target};
 
 /// What a pass over a target found.
@@ -96,16 +97,21 @@ pub fn verify(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
             println!("note: {note}");
         }
         println!(
-            "{}: {} segments, {bytes} bytes, {records} records: {}",
+            "{}: {}, {bytes} bytes, {}: {}",
             if findings.problems.is_empty() {
                 "OK"
             } else {
                 "FAILED"
             },
-            findings.reports.len(),
-            match findings.problems.len() {
+            count(findings.reports.len() as u64, "segment", "segments"),
+            count(records, "record", "records"),
+            match findings.problems.len() as u64 {
                 0 => "no problems".to_owned(),
-                n => format!("{n} problems in {} files", files.len()),
+                n => format!(
+                    "{} in {}",
+                    count(n, "problem", "problems"),
+                    count(files.len() as u64, "file", "files")
+                ),
             }
         );
     }
@@ -129,14 +135,10 @@ fn unrepairable<'a>(problems: &'a [Problem], repairs: &[RepairAction]) -> Vec<&'
         .collect()
 }
 
-/// `repair`: a dry run unless `apply`.
+/// `repair`: a dry run unless `apply`. Both need the lock: what a dry run would say about the
+/// active segment of a running pump could be wrong by the time `--apply` runs.
 pub fn repair(path: &Path, apply: bool) -> anyhow::Result<ExitCode> {
-    let access = if apply {
-        Access::Write
-    } else {
-        Access::Read { read_only: false }
-    };
-    let target = Target::open(path, access)?;
+    let mut target = Target::open(path, Access::Repair)?;
     let findings = check(&target, false)?;
     if findings.problems.is_empty() {
         println!("nothing to repair: no problems found");
@@ -151,8 +153,8 @@ pub fn repair(path: &Path, apply: bool) -> anyhow::Result<ExitCode> {
             println!("cannot repair offline: {problem}");
         }
         println!(
-            "dry run: nothing changed; run with --apply to make {} repairs",
-            findings.repairs.len()
+            "dry run: nothing changed; run with --apply to make {}",
+            count(findings.repairs.len() as u64, "repair", "repairs")
         );
         return Ok(ExitCode::from(1));
     }
@@ -162,15 +164,17 @@ pub fn repair(path: &Path, apply: bool) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot {}", action.describe()))?;
         println!("done: {}", action.describe());
     }
-    // Check again: what is left is what no repair could fix.
+    // Check again (repairs removed files, so list them again): what is left is what no
+    // repair could fix.
+    target.rescan()?;
     let after = check(&target, false)?;
     for problem in &after.problems {
         println!("still wrong: {problem}");
     }
     println!(
-        "{} repairs made; {} problems left",
-        findings.repairs.len(),
-        after.problems.len()
+        "{} made; {} left",
+        count(findings.repairs.len() as u64, "repair", "repairs"),
+        count(after.problems.len() as u64, "problem", "problems")
     );
     Ok(exit_code(after.problems.is_empty()))
 }

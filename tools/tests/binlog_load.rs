@@ -2,122 +2,13 @@
 //! count runs on one pump and on two pumps found in the registry, the rate limit, and the
 //! errors for unreachable or missing pumps and bad values.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// A free loopback port (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
-/// The `pump` binary the workspace build put next to `binlog-load`.
-fn pump_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_binlog-load")).with_file_name("pump");
-    assert!(
-        path.exists(),
-        "{} is missing: build the workspace (cargo build --workspace) so the pump binary exists",
-        path.display()
-    );
-    path
-}
-
-/// A running pump, killed on drop.
-struct Pump {
-    child: Child,
-    addr: String,
-    log_file: PathBuf,
-}
-
-impl Pump {
-    /// Starts a pump with its data in `dir/<name>` on the file registry `registry`, and waits
-    /// until it is online.
-    fn start(dir: &Path, name: &str, registry: &Path) -> Pump {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let data_dir = dir.join(name);
-        let log_file = data_dir.with_extension("log");
-        let config = data_dir.with_extension("toml");
-        std::fs::write(
-            &config,
-            "[storage]\nstop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\n\
-             max-record-size = \"4 MiB\"\n",
-        )
-        .expect("write the pump config");
-        let child = Command::new(pump_binary())
-            .args([
-                "-addr",
-                &addr,
-                "-heartbeat-interval",
-                "1",
-                "-fake-binlog-interval",
-                "1",
-            ])
-            .arg("-data-dir")
-            .arg(&data_dir)
-            .arg("-registry-dir")
-            .arg(registry)
-            .arg("-log-file")
-            .arg(&log_file)
-            .arg("-config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn the pump binary");
-        let mut pump = Pump {
-            child,
-            addr,
-            log_file,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !pump.online() {
-            if let Some(status) = pump.child.try_wait().expect("poll the pump") {
-                panic!("pump exited at start with {status}; log:\n{}", pump.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pump did not start; log:\n{}",
-                pump.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        pump
-    }
-
-    /// Whether `GET /status` says the pump is online.
-    fn online(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(&self.addr) else {
-            return false;
-        };
-        let request = format!(
-            "GET /status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        let mut response = String::new();
-        stream.write_all(request.as_bytes()).is_ok()
-            && stream.read_to_string(&mut response).is_ok()
-            && response.contains("\"online\"")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
-    }
-}
-
-impl Drop for Pump {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::pump::{free_port, Pump};
 
 /// Runs `binlog-load` with `args` (and `--quiet`).
 fn load(args: &[&str]) -> Output {

@@ -269,7 +269,7 @@ pub fn summary_line(b: &Binlog) -> String {
                 .mutations
                 .iter()
                 .map(|m| {
-                    let deleted = m.deleted_rows.len() + m.deleted_pks.len() + m.deleted_ids.len();
+                    let deleted = m.deleted_count();
                     format!(
                         "{}: {} inserted {} updated {} deleted",
                         m.table_id,

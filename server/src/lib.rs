@@ -1,4 +1,4 @@
-//! `binlog-server`: the pump (and, later, the drainer) of a TiDB-Binlog replacement, around
+//! `binlog-server`: the pump and the drainer of a TiDB-Binlog replacement, around
 //! [`binlog_engine`].
 //!
 //! Module map:
@@ -16,11 +16,15 @@
 //! - [`savepoint`]: the drainer's file checkpoint, `<data-dir>/savepoint` (also written by
 //!   `binlogctl -cmd generate_meta`).
 //! - [`pump`]: the pump node: gRPC service, HTTP routes, lifecycle, background loops, metrics.
+//! - [`drainer_config`]: the drainer's TOML file, flags and `BINLOG_SERVER_*` environment.
+//! - [`drainer`]: the drainer node: discovery, pulls, merge, destinations, checkpoint, HTTP.
 //! - [`error`]: the crate's error type.
 
 #![warn(missing_docs)]
 
 pub mod binlog_text;
+pub mod drainer;
+pub mod drainer_config;
 pub mod error;
 pub mod flags;
 pub mod lifecycle;

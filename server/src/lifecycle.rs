@@ -3,6 +3,7 @@
 //! `offline`; the action route's checks and messages; the termination signals.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{watch, Notify};
@@ -160,5 +161,27 @@ pub async fn shutdown_on_signal(lifecycle: &Lifecycle, mut signals: Vec<Signal>)
         any.await;
         tracing::info!("signal received");
         lifecycle.on_signal();
+    }
+}
+
+/// How long the final state write is retried before the node gives up (and exits non-zero).
+const FINAL_STATE_RETRY: Duration = Duration::from_secs(30);
+
+/// Writes a node's final `state` with `publish`, retried every second for up to 30 s.
+pub async fn publish_final_state<F, Fut>(state: NodeState, publish: F) -> crate::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = crate::Result<()>>,
+{
+    let deadline = tokio::time::Instant::now() + FINAL_STATE_RETRY;
+    loop {
+        match publish().await {
+            Ok(()) => return Ok(()),
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(%error, %state, "cannot write the final state; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(error) => return Err(error),
+        }
     }
 }

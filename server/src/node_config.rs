@@ -109,6 +109,23 @@ pub(crate) fn seconds(secs: i64) -> Result<Duration, String> {
     }
 }
 
+/// The node ID the original gives a node without one: `<hostname>:<port>`.
+pub(crate) fn default_node_id(port: u16) -> String {
+    format!("{}:{port}", hostname())
+}
+
+/// The host name, as the original's default node ID uses it.
+fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
+    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if rc != 0 {
+        return "localhost".to_owned();
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}
+
 /// Fills the addresses as the original does after parsing: an empty `addr` becomes `fallback`,
 /// an empty `advertise-addr` becomes `addr`, and both get the scheme.
 pub(crate) fn adjust_addresses(addr: &mut String, advertise_addr: &mut String, fallback: &str) {

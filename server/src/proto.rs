@@ -38,3 +38,10 @@ impl Binlog {
         }
     }
 }
+
+impl TableMutation {
+    /// Rows this mutation deletes, in any of the three forms TiDB writes them.
+    pub fn deleted_count(&self) -> usize {
+        self.deleted_rows.len() + self.deleted_pks.len() + self.deleted_ids.len()
+    }
+}

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lifecycle::publish_final_state;
+use crate::node_config::default_node_id;
 use crate::proto::cistern_client::CisternClient;
 use crate::proto::NotifyReq;
 use crate::pump::{until_shutdown, Pump, Shutdown};
@@ -13,9 +15,6 @@ use crate::{Error, Result};
 
 /// The file in the data dir that holds the node ID.
 pub const NODE_ID_FILE: &str = ".node";
-
-/// How long the final state write is retried before the pump gives up (and exits non-zero).
-const FINAL_STATE_RETRY: Duration = Duration::from_secs(30);
 
 /// Overall time allowed for telling drainers that this pump is online.
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,7 +41,7 @@ pub fn resolve_node_id(data_dir: &Path, configured: &str, port: u16) -> Result<S
             if !configured.is_empty() {
                 return Ok(configured.to_owned());
             }
-            let id = format!("{}:{port}", hostname());
+            let id = default_node_id(port);
             write_node_id(data_dir, &id)?;
             Ok(id)
         }
@@ -70,18 +69,6 @@ fn write_node_id(data_dir: &Path, id: &str) -> Result<()> {
         binlog_engine::data_dir::sync_dir(data_dir)
     };
     write().map_err(|e| Error::io("cannot write node ID file", &path, e))
-}
-
-/// The host name, as the original's default node ID uses it.
-fn hostname() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    if rc != 0 {
-        return "localhost".to_owned();
-    }
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    String::from_utf8_lossy(&buffer[..end]).into_owned()
 }
 
 impl Pump {
@@ -163,7 +150,7 @@ impl Pump {
 
     /// The end of a shutdown of `kind`: `paused`, or `offline` once it is safe (a signal meanwhile
     /// gives up and ends `paused`). The final state is written to the registry, retried for up
-    /// to [`FINAL_STATE_RETRY`].
+    /// to 30 s.
     pub async fn final_state(&self, kind: Shutdown) -> Result<NodeState> {
         let state = match kind {
             Shutdown::Pause => NodeState::Paused,
@@ -175,17 +162,8 @@ impl Pump {
                 }
             },
         };
-        let deadline = tokio::time::Instant::now() + FINAL_STATE_RETRY;
-        loop {
-            match self.publish(state).await {
-                Ok(()) => return Ok(state),
-                Err(error) if tokio::time::Instant::now() < deadline => {
-                    tracing::warn!(%error, %state, "cannot write the final state; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        publish_final_state(state, || self.publish(state)).await?;
+        Ok(state)
     }
 
     /// Waits until every drainer that is not offline has a checkpoint at or past this pump's

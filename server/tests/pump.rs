@@ -16,36 +16,8 @@ use binlog_server::tso::{self, Tso};
 use futures_util::StreamExt;
 use prost::Message;
 use serde_json::Value;
-use support::etcd::EtcdServer;
+use support::cluster::{backend, prewrite_value, write, write_pairs, Backend};
 use support::pump::{http_headers, PumpOptions, PumpProcess};
-
-struct Backend {
-    _etcd: Option<EtcdServer>,
-    pd_urls: String,
-    registry: Arc<dyn Registry>,
-    tso: Arc<dyn Tso>,
-}
-
-async fn backend(kind: &str, registry_dir: &Path) -> Backend {
-    let (etcd, pd_urls) = if kind == "etcd" {
-        let etcd = EtcdServer::start();
-        let url = etcd.url().to_owned();
-        (Some(etcd), url)
-    } else {
-        (None, String::new())
-    };
-    let urls: Vec<String> = pd_urls
-        .split(',')
-        .filter(|u| !u.is_empty())
-        .map(String::from)
-        .collect();
-    Backend {
-        registry: registry::open(&urls, registry_dir).await.unwrap(),
-        tso: tso::open(&urls, registry_dir).await.unwrap(),
-        _etcd: etcd,
-        pd_urls,
-    }
-}
 
 fn start_pump(dir: &Path, backend: &Backend, extra: &[&str]) -> PumpProcess {
     PumpProcess::start(&PumpOptions {
@@ -54,78 +26,6 @@ fn start_pump(dir: &Path, backend: &Backend, extra: &[&str]) -> PumpProcess {
         pd_urls: &backend.pd_urls,
         extra,
     })
-}
-
-fn prewrite_value(seed: u64) -> Vec<u8> {
-    PrewriteValue {
-        schema_version: 7,
-        mutations: vec![TableMutation {
-            table_id: seed as i64 % 5 + 1,
-            inserted_rows: vec![seed.to_le_bytes().repeat(16)],
-            ..Default::default()
-        }],
-    }
-    .encode_to_vec()
-}
-
-async fn write(
-    client: &mut binlog_server::proto::pump_client::PumpClient<tonic::transport::Channel>,
-    cluster_id: u64,
-    binlog: &Binlog,
-) -> Result<(), tonic::Status> {
-    client
-        .write_binlog(WriteBinlogReq {
-            cluster_id,
-            payload: binlog.encode_to_vec(),
-        })
-        .await
-        .map(drop)
-}
-
-/// Writes `txns` prewrite/commit pairs from `clients` concurrent clients, TiDB-style (start TS
-/// before the prewrite, commit TS after its ack); returns start TS -> (commit TS, value).
-async fn write_pairs(
-    pump: &PumpProcess,
-    backend: &Backend,
-    cluster_id: u64,
-    clients: usize,
-    txns: usize,
-) -> HashMap<i64, (i64, Vec<u8>)> {
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let mut client = pump.client().await;
-        let tso = backend.tso.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut written = Vec::new();
-            for _ in 0..txns {
-                let start_ts = tso.get_ts().await.unwrap() as i64;
-                let value = prewrite_value(start_ts as u64);
-                let prewrite = Binlog {
-                    tp: BinlogType::Prewrite as i32,
-                    start_ts,
-                    prewrite_key: Some(b"t\x80\x00\x01".to_vec()),
-                    prewrite_value: Some(value.clone()),
-                    ..Default::default()
-                };
-                write(&mut client, cluster_id, &prewrite).await.unwrap();
-                let commit_ts = tso.get_ts().await.unwrap() as i64;
-                let commit = Binlog {
-                    tp: BinlogType::Commit as i32,
-                    start_ts,
-                    commit_ts,
-                    ..Default::default()
-                };
-                write(&mut client, cluster_id, &commit).await.unwrap();
-                written.push((start_ts, (commit_ts, value)));
-            }
-            written
-        }));
-    }
-    let mut all = HashMap::new();
-    for task in tasks {
-        all.extend(task.await.unwrap());
-    }
-    all
 }
 
 /// Pulls from `after` until `count` real commits arrived (skipping fakes); checks order and meta.

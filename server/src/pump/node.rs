@@ -167,7 +167,9 @@ impl Pump {
     }
 
     /// Waits until every drainer that is not offline has a checkpoint at or past this pump's
-    /// watermark, writing fake binlogs meanwhile so that their checkpoints can move.
+    /// watermark. A fake binlog written first puts the watermark above every stored binlog; no
+    /// more are written while waiting, so the `offline` entry's `maxCommitTS` is exactly what
+    /// the drainers have consumed (the other pumps' fake binlogs let their merges pass it).
     async fn wait_safe_to_offline(&self) {
         let fake_ts = loop {
             match self.write_fake_binlog().await {
@@ -206,9 +208,6 @@ impl Pump {
                 Err(error) => tracing::warn!(%error, "close: cannot read drainers"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
-            if let Err(error) = self.write_fake_binlog().await {
-                tracing::warn!(%error, "close: writing a fake binlog failed");
-            }
         }
     }
 }

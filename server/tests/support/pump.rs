@@ -17,8 +17,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running `pump` process, killed on drop if it is still running.
-pub struct PumpProcess {
+/// A running `pump` or `drainer` process, killed on drop if it is still running.
+pub struct NodeProcess {
     child: Option<Child>,
     /// `127.0.0.1:<port>`.
     pub addr: String,
@@ -40,7 +40,10 @@ pub struct PumpOptions<'a> {
     pub extra: &'a [&'a str],
 }
 
-impl PumpProcess {
+/// A running `pump`.
+pub type PumpProcess = NodeProcess;
+
+impl NodeProcess {
     /// Starts a pump and waits until `/status` answers.
     pub fn start(options: &PumpOptions<'_>) -> PumpProcess {
         let port = free_port();
@@ -79,33 +82,45 @@ impl PumpProcess {
         if !options.pd_urls.is_empty() {
             command.arg("-pd-urls").arg(options.pd_urls);
         }
-        let child = command.spawn().expect("spawn the pump binary");
-        let mut pump = PumpProcess {
+        NodeProcess::spawn(command, addr, options.data_dir, log_file, "\"online\"")
+    }
+
+    /// Spawns `command` (a node listening on `addr`) and waits until its `/status` body
+    /// contains `ready`.
+    pub fn spawn(
+        mut command: Command,
+        addr: String,
+        data_dir: &Path,
+        log_file: PathBuf,
+        ready: &str,
+    ) -> NodeProcess {
+        let child = command.spawn().expect("spawn the node binary");
+        let mut node = NodeProcess {
             child: Some(child),
             addr,
-            data_dir: options.data_dir.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
             log_file,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = pump.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("pump exited at start with {status}; log:\n{}", pump.log());
+            if let Some(status) = node.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("node exited at start with {status}; log:\n{}", node.log());
             }
-            if let Ok((200, body)) = pump.try_http("GET", "/status") {
-                if body.contains("\"online\"") {
-                    return pump;
+            if let Ok((200, body)) = node.try_http("GET", "/status") {
+                if body.contains(ready) {
+                    return node;
                 }
             }
             assert!(
                 Instant::now() < deadline,
-                "pump did not start; log:\n{}",
-                pump.log()
+                "node did not start; log:\n{}",
+                node.log()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// The pump's log so far.
+    /// The node's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
@@ -131,7 +146,7 @@ impl PumpProcess {
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
-        let child = self.child.as_mut().expect("pump already reaped");
+        let child = self.child.as_mut().expect("node already reaped");
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 self.child = None;
@@ -139,7 +154,7 @@ impl PumpProcess {
             }
             assert!(
                 Instant::now() < deadline,
-                "pump did not exit; log:\n{}",
+                "node did not exit; log:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -154,7 +169,17 @@ impl PumpProcess {
     }
 }
 
-impl Drop for PumpProcess {
+impl NodeProcess {
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NodeProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

@@ -1,0 +1,78 @@
+//! Starts the real `drainer` binary for a test, and reads its `file` destination.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use binlog_server::drainer::binlog_file::{decode_records, list_files};
+use binlog_server::proto::Binlog;
+use prost::Message;
+
+use super::pump::{free_port, NodeProcess};
+
+/// Options of a test drainer.
+pub struct DrainerOptions<'a> {
+    /// Data dir (the savepoint and the binlog files).
+    pub data_dir: &'a Path,
+    /// File registry (and TSO) dir; ignored when `pd_urls` is set.
+    pub registry_dir: &'a Path,
+    /// etcd URL, or empty for the file registry.
+    pub pd_urls: &'a str,
+    /// Node ID (stable across restarts).
+    pub node_id: &'a str,
+}
+
+/// Starts a drainer (file destination, 1 s pump detection) and waits until `/status` answers.
+pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log_file = options.data_dir.with_extension("log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_drainer"));
+    command
+        .arg("-addr")
+        .arg(&addr)
+        .arg("-data-dir")
+        .arg(options.data_dir)
+        .arg("-registry-dir")
+        .arg(options.registry_dir)
+        .args([
+            "-node-id",
+            options.node_id,
+            "-detect-interval",
+            "1",
+            "-L",
+            "debug",
+        ])
+        .arg("-log-file")
+        .arg(&log_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if !options.pd_urls.is_empty() {
+        command.arg("-pd-urls").arg(options.pd_urls);
+    }
+    NodeProcess::spawn(command, addr, options.data_dir, log_file, "PumpPos")
+}
+
+/// Every binlog in the `file` destination in `dir`, in file order; panics on a damaged record
+/// anywhere but at the end of the newest file.
+pub fn read_destination(dir: &Path) -> Vec<Binlog> {
+    let files = list_files(dir).expect("list the binlog files");
+    let mut binlogs = Vec::new();
+    for (position, (_, path)) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let (records, valid) = decode_records(&bytes);
+        if position + 1 < files.len() {
+            assert_eq!(
+                valid,
+                bytes.len() as u64,
+                "damage inside {}",
+                path.display()
+            );
+        }
+        binlogs.extend(
+            records
+                .iter()
+                .map(|record| Binlog::decode(&record.payload[..]).expect("a binlog payload")),
+        );
+    }
+    binlogs
+}

@@ -143,7 +143,7 @@ async fn three_pumps_merge_exactly_once_across_drainer_and_pump_kills() {
         batches
     };
     written.extend(batch.into_iter().flatten());
-    let mut drainer_process = drainer(dir.path(), &backend);
+    let drainer_process = drainer(dir.path(), &backend);
     wait_checkpoint(&backend, max_commit(&written)).await;
     check_destination(dir.path(), &written);
 

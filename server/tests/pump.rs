@@ -3,20 +3,16 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use binlog_server::proto::{
-    Binlog, BinlogType, Pos, PrewriteValue, PullBinlogReq, TableMutation, WriteBinlogReq,
-};
-use binlog_server::registry::{self, NodeKind, NodeState, NodeStatus, Registry};
-use binlog_server::tso::{self, Tso};
+use binlog_server::proto::{Binlog, BinlogType, Pos, PullBinlogReq, WriteBinlogReq};
+use binlog_server::registry::{NodeKind, NodeState, NodeStatus, Registry};
 use futures_util::StreamExt;
 use prost::Message;
 use serde_json::Value;
-use support::cluster::{backend, prewrite_value, write, write_pairs, Backend};
+use support::cluster::{backend, write, write_pairs, Backend};
 use support::pump::{http_headers, PumpOptions, PumpProcess};
 
 fn start_pump(dir: &Path, backend: &Backend, extra: &[&str]) -> PumpProcess {

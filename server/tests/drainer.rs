@@ -28,12 +28,19 @@ fn start_pump(dir: &Path, name: &str, backend: &Backend) -> PumpProcess {
     })
 }
 
+/// A drainer; on etcd its streams are gzipped (`-compressor gzip`), so both ways are run.
 fn drainer(dir: &Path, backend: &Backend) -> NodeProcess {
+    let gzip: &[&str] = if backend.pd_urls.is_empty() {
+        &[]
+    } else {
+        &["-compressor", "gzip"]
+    };
     start_drainer(&DrainerOptions {
         data_dir: &dir.join("drainer"),
         registry_dir: &dir.join("registry"),
         pd_urls: &backend.pd_urls,
         node_id: DRAINER_ID,
+        extra: gzip,
     })
 }
 

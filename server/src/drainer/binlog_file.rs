@@ -18,7 +18,7 @@
 //! checkpoint save, so a checkpoint never covers a binlog that is not on disk.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -112,25 +112,30 @@ impl BinlogFiles {
         fs::create_dir_all(dir).map_err(|e| Error::io("cannot create binlog dir", dir, e))?;
         let lock = lock_dir(dir)?;
         let files = list_files(dir)?;
-        let mut resume_ts = None;
-        let (index, offset) = match files.last() {
-            None => (0, 0),
+        let (index, offset, mut last_payload) = match files.last() {
+            None => (0, 0, None),
             Some(&(index, ref path)) => {
-                let kept = repair_tail(path)?;
-                (index, kept)
+                let (kept, last) = repair_tail(path)?;
+                (index, kept, last)
             }
         };
-        // The newest record may be in an older file when the newest one is empty.
-        for (_, path) in files.iter().rev() {
-            let bytes =
-                fs::read(path).map_err(|e| Error::io("cannot read binlog file", path, e))?;
-            let (records, _) = decode_records(&bytes);
-            if let Some(last) = records.last() {
-                let binlog = Binlog::decode(&last.payload[..])?;
-                resume_ts = Some(binlog.commit_ts as u64);
+        // The newest record is in an older file when the newest one is empty (just rolled).
+        for (_, path) in files.iter().rev().skip(1) {
+            if last_payload.is_some() {
                 break;
             }
+            let bytes =
+                fs::read(path).map_err(|e| Error::io("cannot read binlog file", path, e))?;
+            last_payload = decode_records(&bytes).0.pop().map(|record| record.payload);
         }
+        let resume_ts = last_payload.and_then(|payload| match Binlog::decode(&payload[..]) {
+            Ok(binlog) => Some(binlog.commit_ts as u64),
+            Err(error) => {
+                // Not ours (the original drainer writes pb_binlog): resume at the checkpoint.
+                tracing::warn!(%error, "the newest binlog file record is not a tipb binlog");
+                None
+            }
+        });
         let path = match files.last() {
             Some((_, path)) => path.clone(),
             None => dir.join(file_name(0)),
@@ -297,8 +302,10 @@ pub fn list_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(files)
 }
 
-/// Cuts a file after its last valid record; returns the length kept.
-fn repair_tail(path: &Path) -> Result<u64> {
+/// Cuts a file after its last valid record and syncs it (its tail may be only in the page
+/// cache after a SIGKILL, and the checkpoint may soon cover it); returns the length kept and
+/// the last record's payload.
+fn repair_tail(path: &Path) -> Result<(u64, Option<Vec<u8>>)> {
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -307,7 +314,7 @@ fn repair_tail(path: &Path) -> Result<u64> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| Error::io("cannot read binlog file", path, e))?;
-    let (_, valid) = decode_records(&bytes);
+    let (mut records, valid) = decode_records(&bytes);
     if valid < bytes.len() as u64 {
         tracing::warn!(
             file = %path.display(),
@@ -316,12 +323,11 @@ fn repair_tail(path: &Path) -> Result<u64> {
             "cutting a torn or damaged tail off the newest binlog file (never checkpointed)"
         );
         file.set_len(valid)
-            .and_then(|()| file.sync_all())
             .map_err(|e| Error::io("cannot truncate binlog file", path, e))?;
     }
-    file.seek(SeekFrom::End(0))
-        .map_err(|e| Error::io("cannot seek binlog file", path, e))?;
-    Ok(valid)
+    file.sync_all()
+        .map_err(|e| Error::io("cannot sync binlog file", path, e))?;
+    Ok((valid, records.pop().map(|record| record.payload)))
 }
 
 /// `YYYYMMDDhhmmss` in local time.

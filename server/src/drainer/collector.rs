@@ -29,23 +29,26 @@ struct PumpStream {
 
 /// The discovery's state: the known pumps.
 pub struct Collector {
-    commands: mpsc::UnboundedSender<SourceCommand>,
+    commands: mpsc::UnboundedSender<Vec<SourceCommand>>,
     pumps: tokio::sync::Mutex<BTreeMap<String, PumpStream>>,
 }
 
 impl Collector {
     /// A collector that hands new sources to the merge through `commands`.
-    pub fn new(commands: mpsc::UnboundedSender<SourceCommand>) -> Collector {
+    pub fn new(commands: mpsc::UnboundedSender<Vec<SourceCommand>>) -> Collector {
         Collector {
             commands,
             pumps: tokio::sync::Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// One refresh (see the module doc). Serialised, so a Notify and a poll never race.
+    /// One refresh (see the module doc). Serialised from the registry read on, so a Notify
+    /// and a poll never apply an older snapshot over a newer one. The source changes of one
+    /// refresh reach the merge together: it never runs on half of the pumps found.
     pub async fn refresh(&self, drainer: &Arc<Drainer>) -> Result<()> {
-        let registered = drainer.registry.nodes(NodeKind::Pump).await?;
         let mut pumps = self.pumps.lock().await;
+        let registered = drainer.registry.nodes(NodeKind::Pump).await?;
+        let mut commands = Vec::new();
         for status in registered {
             let id = status.node_id.trim().to_owned();
             let pull = status.state != NodeState::Paused;
@@ -54,10 +57,10 @@ impl Collector {
                 (NodeState::Offline, Some(_)) => {
                     if let Some(stream) = pumps.remove(&id) {
                         stream.task.abort();
+                        // Ended before its position is forgotten, so it cannot set it again.
+                        let _ = stream.task.await;
                     }
-                    let _ = self
-                        .commands
-                        .send(SourceCommand::Remove { pump: id.clone() });
+                    commands.push(SourceCommand::Remove { pump: id.clone() });
                     drainer.set_pump_position(&id, None);
                     tracing::info!(pump = %id, "pump is offline: stopped pulling it");
                 }
@@ -84,7 +87,7 @@ impl Collector {
                         start_ts,
                         tx,
                     ));
-                    let _ = self.commands.send(SourceCommand::Add {
+                    commands.push(SourceCommand::Add {
                         pump: id.clone(),
                         binlogs: rx,
                     });
@@ -93,6 +96,9 @@ impl Collector {
                     pumps.insert(id, PumpStream { target, task });
                 }
             }
+        }
+        if !commands.is_empty() {
+            let _ = self.commands.send(commands);
         }
         Ok(())
     }

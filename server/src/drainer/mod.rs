@@ -82,7 +82,7 @@ impl Drainer {
         cluster_id: u64,
         settings: DrainerSettings,
         checkpoint_ts: u64,
-        commands: tokio::sync::mpsc::UnboundedSender<merge::SourceCommand>,
+        commands: tokio::sync::mpsc::UnboundedSender<Vec<merge::SourceCommand>>,
     ) -> Arc<Drainer> {
         Arc::new(Drainer {
             registry,

@@ -1,7 +1,8 @@
 //! One pump's stream: `PullBinlogs` from the last commit TS received, forwarded to the merge in
 //! order. A failed or ended stream is reopened from the same point after a backoff (100 ms,
 //! doubling to 3 s), so nothing is skipped and nothing is asked for twice; while the registry
-//! says the pump is paused the stream is not read.
+//! says the pump is paused the stream is not read. A payload that does not decode stops the
+//! drainer (the original's fatal error) rather than being skipped.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +24,9 @@ const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(3);
 /// Time allowed to connect to a pump.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// HTTP/2 pings on an idle stream, and how long an answer may take: a pump whose host vanished
+/// without a reset is noticed, and the stream reopened, instead of holding the merge forever.
+const KEEPALIVE: Duration = Duration::from_secs(10);
 
 /// Where and whether to pull a pump, as the registry says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,15 +104,18 @@ async fn stream_once(
         let channel = Endpoint::from_shared(format!("http://{host}"))
             .map_err(|e| e.to_string())?
             .connect_timeout(CONNECT_TIMEOUT)
+            .http2_keep_alive_interval(KEEPALIVE)
+            .keep_alive_timeout(KEEPALIVE)
+            .keep_alive_while_idle(true)
             .tcp_nodelay(true)
             .connect()
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        let mut client = PumpClient::new(channel)
-            .max_decoding_message_size(usize::MAX)
-            .accept_compressed(CompressionEncoding::Gzip);
+        let mut client = PumpClient::new(channel).max_decoding_message_size(usize::MAX);
         if drainer.settings.gzip {
-            client = client.send_compressed(CompressionEncoding::Gzip);
+            client = client
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip);
         }
         let request = PullBinlogReq {
             cluster_id: drainer.cluster_id,
@@ -145,10 +152,11 @@ async fn stream_once(
             Ok(binlog) => binlog,
             Err(error) => {
                 drainer.metrics.unmarshal_errors.inc();
-                // Never skipped: the stream is retried from the same point.
-                return StreamEnd::Broken(format!(
-                    "binlog after commit TS {after} does not decode: {error}"
-                ));
+                // Fatal, as in the original: skipping it would lose a binlog, and the pump
+                // would send the same bytes again.
+                tracing::error!(%pump, after = *after, %error, "a pulled binlog does not decode: stopping the drainer");
+                drainer.lifecycle.on_signal();
+                return StreamEnd::MergeGone;
             }
         };
         let commit_ts = binlog.commit_ts.max(0) as u64;

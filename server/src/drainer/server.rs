@@ -61,8 +61,9 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         saved_ts: start_ts,
         schema_version: loaded.map_or(0, |s| s.schema_version),
     };
-    if loaded.is_none() || start_ts != checkpoint_ts {
-        // Pinned at once: a restart must not take a newer TSO and skip binlogs.
+    if loaded.is_none_or(|s| s.consistent) || start_ts != checkpoint_ts {
+        // Pinned at once: a restart must not take a newer TSO and skip binlogs, and a clean
+        // stop's `consistent = true` no longer holds once this run writes.
         savepoint::write(
             &config.data_dir,
             &Savepoint {

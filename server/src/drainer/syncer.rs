@@ -67,7 +67,7 @@ impl Checkpoint {
 pub async fn run(
     drainer: Arc<Drainer>,
     mut merger: Merger,
-    mut commands: mpsc::UnboundedReceiver<SourceCommand>,
+    mut commands: mpsc::UnboundedReceiver<Vec<SourceCommand>>,
     mut destination: Box<dyn Destination>,
     mut checkpoint: Checkpoint,
     ignored: HashSet<u64>,
@@ -81,7 +81,7 @@ pub async fn run(
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ok(()),
-            Some(command) = commands.recv() => merger.apply(command),
+            Some(batch) = commands.recv() => batch.into_iter().for_each(|c| merger.apply(c)),
             binlog = merger.next() => {
                 drainer.merged_ts.store(binlog.commit_ts, std::sync::atomic::Ordering::Release);
                 if let Err(error) = apply(&drainer, destination.as_mut(), &binlog, &ignored) {

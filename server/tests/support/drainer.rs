@@ -19,6 +19,8 @@ pub struct DrainerOptions<'a> {
     pub pd_urls: &'a str,
     /// Node ID (stable across restarts).
     pub node_id: &'a str,
+    /// Extra flags.
+    pub extra: &'a [&'a str],
 }
 
 /// Starts a drainer (file destination, 1 s pump detection) and waits until `/status` answers.
@@ -43,6 +45,7 @@ pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
         ])
         .arg("-log-file")
         .arg(&log_file)
+        .args(options.extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());

@@ -79,6 +79,26 @@ fn build(
         .finish())
 }
 
+/// Starts logging for a binary and logs what its configuration came from: the version, each
+/// flag taken from the environment, each deprecated flag ignored.
+pub fn start(
+    component: &str,
+    level: &str,
+    log_file: Option<&Path>,
+    env_used: &[(String, String)],
+    deprecated_flags: &[String],
+) -> Result<()> {
+    init(level, log_file)?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting {component}");
+    for (key, value) in env_used {
+        tracing::info!(%key, %value, "flag taken from the environment");
+    }
+    for flag in deprecated_flags {
+        tracing::warn!(%flag, "deprecated flag ignored");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,3 +166,4 @@ mod tests {
         ));
     }
 }
+

@@ -14,6 +14,18 @@ use serde::Serialize;
 /// How long a shutdown waits for open connections (pull streams end at once) before dropping them.
 pub const GRACEFUL_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Binds `listen` (`host:port`); returns the listener and the port it got (for `:0`).
+pub async fn bind(listen: &str) -> crate::Result<(tokio::net::TcpListener, u16)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| crate::Error::io("cannot listen on", listen, e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| crate::Error::io("cannot read the address of", listen, e))?
+        .port();
+    Ok((listener, port))
+}
+
 /// One router for both protocols: gRPC paths to `grpc`, the rest to `http`, and the original's
 /// 404 body for anything else.
 pub fn one_port_app(grpc: tonic::service::Routes, http: Router) -> Router {

@@ -17,14 +17,13 @@ fn main() {
 }
 
 fn run(config: DrainerConfig) -> anyhow::Result<()> {
-    logging::init(&config.log_level, config.log_file.as_deref())?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting drainer");
-    for (key, value) in &config.env_used {
-        tracing::info!(%key, %value, "flag taken from the environment");
-    }
-    for flag in &config.deprecated_flags {
-        tracing::warn!(%flag, "deprecated flag ignored");
-    }
+    logging::start(
+        "drainer",
+        &config.log_level,
+        config.log_file.as_deref(),
+        &config.env_used,
+        &config.deprecated_flags,
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -17,14 +17,13 @@ fn main() {
 }
 
 fn run(config: PumpConfig) -> anyhow::Result<()> {
-    logging::init(&config.log_level, config.log_file.as_deref())?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting pump");
-    for (key, value) in &config.env_used {
-        tracing::info!(%key, %value, "flag taken from the environment");
-    }
-    for flag in &config.deprecated_flags {
-        tracing::warn!(%flag, "deprecated flag ignored");
-    }
+    logging::start(
+        "pump",
+        &config.log_level,
+        config.log_file.as_deref(),
+        &config.env_used,
+        &config.deprecated_flags,
+    )?;
     for key in config.ignored_keys() {
         tracing::warn!(%key, "config key ignored: it tunes goleveldb, which this pump does not use");
     }

@@ -8,7 +8,6 @@ use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::drainer::merge::Merger;
@@ -81,13 +80,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     );
 
     let listen = config.listen_addr();
-    let listener = TcpListener::bind(&listen)
-        .await
-        .map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?
-        .port();
+    let (listener, port) = serve::bind(&listen).await?;
     let node_id = config
         .node_id
         .clone()

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use binlog_engine::Engine;
-use tokio::net::TcpListener;
 
 use crate::pump::metrics::PumpMetrics;
 use crate::pump::service::PumpGrpc;
@@ -47,13 +46,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
     let listen = config.listen_addr();
-    let listener = TcpListener::bind(&listen)
-        .await
-        .map_err(|e| Error::io("cannot listen on", listen.clone(), e))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::io("cannot read the address of", listen.clone(), e))?
-        .port();
+    let (listener, port) = serve::bind(&listen).await?;
     let configured_id = config.node_id.as_deref().unwrap_or_default();
     let node_id = node::resolve_node_id(&config.data_dir, configured_id, port)?;
     let timings = PumpTimings {

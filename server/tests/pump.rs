@@ -12,7 +12,7 @@ use binlog_server::registry::{NodeKind, NodeState, NodeStatus, Registry};
 use futures_util::StreamExt;
 use prost::Message;
 use serde_json::Value;
-use support::cluster::{backend, write, write_pairs, Backend};
+use support::cluster::{backend, promtool_check, write, write_pairs, Backend};
 use support::pump::{http_headers, PumpOptions, PumpProcess};
 
 fn start_pump(dir: &Path, backend: &Backend, extra: &[&str]) -> PumpProcess {
@@ -308,30 +308,6 @@ async fn http_routes_answer_with_the_original_shapes() {
         assert!(metrics.contains(name), "{name} missing from\n{metrics}");
     }
     promtool_check(&metrics);
-}
-
-fn promtool_check(metrics: &str) {
-    use std::io::Write;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool is needed (Debian package `prometheus`; .ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(metrics.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool check metrics failed:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 fn assert_node_shape(node: &Value) {

@@ -1,4 +1,4 @@
-//! A test cluster's registry and TSO, and TiDB-style writes to a pump.
+//! A test cluster's registry and TSO, TiDB-style writes to a pump, and the metrics linter.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -117,4 +117,45 @@ pub async fn write_pairs(
         all.extend(task.await.unwrap());
     }
     all
+}
+
+/// Runs `promtool check metrics` on a `/metrics` text; panics with its report if it fails.
+pub fn promtool_check(metrics: &str) {
+    promtool_check_allowing(metrics, &[]);
+}
+
+/// As [`promtool_check`], but lint findings that contain one of `allowed` are accepted (the
+/// original names some series with them, and dashboards query those names); any other finding,
+/// or a parse error, fails.
+pub fn promtool_check_allowing(metrics: &str, allowed: &[&str]) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is needed (Debian package `prometheus`; .ci/run installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let unexpected: Vec<&str> = report
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .filter(|line| !allowed.iter().any(|allowed| line.contains(allowed)))
+        .collect();
+    assert!(
+        output.status.success() || unexpected.is_empty(),
+        "promtool check metrics failed:\n{report}"
+    );
+    assert!(unexpected.is_empty(), "promtool check metrics:\n{report}");
 }

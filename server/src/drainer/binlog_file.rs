@@ -63,7 +63,21 @@ pub struct FileRecord {
 /// Decodes the records of a whole file: every valid record, and the offset where the valid
 /// prefix ends (the file's length when it is all valid).
 pub fn decode_records(bytes: &[u8]) -> (Vec<FileRecord>, u64) {
-    let mut records = Vec::new();
+    let (spans, end) = record_spans(bytes);
+    let records = spans
+        .into_iter()
+        .map(|(offset, payload)| FileRecord {
+            offset,
+            payload: bytes[payload].to_vec(),
+        })
+        .collect();
+    (records, end)
+}
+
+/// The valid records of a file as (offset, payload range), without copying them, and the
+/// offset where the valid prefix ends.
+fn record_spans(bytes: &[u8]) -> (Vec<(u64, std::ops::Range<usize>)>, u64) {
+    let mut spans = Vec::new();
     let mut at = 0usize;
     while let Some(header) = bytes.get(at..at + FRAME_HEADER_LEN) {
         let magic = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
@@ -81,13 +95,16 @@ pub fn decode_records(bytes: &[u8]) -> (Vec<FileRecord>, u64) {
         if crc32c::crc32c(payload).to_le_bytes() != crc {
             break;
         }
-        records.push(FileRecord {
-            offset: at as u64,
-            payload: payload.to_vec(),
-        });
+        spans.push((at as u64, start..end));
         at = end + FRAME_TRAILER_LEN;
     }
-    (records, at as u64)
+    (spans, at as u64)
+}
+
+/// The payload of the last valid record of `bytes`, and where the valid prefix ends.
+fn last_record(bytes: &[u8]) -> (Option<Vec<u8>>, u64) {
+    let (mut spans, end) = record_spans(bytes);
+    (spans.pop().map(|(_, payload)| bytes[payload].to_vec()), end)
 }
 
 /// The binlog files of a directory, open for appending.
@@ -126,7 +143,7 @@ impl BinlogFiles {
             }
             let bytes =
                 fs::read(path).map_err(|e| Error::io("cannot read binlog file", path, e))?;
-            last_payload = decode_records(&bytes).0.pop().map(|record| record.payload);
+            last_payload = last_record(&bytes).0;
         }
         let resume_ts = last_payload.and_then(|payload| match Binlog::decode(&payload[..]) {
             Ok(binlog) => Some(binlog.commit_ts as u64),
@@ -314,7 +331,7 @@ fn repair_tail(path: &Path) -> Result<(u64, Option<Vec<u8>>)> {
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(|e| Error::io("cannot read binlog file", path, e))?;
-    let (mut records, valid) = decode_records(&bytes);
+    let (last, valid) = last_record(&bytes);
     if valid < bytes.len() as u64 {
         tracing::warn!(
             file = %path.display(),
@@ -327,7 +344,7 @@ fn repair_tail(path: &Path) -> Result<(u64, Option<Vec<u8>>)> {
     }
     file.sync_all()
         .map_err(|e| Error::io("cannot sync binlog file", path, e))?;
-    Ok((valid, records.pop().map(|record| record.payload)))
+    Ok((valid, last))
 }
 
 /// `YYYYMMDDhhmmss` in local time.

@@ -1,7 +1,8 @@
 //! Background work kept off the write path: preparing the next segment file, writing the
-//! `.idx` of a sealed segment, saving the sorter checkpoint, and refreshing the free space that
-//! stop-write compares against.
+//! `.idx` of a sealed segment, deleting (or recycling) the files GC dropped, saving the sorter
+//! checkpoint, and refreshing the free space that stop-write compares against.
 
+use std::fs::{self, OpenOptions};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Preallocate};
 use crate::data_dir::space;
 use crate::index::{idx_file_looks_complete, write_idx_file};
-use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool};
+use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool, MAX_SPARES};
 use crate::shared::Shared;
 
 /// How often free space is measured.
@@ -23,6 +24,8 @@ pub enum Job {
     /// Write the `.idx` of a sealed segment (just sealed, or found without one at open) and
     /// switch it to the mapped file.
     WriteIndex(Arc<SealedSegment>),
+    /// Delete (or keep as spares) the files of segments GC dropped.
+    Dispose(Vec<Arc<SealedSegment>>),
     /// Save the sorter state as of the start of segment `replay_from`.
     Checkpoint {
         /// First segment recovery must replay.
@@ -40,6 +43,9 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
         match jobs.recv_timeout(next_refresh.saturating_duration_since(Instant::now())) {
             Ok(Job::PrepareSpare) => ensure_spare(&shared.spares, &shared.config),
             Ok(Job::WriteIndex(segment)) => write_index(&shared, &segment),
+            Ok(Job::Dispose(segments)) => segments
+                .into_iter()
+                .for_each(|segment| dispose_segment(&shared, segment)),
             Ok(Job::Checkpoint {
                 replay_from,
                 sorter,
@@ -59,6 +65,46 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
             refresh_space(&shared);
             next_refresh = Instant::now() + SPACE_REFRESH;
         }
+    }
+}
+
+/// Deletes a segment dropped by GC, or keeps its file as a spare when nobody reads it.
+pub fn dispose_segment(shared: &Shared, segment: Arc<SealedSegment>) {
+    let log_dir = &shared.read_context.log_dir;
+    let _ = fs::remove_file(crate::index::idx_path(log_dir, segment.id));
+    let path = segment.path.clone();
+    let recyclable = shared.config.recycle_segments
+        && shared.spares.len() < MAX_SPARES
+        && Arc::strong_count(&segment) == 1
+        && Arc::strong_count(&segment.map) == 1;
+    drop(segment);
+    let mut doomed = path;
+    if recyclable {
+        let spare = shared.spares.new_spare_path();
+        match fs::rename(&doomed, &spare) {
+            Ok(()) => {
+                doomed = spare;
+                let prepare = || -> std::io::Result<()> {
+                    OpenOptions::new()
+                        .write(true)
+                        .open(&doomed)?
+                        .set_len(shared.config.segment_size.0)?;
+                    crate::data_dir::sync_dir(log_dir)
+                };
+                match prepare() {
+                    Ok(()) => return shared.spares.put(doomed),
+                    Err(error) => {
+                        tracing::warn!(%error, file = %doomed.display(), "could not recycle segment; deleting it")
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, file = %doomed.display(), "could not recycle segment; deleting it")
+            }
+        }
+    }
+    if let Err(error) = fs::remove_file(&doomed) {
+        tracing::warn!(%error, file = %doomed.display(), "could not delete collected segment");
     }
 }
 

@@ -55,12 +55,12 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use binlog_benches::{
-    append_transactions, device_run, in_temp_dir, median_by, prepare_device_file,
+    append_transactions, device_run, engine_config, in_temp_dir, median_by, prepare_device_file,
     pseudo_random_bytes, remove_run_dir, wait_for_spare, DeviceRun, Machine, Percentiles, MB,
     PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::record::record_span;
-use binlog_engine::{Config, Engine, IoBackend, ReadableSize};
+use binlog_engine::{Engine, IoBackend, ReadableSize};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 use tokio::runtime::Runtime;
@@ -346,15 +346,8 @@ fn measure(
     setup: Setup,
     seed: u64,
 ) -> Result<EngineRun> {
-    let engine = Engine::open(Config {
-        dir: dir.to_path_buf(),
-        sync_log: true,
-        io_backend: setup.backend.io_backend(),
-        segment_size: SEGMENT_SIZE,
-        stop_write_at_available_space: ReadableSize(0),
-        ..Config::default()
-    })
-    .with_context(|| format!("open the engine in {}", dir.display()))?;
+    let engine = Engine::open(engine_config(dir, setup.backend.io_backend(), SEGMENT_SIZE))
+        .with_context(|| format!("open the engine in {}", dir.display()))?;
     let engine = Arc::new(engine);
     wait_for_spare(&dir.join("log"));
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use binlog_engine::{Engine, Kind, Record};
+use binlog_engine::{Config, Engine, IoBackend, Kind, ReadableSize, Record};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::runtime::Runtime;
@@ -130,6 +130,20 @@ pub fn remove_run_dir(root: &Path, dir: &Path) -> Result<()> {
     File::open(root)
         .and_then(|root| root.sync_all())
         .with_context(|| format!("sync {}", root.display()))
+}
+
+/// The engine configuration the benchmarks open with: `sync-log = true`, the given I/O backend
+/// and segment size, and `stop-write-at-available-space = 0` so that it runs on small disks;
+/// everything else the engine's default.
+pub fn engine_config(dir: &Path, io_backend: IoBackend, segment_size: ReadableSize) -> Config {
+    Config {
+        dir: dir.to_path_buf(),
+        sync_log: true,
+        io_backend,
+        segment_size,
+        stop_write_at_available_space: ReadableSize(0),
+        ..Config::default()
+    }
 }
 
 /// What a set of appenders did.

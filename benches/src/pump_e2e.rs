@@ -7,8 +7,9 @@
 //! - for 64 and 256 client tasks: transactions/s (prewrite + commit pairs, 1 KiB prewrite
 //!   values, no DDL, no rollbacks) against the no-op server and against the pump, `--runs`
 //!   times each, alternating; the medians and their ratio;
-//! - at half of the pump's maximum rate (at 256 clients): WriteBinlog latency p50/p99 of the
-//!   prewrites and commits;
+//! - at half of the pump's maximum rate at the smallest client count: WriteBinlog latency
+//!   p50/p99 of the prewrites and commits, and the no-op server's at the same rate (the load
+//!   generator's own noise);
 //! - the pump's peak RSS (`VmHWM`) after all of that;
 //! - a drainer started at commit TS 0 over three pumps holding what the loads wrote (plus a
 //!   load on the two others): binlogs/s until its checkpoint reaches the last commit.
@@ -297,21 +298,31 @@ fn main() -> Result<()> {
             pump_runs,
         });
     }
-    let top = loads.last().expect("clients not empty");
-    let half_rate = top.pump_txn_per_sec / 2.0;
+    // Latency at load: half of the pump's rate at the smallest client count, where the load
+    // generator's own scheduling noise on this machine is smallest; the no-op server at the
+    // same rate shows that noise.
+    let low = loads.first().expect("clients not empty");
+    let half_rate = low.pump_txn_per_sec / 2.0;
     eprintln!(
         "{} clients at half the pump's rate ({half_rate:.0} txn/s)",
-        top.clients
+        low.clients
     );
     let half = load(
         dir,
         &[&pump_addr],
-        top.clients,
+        low.clients,
         args.seconds,
         Some(half_rate),
     )?;
-    let latency = |kind: &str, q: &str| {
-        half["types"][kind]["latency_us"][q]
+    let half_noop = load(
+        dir,
+        &[&noop_addr],
+        low.clients,
+        args.seconds,
+        Some(half_rate),
+    )?;
+    let latency = |report: &Value, kind: &str, q: &str| {
+        report["types"][kind]["latency_us"][q]
             .as_f64()
             .unwrap_or_default()
     };
@@ -385,14 +396,16 @@ fn main() -> Result<()> {
             l.clients, l.noop_txn_per_sec, l.pump_txn_per_sec, l.ratio, l.pump_prewrite_p99_us
         );
     }
-    println!(
-        "half rate ({half_rate:.0} txn/s, {} clients): prewrite p50 {:.0} us p99 {:.0} us; commit p50 {:.0} us p99 {:.0} us",
-        top.clients,
-        latency("prewrite", "p50"),
-        latency("prewrite", "p99"),
-        latency("commit", "p50"),
-        latency("commit", "p99")
-    );
+    for (name, report) in [("pump", &half), ("no-op", &half_noop)] {
+        println!(
+            "half rate ({half_rate:.0} txn/s, {} clients), {name}: prewrite p50 {:.0} us p99 {:.0} us; commit p50 {:.0} us p99 {:.0} us",
+            low.clients,
+            latency(report, "prewrite", "p50"),
+            latency(report, "prewrite", "p99"),
+            latency(report, "commit", "p50"),
+            latency(report, "commit", "p99")
+        );
+    }
     println!("pump peak RSS: {rss:.0} MiB");
     println!(
         "drainer: {merged} binlogs from 3 pumps into the file destination in {drain_secs:.1} s: {:.0} binlogs/s",
@@ -401,7 +414,7 @@ fn main() -> Result<()> {
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "benchmark": "pump-e2e",
         "loads": loads,
-        "half_rate": { "txn_per_sec": half_rate, "report": half },
+        "half_rate": { "clients": low.clients, "txn_per_sec": half_rate, "pump": half, "noop": half_noop },
         "pump_peak_rss_mib": rss,
         "drainer": { "binlogs": merged, "seconds": drain_secs, "binlogs_per_sec": merged as f64 / drain_secs },
     }))?;

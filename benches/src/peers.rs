@@ -33,7 +33,7 @@
 //!
 //! The configuration of each system is in [`describe`] (printed in the header and JSON) and in
 //! `benches/README.md`. Output: the header, two tables, then everything as JSON (also written to
-//! `--json <path>`). Progress goes to stderr. Build and run (about 15 minutes):
+//! `--json <path>`). Progress goes to stderr. Build and run (about 7 minutes here):
 //!
 //! ```text
 //! cargo run --release -p binlog-benches --features peers --bin peers -- --json peers.json

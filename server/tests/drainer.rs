@@ -203,6 +203,22 @@ async fn three_pumps_merge_exactly_once_across_drainer_and_pump_kills() {
     let (code, body) = drainer_process.http("PUT", "/state/nope/pause");
     assert_eq!(code, 200);
     assert!(body.contains("invalid nodeID nope, this drainer's nodeID is drainer-test"));
+    let (_, body) = drainer_process.http("PUT", &format!("/state/{DRAINER_ID}/jump"));
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["message"], "invalid action jump");
+    assert_eq!(reply["code"], 3);
+    assert_eq!(
+        drainer_process.http("GET", "/nope"),
+        (404, "404 page not found\n".to_owned())
+    );
+    assert_eq!(drainer_process.http("POST", "/status").0, 405);
+    assert_eq!(drainer_process.http("GET", "/state/x/pause").0, 405);
+    let long = format!("/state/{}/pause", "x".repeat(64 << 10));
+    let (code, _) = drainer_process.http("PUT", &long);
+    assert!(code == 200 || code == 414 || code == 431, "{code}");
+    // Still online after all of that.
+    let (_, body) = drainer_process.http("GET", "/status");
+    assert!(body.contains("PumpPos"), "{body}");
 }
 
 /// `original-drainer.md` §8.3: drainer online with a rising checkpoint; pause a pump; restart it

@@ -152,7 +152,13 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         (Ok(Shutdown::Close), Ok(())) => NodeState::Offline,
         _ => NodeState::Paused,
     };
-    let published = publish_final_state(state, || drainer.publish(state)).await;
+    // A second signal stops retrying a registry that does not answer.
+    let published = tokio::select! {
+        published = publish_final_state(state, || drainer.publish(state)) => published,
+        _ = drainer.lifecycle.interrupted() => Err(Error::Registry(format!(
+            "interrupted while writing the final state {state}"
+        ))),
+    };
     let _ = stop_serving.send(true);
     match server.await {
         Ok(Ok(())) => {}
@@ -185,17 +191,18 @@ async fn run_online(
     }
     let detect = tokio::spawn(collector::detect_loop(drainer.clone()));
     let heartbeat = tokio::spawn(heartbeat_loop(drainer.clone()));
-    let signal_task = {
+    // Left running to the end (dropping the handle does not stop it): a signal during the
+    // shutdown interrupts the final-state retries.
+    {
         let drainer = drainer.clone();
         tokio::spawn(
             async move { lifecycle::shutdown_on_signal(&drainer.lifecycle, signals).await },
-        )
-    };
+        );
+    }
     let kind = drainer.lifecycle.shutdown_requested().await;
     tracing::info!(?kind, "shutting down");
     let _ = heartbeat.await;
     detect.abort();
-    signal_task.abort();
     Ok(kind)
 }
 

@@ -56,12 +56,12 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, engine_config, in_temp_dir, median_by, prepare_device_file,
-    pseudo_random_bytes, remove_run_dir, wait_for_spare, DeviceRun, Machine, Percentiles, MB,
-    PROBE_WRITE_BYTES, WORKER_THREADS,
+    pseudo_random_bytes, remove_run_dir, wait_for_spare, Backend, DeviceRun, Machine, Percentiles,
+    MB, PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::record::record_span;
-use binlog_engine::{Engine, IoBackend, ReadableSize};
-use clap::{Parser, ValueEnum};
+use binlog_engine::{Engine, ReadableSize};
+use clap::Parser;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
@@ -98,25 +98,6 @@ struct Args {
     /// Smoke test: one run of one second per configuration (overrides --seconds and --runs).
     #[arg(long)]
     quick: bool,
-}
-
-/// An I/O backend as named on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Backend {
-    /// `io_uring`: a write linked to an `fdatasync` in one submission.
-    IoUring,
-    /// `pwrite` + `fdatasync`.
-    Pwrite,
-}
-
-impl Backend {
-    /// The engine's setting for this backend.
-    fn io_backend(self) -> IoBackend {
-        match self {
-            Backend::IoUring => IoBackend::IoUring,
-            Backend::Pwrite => IoBackend::Pwrite,
-        }
-    }
 }
 
 /// One engine run of one configuration, with the device-limit run that followed it.

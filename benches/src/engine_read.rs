@@ -35,8 +35,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
-use binlog_engine::{Config, Engine, IoBackend, Kind, ReadableSize, Record};
-use clap::{Parser, ValueEnum};
+use binlog_benches::Backend;
+use binlog_engine::{Config, Engine, Kind, ReadableSize, Record};
+use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -76,25 +77,6 @@ struct Args {
     /// Internal: fill `<dir>` to `<bytes>` of segments, then keep appending until killed.
     #[arg(long, num_args = 2, value_names = ["DIR", "BYTES"], hide = true)]
     child_fill: Vec<String>,
-}
-
-/// An I/O backend as named on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
-enum Backend {
-    /// `io_uring`.
-    IoUring,
-    /// `pwrite` + `fdatasync`.
-    Pwrite,
-}
-
-impl Backend {
-    fn io_backend(self) -> IoBackend {
-        match self {
-            Backend::IoUring => IoBackend::IoUring,
-            Backend::Pwrite => IoBackend::Pwrite,
-        }
-    }
 }
 
 /// The measurements at one stored size.
@@ -212,10 +194,7 @@ fn child_fill(dir: &Path, target: u64, backend: Backend) -> Result<()> {
 /// Runs the child to `target` bytes and kills it 200 ms after it reports.
 fn fill_and_kill(dir: &Path, target: u64, backend: Backend) -> Result<()> {
     let exe = std::env::current_exe()?;
-    let backend_name = match backend {
-        Backend::IoUring => "io-uring",
-        Backend::Pwrite => "pwrite",
-    };
+    let backend_name = backend.name();
     let mut child = Command::new(exe)
         .args(["--backend", backend_name, "--child-fill"])
         .arg(dir)

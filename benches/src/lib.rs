@@ -22,6 +22,38 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
+/// An I/O backend of `binlog-engine` as the benchmarks' `--backend(s)` flags name it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// io_uring where the kernel allows it, else `pwrite` (the engine's default).
+    Auto,
+    /// io_uring: a write linked to an `fdatasync` in one submission.
+    IoUring,
+    /// `pwrite` + `fdatasync`.
+    Pwrite,
+}
+
+impl Backend {
+    /// The engine's setting for this backend.
+    pub fn io_backend(self) -> IoBackend {
+        match self {
+            Backend::Auto => IoBackend::Auto,
+            Backend::IoUring => IoBackend::IoUring,
+            Backend::Pwrite => IoBackend::Pwrite,
+        }
+    }
+
+    /// The setting's name in the engine's configuration (and on the command line).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Auto => "auto",
+            Backend::IoUring => "io-uring",
+            Backend::Pwrite => "pwrite",
+        }
+    }
+}
+
 /// Worker threads of the runtime the engine's appenders run on.
 pub const WORKER_THREADS: usize = 2;
 /// Size of the single writes whose `fdatasync` latency the reports' headers give.

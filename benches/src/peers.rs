@@ -52,10 +52,10 @@ use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, duration_ns, engine_config, in_temp_dir, latency_histogram,
     median_by, prepare_device_file, pseudo_random_bytes, remove_run_dir, wait_for_spare, Appended,
-    DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
+    Backend, DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::index::idx_path;
-use binlog_engine::{Engine, GcOutcome, IoBackend, Kind, ReadableSize, Record};
+use binlog_engine::{Engine, GcOutcome, Kind, ReadableSize, Record};
 use clap::{Parser, ValueEnum};
 use fjall::config::CompressionPolicy;
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -144,37 +144,6 @@ impl System {
             System::Engine => "binlog-engine",
             System::RaftEngine => "raft-engine",
             System::Fjall => "fjall",
-        }
-    }
-}
-
-/// `binlog-engine`'s I/O backend as named on the command line.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Backend {
-    /// io_uring where the kernel allows it, else `pwrite` (the engine's default).
-    Auto,
-    /// io_uring.
-    IoUring,
-    /// `pwrite` + `fdatasync`.
-    Pwrite,
-}
-
-impl Backend {
-    /// The engine's setting for this backend.
-    fn io_backend(self) -> IoBackend {
-        match self {
-            Backend::Auto => IoBackend::Auto,
-            Backend::IoUring => IoBackend::IoUring,
-            Backend::Pwrite => IoBackend::Pwrite,
-        }
-    }
-
-    /// The setting's name in the engine's configuration.
-    fn name(self) -> &'static str {
-        match self {
-            Backend::Auto => "auto",
-            Backend::IoUring => "io-uring",
-            Backend::Pwrite => "pwrite",
         }
     }
 }

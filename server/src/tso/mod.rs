@@ -50,7 +50,11 @@ pub fn add_duration(ts: u64, duration: Duration) -> u64 {
 
 /// A TSO's time as `YYYY-MM-DD hh:mm:ss.mmm UTC` (for binlogctl-style output).
 pub fn format_ts_time(ts: u64) -> String {
-    let ms = physical_ms(ts);
+    format_unix_ms(physical_ms(ts))
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD hh:mm:ss.mmm UTC`.
+pub fn format_unix_ms(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil-from-days (Howard Hinnant), so no date crate is needed for one format.

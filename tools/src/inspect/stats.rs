@@ -136,8 +136,8 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
     if let (Some(min), Some(max), Some(span)) = (min_ts, max_ts, span_ms) {
         println!(
             "TS span: {min} ({}) .. {max} ({}): {:.3} s",
-            utc(min >> TSO_LOGICAL_BITS),
-            utc(max >> TSO_LOGICAL_BITS),
+            binlog_server::tso::format_unix_ms(min >> TSO_LOGICAL_BITS),
+            binlog_server::tso::format_unix_ms(max >> TSO_LOGICAL_BITS),
             span as f64 / 1000.0
         );
         println!("write rate:");
@@ -145,33 +145,11 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
             let seconds = width as f64 / 1000.0;
             println!(
                 "  {}  {n:>8} records {:>10.1} records/s {:>12.0} bytes/s",
-                utc(start),
+                binlog_server::tso::format_unix_ms(start),
                 n as f64 / seconds,
                 bytes as f64 / seconds
             );
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS.mmm UTC`.
-fn utc(ms: u64) -> String {
-    let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000
-    )
 }

@@ -98,6 +98,10 @@ struct Args {
     /// Smoke test: one run of one second per configuration (overrides --seconds and --runs).
     #[arg(long)]
     quick: bool,
+    /// Skip the extra run at half the measured rate (latency at load) of every configuration
+    /// with 16 or more appenders.
+    #[arg(long)]
+    no_half_rate: bool,
 }
 
 /// One engine run of one configuration, with the device-limit run that followed it.
@@ -145,6 +149,21 @@ struct ConfigResult {
     median: EngineRun,
     /// Every run, in the order they ran.
     runs: Vec<EngineRun>,
+    /// One run paced at half the median run's rate, when measured.
+    half_rate: Option<HalfRateRun>,
+}
+
+/// A run paced at half the maximum rate: the ack latency at load.
+#[derive(Clone, Debug, Serialize)]
+struct HalfRateRun {
+    /// The pace asked for, records/s.
+    target_records_per_s: f64,
+    /// What was reached, records/s.
+    records_per_s: f64,
+    /// Ack latency.
+    latency: Percentiles,
+    /// p99 over the median single 4 KiB `pwrite` + `fdatasync` of the header.
+    p99_over_sync_p50: f64,
 }
 
 /// Everything the benchmark prints as JSON.
@@ -231,6 +250,7 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
+        .enable_time()
         .build()
         .context("build the tokio runtime")?;
     let mut results = Vec::new();
@@ -243,13 +263,19 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
                     writers,
                     duration,
                 };
-                results.push(run_config(&runtime, root, &device_file, setup, args.runs)?);
+                let mut result = run_config(&runtime, root, &device_file, setup, args.runs)?;
+                if writers >= 16 && !args.no_half_rate {
+                    let half = half_rate(&runtime, root, setup, &result, sync_4k.latency.p50_us)?;
+                    result.half_rate = Some(half);
+                }
+                results.push(result);
             }
         }
     }
 
     println!();
     print_table(&results);
+    print_half_rate_table(&results, sync_4k.latency.p50_us);
     let report = Report {
         machine,
         dir: root.display().to_string(),
@@ -315,7 +341,105 @@ fn run_config(
         writers,
         median,
         runs: results,
+        half_rate: None,
     })
+}
+
+/// One run of `setup` paced at half of `result`'s median rate, in a fresh data dir.
+fn half_rate(
+    runtime: &Runtime,
+    root: &Path,
+    setup: Setup,
+    result: &ConfigResult,
+    sync_p50_us: f64,
+) -> Result<HalfRateRun> {
+    let target = result.median.records_per_s / 2.0;
+    let dir = root.join(format!(
+        "{:?}-{}-{}-half",
+        setup.backend, setup.payload_bytes, setup.writers
+    ));
+    let run = || -> Result<(f64, Percentiles)> {
+        let engine = Arc::new(
+            Engine::open(engine_config(
+                &dir,
+                setup.backend.io_backend(),
+                SEGMENT_SIZE,
+            ))
+            .with_context(|| format!("open the engine in {}", dir.display()))?,
+        );
+        wait_for_spare(&dir.join("log"));
+        let payload: Arc<[u8]> = pseudo_random_bytes(setup.payload_bytes, 7).into();
+        // Two records per transaction.
+        let appended = append_transactions(
+            runtime,
+            &engine,
+            payload,
+            setup.writers,
+            setup.duration,
+            Some(target / 2.0),
+        )?;
+        engine.close();
+        let seconds = appended.elapsed.as_secs_f64().max(1e-9);
+        Ok((
+            appended.latency.len() as f64 / seconds,
+            Percentiles::of(&appended.latency),
+        ))
+    };
+    let outcome = run();
+    let removed = remove_run_dir(root, &dir);
+    let (records_per_s, latency) = outcome?;
+    removed?;
+    eprintln!(
+        "{} {} B x {} at half rate ({target:.0} records/s): p50 {:.0} us, p99 {:.0} us",
+        result.backend, setup.payload_bytes, setup.writers, latency.p50_us, latency.p99_us
+    );
+    Ok(HalfRateRun {
+        target_records_per_s: target,
+        records_per_s,
+        p99_over_sync_p50: latency.p99_us / sync_p50_us.max(1e-9),
+        latency,
+    })
+}
+
+/// Prints the half-rate runs: latency at load against the single `fdatasync` of the header.
+fn print_half_rate_table(results: &[ConfigResult], sync_p50_us: f64) {
+    let rows: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.half_rate.as_ref().map(|h| (r, h)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "at half the median rate (latency at load; sync p50 = {sync_p50_us:.1} us, the header's 4 KiB pwrite + fdatasync)"
+    );
+    println!(
+        "{:<8} {:>6} {:>7} {:>10} {:>10} {:>8} {:>8} {:>9} {:>12}",
+        "backend",
+        "size",
+        "writers",
+        "target/s",
+        "records/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "p99/sync p50"
+    );
+    for (result, half) in rows {
+        println!(
+            "{:<8} {:>6} {:>7} {:>10.0} {:>10.0} {:>8.0} {:>8.0} {:>9.0} {:>12.1}",
+            result.backend,
+            result.payload_bytes,
+            result.writers,
+            half.target_records_per_s,
+            half.records_per_s,
+            half.latency.p50_us,
+            half.latency.p99_us,
+            half.latency.p999_us,
+            half.p99_over_sync_p50
+        );
+    }
 }
 
 /// One run of `setup`: the engine in a fresh data dir `dir`, then the device limit at the
@@ -333,7 +457,14 @@ fn measure(
     wait_for_spare(&dir.join("log"));
 
     let payload: Arc<[u8]> = pseudo_random_bytes(setup.payload_bytes, seed).into();
-    let appended = append_transactions(runtime, &engine, payload, setup.writers, setup.duration)?;
+    let appended = append_transactions(
+        runtime,
+        &engine,
+        payload,
+        setup.writers,
+        setup.duration,
+        None,
+    )?;
     let metrics = engine.metrics();
     let segments = engine.segment_ids().len();
     let backend = engine.io_backend();

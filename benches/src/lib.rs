@@ -190,17 +190,30 @@ pub struct Appended {
 /// does for a transaction: append a prewrite of `payload`, await it, append its commit, await
 /// it, with TSs taken from one shared, strictly increasing counter (starting at 1), so that
 /// every record has a TS of its own. Returns once every appender has stopped.
+///
+/// With `txn_rate`, transactions start at that many per second in total (open loop: each takes
+/// the next start slot, one every `1 / txn_rate` s, and waits for it), for latency at a given
+/// load; the runtime then needs its timer enabled. Latency is still measured from each
+/// append's call.
 pub fn append_transactions(
     runtime: &Runtime,
     engine: &Arc<Engine>,
     payload: Arc<[u8]>,
     writers: usize,
     duration: Duration,
+    txn_rate: Option<f64>,
 ) -> Result<Appended> {
     let next_ts = Arc::new(AtomicU64::new(1));
     runtime.block_on(async {
         let started = Instant::now();
         let deadline = started + duration;
+        let pacer = txn_rate.map(|rate| {
+            Arc::new(Pacer {
+                start: tokio::time::Instant::from_std(started),
+                interval_ns: (1e9 / rate.max(1e-3)) as u64,
+                next_ns: AtomicU64::new(0),
+            })
+        });
         let tasks: Vec<_> = (0..writers)
             .map(|_| {
                 tokio::spawn(appender(
@@ -208,6 +221,7 @@ pub fn append_transactions(
                     payload.clone(),
                     next_ts.clone(),
                     deadline,
+                    pacer.clone(),
                 ))
             })
             .collect();
@@ -226,6 +240,13 @@ pub fn append_transactions(
     })
 }
 
+/// The shared start slots of a paced run.
+struct Pacer {
+    start: tokio::time::Instant,
+    interval_ns: u64,
+    next_ns: AtomicU64,
+}
+
 /// One appender: until `deadline`, appends a prewrite and then its commit, awaiting each, and
 /// returns the ack latency of every append in nanoseconds.
 async fn appender(
@@ -233,9 +254,20 @@ async fn appender(
     payload: Arc<[u8]>,
     next_ts: Arc<AtomicU64>,
     deadline: Instant,
+    pacer: Option<Arc<Pacer>>,
 ) -> Result<Histogram<u64>> {
     let mut latency = latency_histogram()?;
     while Instant::now() < deadline {
+        if let Some(pacer) = &pacer {
+            let slot = pacer
+                .next_ns
+                .fetch_add(pacer.interval_ns, Ordering::Relaxed);
+            let at = pacer.start + Duration::from_nanos(slot);
+            if at.into_std() >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(at).await;
+        }
         let start_ts = next_ts.fetch_add(2, Ordering::Relaxed);
         for (kind, commit_ts) in [(Kind::Prewrite, 0), (Kind::Commit, start_ts + 1)] {
             let called = Instant::now();

@@ -537,7 +537,7 @@ fn engine_append(
     .with_context(|| format!("open the engine in {}", dir.display()))?;
     let engine = Arc::new(engine);
     wait_for_spare(&dir.join("log"));
-    let appended = append_transactions(runtime, &engine, payload.into(), writers, duration);
+    let appended = append_transactions(runtime, &engine, payload.into(), writers, duration, None);
     let group = engine.metrics().group_records.mean();
     engine.close();
     Ok(AppendRun::new(&appended?, payload.len(), Some(group)))

@@ -41,6 +41,7 @@ fn drainer(dir: &Path, backend: &Backend) -> NodeProcess {
         pd_urls: &backend.pd_urls,
         node_id: DRAINER_ID,
         extra: gzip,
+        stdout: None,
     })
 }
 
@@ -310,4 +311,39 @@ async fn status_scenario_on_the_file_registry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_scenario_on_etcd() {
     status_scenario("etcd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_print_destination_writes_one_line_per_binlog_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let cluster_id = backend.registry.cluster_id().await.unwrap();
+    let pump = start_pump(dir.path(), "pump", &backend);
+    let printed = dir.path().join("printed.txt");
+    let _drainer = start_drainer(&DrainerOptions {
+        data_dir: &dir.path().join("drainer"),
+        registry_dir: &dir.path().join("registry"),
+        pd_urls: "",
+        node_id: DRAINER_ID,
+        extra: &["-dest-db-type", "print"],
+        stdout: Some(&printed),
+    });
+    let written = write_pairs(&pump, &backend, cluster_id, 2, 5).await;
+    wait_checkpoint(&backend, max_commit(&written)).await;
+    let text = std::fs::read_to_string(&printed).unwrap();
+    let mut expected: Vec<(i64, i64)> = written
+        .iter()
+        .map(|(start, (commit, _))| (*commit, *start))
+        .collect();
+    expected.sort();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{text}");
+    for (line, (commit, start)) in lines.iter().zip(&expected) {
+        assert!(
+            line.starts_with(&format!("commit_ts={commit} start_ts={start} tp=Commit ")),
+            "{line}"
+        );
+        assert!(line.contains("schema_version=7 tables=["), "{line}");
+        assert!(line.contains("1 inserted 0 updated 0 deleted"), "{line}");
+    }
 }

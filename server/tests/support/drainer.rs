@@ -21,6 +21,8 @@ pub struct DrainerOptions<'a> {
     pub node_id: &'a str,
     /// Extra flags.
     pub extra: &'a [&'a str],
+    /// Where its stdout goes (the `print` destination), or nowhere.
+    pub stdout: Option<&'a Path>,
 }
 
 /// Starts a drainer (file destination, 1 s pump detection) and waits until `/status` answers.
@@ -47,8 +49,11 @@ pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
         .arg(&log_file)
         .args(options.extra)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+    match options.stdout {
+        Some(path) => command.stdout(std::fs::File::create(path).expect("create the stdout file")),
+        None => command.stdout(Stdio::null()),
+    };
     if !options.pd_urls.is_empty() {
         command.arg("-pd-urls").arg(options.pd_urls);
     }

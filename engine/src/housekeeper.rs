@@ -41,11 +41,19 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
     let mut next_refresh = Instant::now() + SPACE_REFRESH;
     loop {
         match jobs.recv_timeout(next_refresh.saturating_duration_since(Instant::now())) {
-            Ok(Job::PrepareSpare) => ensure_spare(&shared.spares, &shared.config),
+            // Preparing and deleting files is what moves free space: measure it at once, so
+            // stop-write holds before the disk fills however fast the writer goes.
+            Ok(Job::PrepareSpare) => {
+                ensure_spare(&shared.spares, &shared.config);
+                refresh_space(&shared);
+            }
             Ok(Job::WriteIndex(segment)) => write_index(&shared, &segment),
-            Ok(Job::Dispose(segments)) => segments
-                .into_iter()
-                .for_each(|segment| dispose_segment(&shared, segment)),
+            Ok(Job::Dispose(segments)) => {
+                segments
+                    .into_iter()
+                    .for_each(|segment| dispose_segment(&shared, segment));
+                refresh_space(&shared);
+            }
             Ok(Job::Checkpoint {
                 replay_from,
                 sorter,

@@ -366,7 +366,12 @@ pub fn prepare_spare(path: &Path, size: u64, zero_fill: bool) -> Result<()> {
         file.sync_all()?;
         fs::rename(&tmp, path)
     };
-    prepare().context(|| format!("prepare segment file {}", path.display()))
+    prepare()
+        .inspect_err(|_| {
+            // A half-prepared file (a full disk) must not keep the space it took.
+            let _ = fs::remove_file(&tmp);
+        })
+        .context(|| format!("prepare segment file {}", path.display()))
 }
 
 /// Bytes the zero-fill writes (and waits for) at a time.

@@ -252,9 +252,9 @@ impl Writer {
     }
 
     /// Opens spare as segment `id` and writes its header (synced with its first group).
-    fn open_next(&mut self, id: u64) -> Result<(File, Arc<ActiveSegment>)> {
-        let (file, segment) = open_spare_as_segment(
-            &self.shared.spares,
+    fn open_next(&mut self, spare: &Path, id: u64) -> Result<(File, Arc<ActiveSegment>)> {
+        let (file, segment) = open_spare_file_as_segment(
+            spare,
             &self.shared.read_context.log_dir,
             id,
             self.shared.config.segment_size.0,
@@ -287,6 +287,12 @@ impl Writer {
     /// Seals the active segment and continues in a prepared one.
     fn roll(&mut self) -> Result<()> {
         let started = Instant::now();
+        // The next file first: without one (a full disk), the segment stays active and
+        // unsealed, this group fails, and a later group tries again once space is back.
+        let spare = self
+            .shared
+            .spares
+            .take_or_fallocate(self.shared.config.segment_size.0)?;
         let old = self.segment.clone();
         let footer = encode_footer(old.id, &self.stats);
         let footer_end = self.stats.data_end + FOOTER_LEN as u64;
@@ -310,6 +316,7 @@ impl Writer {
         if let Err(error) = sealed_on_disk {
             // The segment still takes appends; they must cover the footer bytes written.
             self.dirty_until = self.dirty_until.max(footer_end);
+            self.shared.spares.put(spare);
             return Err(error);
         }
         if let Err(source) = self.io.sync(&self.file) {
@@ -322,7 +329,7 @@ impl Writer {
         // Sealed on disk: the segment must never take another record, so failing to continue
         // in the next one stops the writer (reopen recovers: the sealed segment is last).
         let next_id = old.id + 1;
-        let (file, segment) = match self.open_next(next_id) {
+        let (file, segment) = match self.open_next(&spare, next_id) {
             Ok(next) => next,
             Err(error) => {
                 return Err(self.stop(format!(
@@ -395,8 +402,18 @@ pub fn open_spare_as_segment(
     segment_size: u64,
 ) -> Result<(File, Arc<ActiveSegment>)> {
     let spare = spares.take_or_fallocate(segment_size)?;
+    open_spare_file_as_segment(&spare, log_dir, id, segment_size)
+}
+
+/// Turns the prepared file `spare` into segment `id` (see [`open_spare_as_segment`]).
+pub fn open_spare_file_as_segment(
+    spare: &Path,
+    log_dir: &Path,
+    id: u64,
+    segment_size: u64,
+) -> Result<(File, Arc<ActiveSegment>)> {
     let path = segment_path(log_dir, id);
-    std::fs::rename(&spare, &path)
+    std::fs::rename(spare, &path)
         .context(|| format!("rename {} to {}", spare.display(), path.display()))?;
     sync_dir(log_dir).context(|| format!("sync {}", log_dir.display()))?;
     open_active(&path, id, segment_size)

@@ -25,6 +25,7 @@ fn start_pump(dir: &Path, name: &str, backend: &Backend) -> PumpProcess {
         registry_dir: &dir.join("registry"),
         pd_urls: &backend.pd_urls,
         extra: &[],
+        storage: None,
     })
 }
 

@@ -21,6 +21,7 @@ fn start_pump(dir: &Path, backend: &Backend, extra: &[&str]) -> PumpProcess {
         registry_dir: &dir.join("registry"),
         pd_urls: &backend.pd_urls,
         extra,
+        storage: None,
     })
 }
 

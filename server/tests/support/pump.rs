@@ -38,6 +38,9 @@ pub struct PumpOptions<'a> {
     pub pd_urls: &'a str,
     /// Extra flags.
     pub extra: &'a [&'a str],
+    /// The `[storage]` section of its config file; `None` for the tests' default (8 MiB
+    /// segments, no free-space floor).
+    pub storage: Option<&'a str>,
 }
 
 /// A running `pump`.
@@ -73,11 +76,10 @@ impl NodeProcess {
             .stderr(Stdio::inherit());
         // Small segments keep test data dirs small; no free-space floor on test machines.
         let config = options.data_dir.with_extension("toml");
-        std::fs::write(
-            &config,
-            "[storage]\nstop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\nmax-record-size = \"4 MiB\"\n",
-        )
-        .expect("write the test config");
+        let storage = options.storage.unwrap_or(
+            "stop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\nmax-record-size = \"4 MiB\"\n",
+        );
+        std::fs::write(&config, format!("[storage]\n{storage}")).expect("write the test config");
         command.arg("-config").arg(&config);
         if !options.pd_urls.is_empty() {
             command.arg("-pd-urls").arg(options.pd_urls);

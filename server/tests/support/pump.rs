@@ -172,6 +172,11 @@ impl NodeProcess {
 }
 
 impl NodeProcess {
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

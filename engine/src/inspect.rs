@@ -449,7 +449,8 @@ pub fn inspect_segment<'a>(
         }
         (Err(_), ScanEnd::Clean) if tail_may_be_torn => {
             // Fewer bytes than a record header after the last record: a cut inside a header.
-            let rest = &data[outcome.data_end as usize..];
+            // A file shorter than its header has no rest at all.
+            let rest = data.get(outcome.data_end as usize..).unwrap_or_default();
             if rest.len() < RECORD_HEADER_LEN && rest.iter().any(|&b| b != 0) {
                 end_damage = Some((
                     RecordFault::Truncated,
@@ -601,4 +602,27 @@ fn check_index(
         )));
     }
     Ok(IndexState::Valid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `record_decoder` fuzz target: an empty (or shorter-than-header) file made
+    /// the torn-tail check index past its end.
+    #[test]
+    fn files_shorter_than_a_header_are_reported_not_a_panic() {
+        for len in [0, 1, crate::segment::SEGMENT_HEADER_LEN - 1] {
+            let data = vec![0u8; len];
+            for is_last in [true, false] {
+                let report = inspect_segment(Path::new("x"), 1, is_last, &data, |_| {});
+                if let Ok(report) = report {
+                    assert!(
+                        !report.problems.is_empty(),
+                        "{len} bytes, is_last {is_last}"
+                    );
+                }
+            }
+        }
+    }
 }

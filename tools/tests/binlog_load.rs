@@ -137,6 +137,47 @@ fn a_verified_gzip_run_on_two_pumps_found_in_the_registry() {
 }
 
 #[test]
+fn a_pump_killed_mid_load_keeps_every_acknowledged_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("registry");
+    let mut pump = Pump::start(dir.path(), "pump", &registry);
+    let acked_file = dir.path().join("acked.txt");
+    let load = Command::new(env!("CARGO_BIN_EXE_binlog-load"))
+        .args(["--quiet", "--pump", &pump.addr, "--registry-dir"])
+        .arg(&registry)
+        .args(["--duration", "5s", "--clients", "8", "--rate", "400"])
+        .args(["--allow-errors", "--verify", "--json", "-", "--acked-file"])
+        .arg(&acked_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run binlog-load");
+    std::thread::sleep(Duration::from_millis(1500));
+    pump.kill_and_restart(Duration::from_millis(300));
+    let output = load.wait_with_output().expect("wait for binlog-load");
+    let stdout = succeeded(&output, &[&pump]);
+    let report: Value = serde_json::from_str(&stdout).expect("stdout is only the JSON report");
+    // The kill was seen (writes failed while the pump was down) and retried through.
+    assert!(report["write_errors"].as_u64().unwrap() > 0, "{report:#}");
+    let verify = &report["verify"];
+    assert!(verify["expected"].as_u64().unwrap() > 500, "{verify:#}");
+    assert_eq!(verify["delivered"], verify["expected"]);
+    for problem in [
+        "missing",
+        "duplicated",
+        "corrupt",
+        "out_of_order",
+        "rolled_back_seen",
+    ] {
+        assert_eq!(verify[problem], 0, "{problem} in {verify:#}");
+    }
+    let acked = std::fs::read_to_string(&acked_file).unwrap();
+    let commits = acked.lines().filter(|l| l.starts_with("commit ")).count();
+    assert_eq!(commits as u64, verify["expected"].as_u64().unwrap());
+}
+
+#[test]
 fn the_rate_limit_paces_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");

@@ -55,7 +55,9 @@ const PROGRESS_TICK: Duration = Duration::from_millis(200);
         acknowledged it - a commit TS from the TSO and the commit binlog. Every --ddl-every'th \
         transaction is a DDL; a --rollback-fraction of the others is rolled back (prewrite, then \
         a rollback binlog with commit TS 0). TSs come from the pumps' own TSO: the host's file \
-        TSO in --registry-dir, or etcd with --pd-urls.\n\n\
+        TSO in --registry-dir, or etcd with --pd-urls. Like TiDB, a client retries a failed \
+        commit or rollback binlog for --finish-retry, and writes a rollback binlog for a \
+        transaction that fails after its prewrite was sent.\n\n\
         The run ends after --count transactions or --duration (default 10s), or on Ctrl-C. It \
         prints a table of per-type counts, errors, rates and latency percentiles (µs), and JSON \
         with --json. The exit code is non-zero if a write failed (unless --allow-errors) or \
@@ -126,6 +128,18 @@ pub struct Options {
     /// arrives once, in commit-TS order, with its prewrite value, and no rollback shows up.
     #[arg(long)]
     pub verify: bool,
+
+    /// At the end, write every transaction to FILE, one line each: `commit PUMP START_TS
+    /// COMMIT_TS DIGEST` (acknowledged), `unconfirmed ...` (commit written, never acknowledged),
+    /// `rollback START_TS`. PUMP indexes the pump list, DIGEST is the 64-bit FNV-1a of the
+    /// prewrite value and DDL fields, in hex. For checking a downstream (the soak run does).
+    #[arg(long, value_name = "FILE")]
+    pub acked_file: Option<PathBuf>,
+
+    /// How long a commit or rollback binlog is retried when its write fails, as TiDB retries
+    /// it: the pump's watermark cannot pass a prewrite until one arrives.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub finish_retry: Duration,
 
     /// How long --verify waits for the last acknowledged commit.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
@@ -211,7 +225,8 @@ pub async fn run(options: &Options) -> Result<Report> {
         value_size: options.value_size,
         ddl_every: options.ddl_every,
         rollback_fraction: options.rollback_fraction,
-        keep_acked: options.verify,
+        keep_acked: options.verify || options.acked_file.is_some(),
+        finish_retry: options.finish_retry,
     };
     options.say(&format!(
         "binlog-load: {} clients writing to {} (cluster ID {cluster_id})",
@@ -226,6 +241,9 @@ pub async fn run(options: &Options) -> Result<Report> {
         load.first_errors(),
     );
     print_result(options, &report.table());
+    if let Some(path) = &options.acked_file {
+        write_acked_file(path, &expected)?;
+    }
     if options.verify {
         let verified = run_verify(options, &pumps, cluster_id, begin_ts, expected).await;
         print_result(options, &format!("{verified}\n"));
@@ -302,6 +320,7 @@ async fn run_load(
         if let Ok(outcome) = client.await {
             stats.merge(&outcome.stats);
             expected.acked.extend(outcome.acked);
+            expected.unconfirmed.extend(outcome.unconfirmed);
             expected.rolled_back.extend(outcome.rolled_back);
         }
     }
@@ -402,6 +421,16 @@ fn print_result(options: &Options, text: &str) {
         print!("{text}");
         let _ = std::io::stdout().flush();
     }
+}
+
+/// Writes the `--acked-file`.
+fn write_acked_file(path: &std::path::Path, expected: &Expected) -> Result<()> {
+    let write = || -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        expected.write_to(&mut out)?;
+        out.flush()
+    };
+    write().with_context(|| format!("cannot write the acked file {}", path.display()))
 }
 
 /// Writes the JSON report where `--json` says.

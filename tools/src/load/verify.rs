@@ -3,10 +3,9 @@
 //! TSs strictly increase per pump, each commit carries the prewrite value (and DDL fields) it
 //! was written with, and no rolled-back transaction shows up.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::{Hash, Hasher};
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,30 +17,100 @@ use serde::Serialize;
 
 use super::workload::{describe_status, Acked, Pump};
 
-/// What identifies a transaction's content: its prewrite value and DDL fields, hashed.
+/// What identifies a transaction's content: its prewrite value and DDL fields, hashed with
+/// 64-bit FNV-1a (stable across builds, so `--acked-file` digests can be checked by another
+/// program).
 pub fn digest(binlog: &Binlog) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    binlog
-        .prewrite_value
-        .as_deref()
-        .unwrap_or_default()
-        .hash(&mut hasher);
-    binlog
-        .ddl_query
-        .as_deref()
-        .unwrap_or_default()
-        .hash(&mut hasher);
-    binlog.ddl_job_id.hash(&mut hasher);
-    hasher.finish()
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let value = binlog.prewrite_value.as_deref().unwrap_or_default();
+    let query = binlog.ddl_query.as_deref().unwrap_or_default();
+    let fields: [&[u8]; 5] = [
+        &(value.len() as u64).to_le_bytes(),
+        value,
+        &(query.len() as u64).to_le_bytes(),
+        query,
+        &binlog.ddl_job_id.to_le_bytes(),
+    ];
+    fields
+        .iter()
+        .flat_map(|field| field.iter())
+        .fold(OFFSET_BASIS, |hash, &byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+        })
 }
 
 /// What the pumps acknowledged during the load.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Expected {
     /// Acknowledged commits.
     pub acked: Vec<Acked>,
-    /// Start TSs of rolled-back transactions.
+    /// Commits written but never acknowledged: each may or may not have been stored.
+    pub unconfirmed: Vec<Acked>,
+    /// Start TSs of rolled-back transactions (and of those given up before their commit).
     pub rolled_back: HashSet<i64>,
+}
+
+impl Expected {
+    /// Writes the `--acked-file`: a comment line, then one line per transaction.
+    // Format: `commit PUMP START_TS COMMIT_TS DIGEST` (acknowledged), `unconfirmed PUMP
+    // START_TS COMMIT_TS DIGEST` (written, no ack), `rollback START_TS`; PUMP is the pump's
+    // index in the run's pump list, DIGEST is [`digest`] in 16 hex digits.
+    pub fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "# binlog-load transactions: commit|unconfirmed PUMP START_TS COMMIT_TS DIGEST, \
+             rollback START_TS"
+        )?;
+        for (word, commits) in [("commit", &self.acked), ("unconfirmed", &self.unconfirmed)] {
+            for c in commits {
+                writeln!(
+                    out,
+                    "{word} {} {} {} {:016x}",
+                    c.pump, c.start_ts, c.commit_ts, c.digest
+                )?;
+            }
+        }
+        let mut rolled_back: Vec<i64> = self.rolled_back.iter().copied().collect();
+        rolled_back.sort_unstable();
+        for start_ts in rolled_back {
+            writeln!(out, "rollback {start_ts}")?;
+        }
+        Ok(())
+    }
+
+    /// Parses what [`Expected::write_to`] wrote; the error names the bad line.
+    pub fn parse(text: &str) -> Result<Expected, String> {
+        let mut expected = Expected::default();
+        for (number, line) in text.lines().enumerate() {
+            let bad = || format!("line {}: cannot parse {line:?}", number + 1);
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [] => {}
+                [comment, ..] if comment.starts_with('#') => {}
+                ["rollback", start_ts] => {
+                    expected
+                        .rolled_back
+                        .insert(start_ts.parse().map_err(|_| bad())?);
+                }
+                [word @ ("commit" | "unconfirmed"), pump, start_ts, commit_ts, digest] => {
+                    let commit = Acked {
+                        pump: pump.parse().map_err(|_| bad())?,
+                        start_ts: start_ts.parse().map_err(|_| bad())?,
+                        commit_ts: commit_ts.parse().map_err(|_| bad())?,
+                        digest: u64::from_str_radix(digest, 16).map_err(|_| bad())?,
+                    };
+                    if *word == "commit" {
+                        expected.acked.push(commit);
+                    } else {
+                        expected.unconfirmed.push(commit);
+                    }
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(expected)
+    }
 }
 
 /// The result of a verification.
@@ -117,9 +186,9 @@ impl VerifyReport {
         problems
     }
 
-    fn absorb(&mut self, addr: &str, pump: PumpCheck) {
-        self.delivered += pump.seen.len() as u64;
-        let missing = pump.expected.len() as u64 - pump.seen.len() as u64;
+    fn absorb(&mut self, addr: &str, pump: StreamCheck) {
+        self.delivered += pump.delivered();
+        let missing = pump.missing();
         self.missing += missing;
         if missing > 0 {
             self.missing_by_pump.push((addr.to_owned(), missing));
@@ -150,26 +219,67 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// The check of one pump's stream.
+/// A commit a [`StreamCheck`] looks for.
+struct Wanted {
+    commit_ts: i64,
+    digest: u64,
+    /// Whether the writer saw its ack (else it may be missing without a problem).
+    acknowledged: bool,
+}
+
+/// The check of one stream of binlogs (a pump's pull stream, or a drainer's output) against
+/// what was written: each acknowledged commit once, commit TSs strictly increasing, each commit
+/// with the commit TS and content it was written with, no rolled-back transaction.
 #[derive(Default)]
-struct PumpCheck {
-    /// Start TS -> (commit TS, digest).
-    expected: HashMap<i64, (i64, u64)>,
+pub struct StreamCheck {
+    /// Start TS -> what was written.
+    wanted: HashMap<i64, Wanted>,
+    acknowledged: u64,
+    /// Start TSs of the wanted commits seen so far.
     seen: HashSet<i64>,
-    duplicated: u64,
-    corrupt: u64,
-    out_of_order: u64,
-    rolled_back_seen: u64,
+    delivered: u64,
+    last: i64,
+    /// Extra copies of a commit already seen.
+    pub duplicated: u64,
+    /// Commits with the wrong type, commit TS or content.
+    pub corrupt: u64,
+    /// Binlogs whose commit TS was not above the previous one.
+    pub out_of_order: u64,
+    /// Binlogs of rolled-back transactions.
+    pub rolled_back_seen: u64,
+    /// Commits written without an ack that arrived (allowed: the pump stored them).
+    pub unconfirmed_delivered: u64,
     stream_error: Option<String>,
 }
 
-impl PumpCheck {
-    /// Checks one pulled binlog; `last` is the previous commit TS of the stream.
-    fn check(&mut self, binlog: &Binlog, last: &mut i64, rolled_back: &HashSet<i64>) {
-        if binlog.commit_ts <= *last {
+impl StreamCheck {
+    /// A check of a stream that starts after commit TS `after`.
+    pub fn new(after: i64) -> StreamCheck {
+        StreamCheck {
+            last: after,
+            ..StreamCheck::default()
+        }
+    }
+
+    /// Looks for `commit` in the stream; `acknowledged`: its writer saw the ack.
+    pub fn want(&mut self, commit: &Acked, acknowledged: bool) {
+        let wanted = Wanted {
+            commit_ts: commit.commit_ts,
+            digest: commit.digest,
+            acknowledged,
+        };
+        if let Some(previous) = self.wanted.insert(commit.start_ts, wanted) {
+            self.acknowledged -= u64::from(previous.acknowledged);
+        }
+        self.acknowledged += u64::from(acknowledged);
+    }
+
+    /// Checks the stream's next binlog.
+    pub fn check(&mut self, binlog: &Binlog, rolled_back: &HashSet<i64>) {
+        if binlog.commit_ts <= self.last {
             self.out_of_order += 1;
         }
-        *last = (*last).max(binlog.commit_ts);
+        self.last = self.last.max(binlog.commit_ts);
         if binlog.is_fake() {
             return;
         }
@@ -177,21 +287,51 @@ impl PumpCheck {
             self.rolled_back_seen += 1;
             return;
         }
-        let Some(&(commit_ts, digest_written)) = self.expected.get(&binlog.start_ts) else {
-            return; // another writer's, or a commit whose ack never reached us
+        let Some(wanted) = self.wanted.get(&binlog.start_ts) else {
+            return; // another writer's
         };
         if !self.seen.insert(binlog.start_ts) {
             self.duplicated += 1;
-        } else if binlog.tp != BinlogType::Commit as i32
-            || binlog.commit_ts != commit_ts
-            || digest(binlog) != digest_written
+            return;
+        }
+        if wanted.acknowledged {
+            self.delivered += 1;
+        } else {
+            self.unconfirmed_delivered += 1;
+        }
+        if binlog.tp != BinlogType::Commit as i32
+            || binlog.commit_ts != wanted.commit_ts
+            || digest(binlog) != wanted.digest
         {
             self.corrupt += 1;
         }
     }
 
-    fn done(&self) -> bool {
-        self.seen.len() == self.expected.len()
+    /// Acknowledged commits seen.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Acknowledged commits not seen (yet).
+    pub fn missing(&self) -> u64 {
+        self.acknowledged - self.delivered
+    }
+
+    /// Commit TSs of the acknowledged commits not seen (yet), ascending.
+    pub fn missing_commits(&self) -> Vec<i64> {
+        let mut missing: Vec<i64> = self
+            .wanted
+            .iter()
+            .filter(|(start_ts, wanted)| wanted.acknowledged && !self.seen.contains(start_ts))
+            .map(|(_, wanted)| wanted.commit_ts)
+            .collect();
+        missing.sort_unstable();
+        missing
+    }
+
+    /// Whether every acknowledged commit was seen.
+    pub fn done(&self) -> bool {
+        self.missing() == 0
     }
 }
 
@@ -207,12 +347,13 @@ pub async fn verify(
 ) -> VerifyReport {
     let began = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut checks: Vec<PumpCheck> = pumps.iter().map(|_| PumpCheck::default()).collect();
+    let mut checks: Vec<StreamCheck> = pumps.iter().map(|_| StreamCheck::new(begin_ts)).collect();
     let total = expected.acked.len() as u64;
-    for acked in expected.acked {
-        checks[acked.pump]
-            .expected
-            .insert(acked.start_ts, (acked.commit_ts, acked.digest));
+    for commit in &expected.unconfirmed {
+        checks[commit.pump].want(commit, false);
+    }
+    for commit in &expected.acked {
+        checks[commit.pump].want(commit, true);
     }
     let rolled_back = Arc::new(expected.rolled_back);
     let tasks: Vec<_> = pumps
@@ -257,11 +398,11 @@ async fn pull(
     pump: &Pump,
     cluster_id: u64,
     begin_ts: i64,
-    mut check: PumpCheck,
+    mut check: StreamCheck,
     rolled_back: &HashSet<i64>,
     deadline: tokio::time::Instant,
     delivered: &AtomicU64,
-) -> PumpCheck {
+) -> StreamCheck {
     if check.done() {
         return check;
     }
@@ -285,7 +426,6 @@ async fn pull(
         }
         Err(_) => return check,
     };
-    let mut last = begin_ts;
     while !check.done() {
         let item = match tokio::time::timeout_at(deadline, stream.next()).await {
             Err(_) => break,
@@ -308,9 +448,9 @@ async fn pull(
         };
         match Binlog::decode(&entity.payload[..]) {
             Ok(binlog) => {
-                let before = check.seen.len();
-                check.check(&binlog, &mut last, rolled_back);
-                delivered.fetch_add((check.seen.len() - before) as u64, Ordering::Relaxed);
+                let before = check.delivered();
+                check.check(&binlog, rolled_back);
+                delivered.fetch_add(check.delivered() - before, Ordering::Relaxed);
             }
             Err(_) => check.corrupt += 1,
         }
@@ -332,27 +472,37 @@ mod tests {
         }
     }
 
+    fn acked(start_ts: i64, commit_ts: i64, value: &[u8]) -> Acked {
+        Acked {
+            pump: 0,
+            start_ts,
+            commit_ts,
+            digest: digest(&commit(start_ts, commit_ts, value)),
+        }
+    }
+
     #[test]
     fn a_stream_is_checked_for_every_kind_of_problem() {
         let written = commit(10, 11, b"a");
-        let mut check = PumpCheck::default();
-        check.expected.insert(10, (11, digest(&written)));
-        check
-            .expected
-            .insert(20, (21, digest(&commit(20, 21, b"b"))));
-        check.expected.insert(40, (41, 0));
+        let mut check = StreamCheck::new(5);
+        check.want(&acked(10, 11, b"a"), true);
+        check.want(&acked(20, 21, b"b"), true);
+        check.want(&acked(40, 41, b"c"), true);
+        check.want(&acked(50, 51, b"d"), false);
         let rolled_back = HashSet::from([30]);
-        let mut last = 5;
-        check.check(&written, &mut last, &rolled_back);
-        check.check(&written, &mut last, &rolled_back); // again: duplicate and out of order
-        check.check(&commit(20, 21, b"corrupted"), &mut last, &rolled_back);
-        check.check(&commit(30, 31, b""), &mut last, &rolled_back);
-        check.check(&Binlog::fake(32), &mut last, &rolled_back);
-        check.check(&commit(99, 100, b"foreign"), &mut last, &rolled_back);
+        check.check(&written, &rolled_back);
+        check.check(&written, &rolled_back); // again: duplicate and out of order
+        check.check(&commit(20, 21, b"corrupted"), &rolled_back);
+        check.check(&commit(30, 31, b""), &rolled_back);
+        check.check(&Binlog::fake(32), &rolled_back);
+        check.check(&commit(50, 51, b"d"), &rolled_back);
+        check.check(&commit(99, 100, b"foreign"), &rolled_back);
         assert_eq!(check.duplicated, 1);
         assert_eq!(check.out_of_order, 1);
         assert_eq!(check.corrupt, 1);
         assert_eq!(check.rolled_back_seen, 1);
+        assert_eq!(check.unconfirmed_delivered, 1);
+        assert_eq!(check.missing_commits(), vec![41]);
         assert!(!check.done());
         let mut report = VerifyReport {
             expected: 3,
@@ -364,5 +514,32 @@ mod tests {
         let problems = report.problems(Duration::from_secs(1));
         assert_eq!(problems.len(), 5);
         assert!(problems[0].contains("1 of 3 acknowledged commits never came back (1 from p:1)"));
+    }
+
+    #[test]
+    fn the_acked_file_round_trips_and_names_a_bad_line() {
+        let expected = Expected {
+            acked: vec![acked(10, 11, b"a"), acked(20, 21, b"b")],
+            unconfirmed: vec![acked(30, 31, b"c")],
+            rolled_back: HashSet::from([40, 50]),
+        };
+        let mut text = Vec::new();
+        expected.write_to(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.starts_with("# binlog-load transactions"));
+        assert!(text.contains("\nrollback 40\nrollback 50\n"));
+        assert_eq!(Expected::parse(&text).unwrap(), expected);
+        let error = Expected::parse("commit 0 1 2\n").unwrap_err();
+        assert_eq!(error, "line 1: cannot parse \"commit 0 1 2\"");
+    }
+
+    #[test]
+    fn the_digest_is_fnv1a_of_the_content() {
+        // Computed independently (Python): the digest must not change between builds.
+        assert_eq!(digest(&commit(1, 2, b"value")), 0xf979_01d5_b31e_63d1);
+        assert_ne!(
+            digest(&commit(1, 2, b"value")),
+            digest(&commit(1, 2, b"valuf"))
+        );
     }
 }

@@ -2,6 +2,10 @@
 //! the prewrite binlog, a commit TS taken after the prewrite's ack, then the commit or rollback
 //! binlog), paced by an optional shared rate limit, until the count is used up, the duration is
 //! over or the run is interrupted.
+//!
+//! Like TiDB, a client retries a commit or rollback binlog (the pump's watermark cannot pass a
+//! prewrite until one arrives) and writes a rollback binlog for a transaction that fails after
+//! its prewrite was sent, since the pump may have stored that prewrite before the failure.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,11 @@ const KEPT_ERRORS: usize = 5;
 const DDL_SCHEMA_STATE_PUBLIC: i32 = 5;
 /// Tables the generated rows are spread over.
 const TABLES: u64 = 16;
+/// First pause between two attempts at a commit or rollback binlog; doubled up to
+/// [`MAX_RETRY_PAUSE`].
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// Longest pause between two attempts at a commit or rollback binlog.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// A connected pump.
 #[derive(Clone, Debug)]
@@ -126,8 +135,10 @@ pub struct Plan {
     pub ddl_every: u64,
     /// Fraction of the other transactions that roll back.
     pub rollback_fraction: f64,
-    /// Keep what was acknowledged, for `--verify`.
+    /// Keep what was acknowledged, for `--verify` and `--acked-file`.
     pub keep_acked: bool,
+    /// How long a commit or rollback binlog is retried before the transaction is given up.
+    pub finish_retry: Duration,
 }
 
 /// What a transaction does.
@@ -150,8 +161,8 @@ impl Plan {
     }
 }
 
-/// A commit a pump acknowledged.
-#[derive(Clone, Debug)]
+/// A commit written to a pump.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Acked {
     /// Index of the pump in the run's pump list.
     pub pump: usize,
@@ -170,7 +181,11 @@ pub struct Outcome {
     pub stats: Stats,
     /// Acknowledged commits (with [`Plan::keep_acked`]).
     pub acked: Vec<Acked>,
-    /// Start TSs of rolled-back transactions (with [`Plan::keep_acked`]).
+    /// Commits written but never acknowledged (with [`Plan::keep_acked`]): the pump may or may
+    /// not have stored them.
+    pub unconfirmed: Vec<Acked>,
+    /// Start TSs of rolled-back transactions, and of those that failed before their commit
+    /// (with [`Plan::keep_acked`]).
     pub rolled_back: Vec<i64>,
 }
 
@@ -329,42 +344,73 @@ impl Txn<'_> {
             let size = self.load.plan.value_size.sample(rng);
             prewrite.prewrite_value = Some(prewrite_value(table_id, rng.bytes(size)));
         }
-        self.write(row, &prewrite).await?;
+        if self.write(row, &prewrite).await.is_none() {
+            self.roll_back(&prewrite).await;
+            return None;
+        }
         if kind == TxnKind::Rollback {
-            let rollback = Binlog {
-                tp: BinlogType::Rollback as i32,
-                prewrite_value: None,
-                ..prewrite
-            };
-            self.write(Row::Rollback, &rollback).await?;
-            if self.load.plan.keep_acked {
-                self.outcome.rolled_back.push(start_ts);
-            }
-            return Some(());
+            return self.roll_back(&prewrite).await;
         }
         let commit_row = if kind == TxnKind::Ddl {
             Row::Ddl
         } else {
             Row::Commit
         };
-        let commit_ts = self.ts(commit_row, "commit").await?;
-        let digest = digest(&prewrite);
+        let Some(commit_ts) = self.ts(commit_row, "commit").await else {
+            self.roll_back(&prewrite).await;
+            return None;
+        };
+        let written = Acked {
+            pump: self.pump,
+            start_ts,
+            commit_ts,
+            digest: digest(&prewrite),
+        };
         let commit = Binlog {
             tp: BinlogType::Commit as i32,
             commit_ts,
             prewrite_value: None,
             ..prewrite
         };
-        self.write(commit_row, &commit).await?;
+        let acknowledged = self.finish(commit_row, &commit).await;
         if self.load.plan.keep_acked {
-            self.outcome.acked.push(Acked {
-                pump: self.pump,
-                start_ts,
-                commit_ts,
-                digest,
-            });
+            match acknowledged {
+                Some(()) => self.outcome.acked.push(written),
+                None => self.outcome.unconfirmed.push(written),
+            }
         }
-        Some(())
+        acknowledged
+    }
+
+    /// Writes the rollback binlog of `prewrite`'s transaction (retried, see [`Txn::finish`]).
+    async fn roll_back(&mut self, prewrite: &Binlog) -> Option<()> {
+        if self.load.plan.keep_acked {
+            self.outcome.rolled_back.push(prewrite.start_ts);
+        }
+        let rollback = Binlog {
+            tp: BinlogType::Rollback as i32,
+            prewrite_value: None,
+            ..prewrite.clone()
+        };
+        self.finish(Row::Rollback, &rollback).await
+    }
+
+    /// Writes a commit or rollback binlog, retrying with growing pauses for
+    /// [`Plan::finish_retry`]: a pump that restarts comes back with the prewrite, and waits for
+    /// this binlog before its watermark can move on. Every failed attempt counts as an error.
+    async fn finish(&mut self, row: Row, binlog: &Binlog) -> Option<()> {
+        let deadline = Instant::now() + self.load.plan.finish_retry;
+        let mut pause = FIRST_RETRY_PAUSE;
+        loop {
+            if self.write(row, binlog).await.is_some() {
+                return Some(());
+            }
+            if Instant::now() + pause > deadline {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_RETRY_PAUSE);
+        }
     }
 
     /// A TS from the TSO; a failure counts as an error of `row`.
@@ -449,6 +495,7 @@ mod tests {
             ddl_every: 10,
             rollback_fraction: 0.0,
             keep_acked: false,
+            finish_retry: Duration::ZERO,
         };
         let mut rng = Rng::new(3);
         let kinds: Vec<TxnKind> = (0..20).map(|seq| plan.kind(seq, &mut rng)).collect();

@@ -33,6 +33,7 @@ pub struct Pump {
     /// Its data dir.
     pub data_dir: PathBuf,
     log_file: PathBuf,
+    registry: PathBuf,
 }
 
 impl Pump {
@@ -40,7 +41,11 @@ impl Pump {
     /// until it is online.
     pub fn start(dir: &Path, name: &str, registry: &Path) -> Pump {
         let addr = format!("127.0.0.1:{}", free_port());
-        let data_dir = dir.join(name);
+        Pump::spawn(addr, dir.join(name), registry.to_path_buf())
+    }
+
+    /// Starts a pump on `addr` with its data in `data_dir`, and waits until it is online.
+    fn spawn(addr: String, data_dir: PathBuf, registry: PathBuf) -> Pump {
         let log_file = data_dir.with_extension("log");
         let config = data_dir.with_extension("toml");
         std::fs::write(
@@ -61,7 +66,7 @@ impl Pump {
             .arg("-data-dir")
             .arg(&data_dir)
             .arg("-registry-dir")
-            .arg(registry)
+            .arg(&registry)
             .arg("-log-file")
             .arg(&log_file)
             .arg("-config")
@@ -76,6 +81,7 @@ impl Pump {
             addr,
             data_dir,
             log_file,
+            registry,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while !pump.online() {
@@ -114,6 +120,20 @@ impl Pump {
     /// The pump's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// Kills the pump with SIGKILL, then starts it again on the same address and data dir
+    /// after `down` (its log keeps growing in the same file).
+    pub fn kill_and_restart(&mut self, down: Duration) {
+        let mut child = self.child.take().expect("the pump was stopped");
+        child.kill().expect("SIGKILL the pump");
+        child.wait().expect("reap the pump");
+        std::thread::sleep(down);
+        *self = Pump::spawn(
+            self.addr.clone(),
+            self.data_dir.clone(),
+            self.registry.clone(),
+        );
     }
 
     /// Stops the pump with SIGTERM (it closes its storage and ends `paused`) and waits for it.

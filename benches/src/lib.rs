@@ -2,10 +2,14 @@
 //! their percentiles, the `pwrite` + `fdatasync` device-limit loop, the engine's appenders, and
 //! the facts about the machine each report starts with.
 //!
+//! [`nodes`] runs the real binaries for `pump-e2e` and `soak`.
+//!
 //! Each binary (`engine-append`, `peers`) measures its own matrix and prints its own table; what
 //! is here is what they must do identically so that their figures compare.
 
 #![warn(missing_docs)]
+
+pub mod nodes;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -20,13 +20,12 @@
 //! cargo run --release -p binlog-benches --bin pump-e2e -- --json pump-e2e.json
 //! ```
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use binlog_benches::nodes::{binary, free_addr, http_get, wait_http, Process};
 use binlog_server::proto::pump_server::{Pump, PumpServer};
 use binlog_server::proto::{PullBinlogReq, PullBinlogResp, WriteBinlogReq, WriteBinlogResp};
 use clap::Parser;
@@ -99,59 +98,6 @@ fn serve_noop(addr: &str) -> Result<()> {
         binlog_server::serve::serve(listener, app, std::future::pending()).await?;
         Ok(())
     })
-}
-
-/// A child process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> Result<String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.to_string())
-}
-
-/// `GET path` over HTTP/1.1: the body, or `None` when nothing answers yet.
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
-}
-
-fn wait_http(addr: &str, path: &str, ready: &str) -> Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(body) = http_get(addr, path).filter(|b| b.contains(ready)) {
-            return Ok(body);
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "{addr}{path} did not answer {ready:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The release binary `name` next to this one.
-fn binary(name: &str) -> Result<PathBuf> {
-    let path = std::env::current_exe()?.with_file_name(name);
-    ensure!(
-        path.exists(),
-        "{} is missing: cargo build --release -p binlog-server -p binlog-tools",
-        path.display()
-    );
-    Ok(path)
 }
 
 /// Starts a pump with its data in `dir/<name>`.

@@ -5,6 +5,10 @@ use std::fs::File;
 use std::io;
 use std::time::Duration;
 
+/// The page the engine aligns I/O to: the page cache's unit, and a multiple of every logical
+/// block size `O_DIRECT` may require.
+pub const PAGE_SIZE: u64 = 4096;
+
 /// How much of a buffer one [`LogIo::write_at`] call wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Written {

@@ -22,7 +22,7 @@ use crate::index::{ActiveIndex, IndexEntry, Position};
 use crate::log_files::{
     map_segment, ActiveSegment, SealedIndex, SealedSegment, SegmentSet, SparePool,
 };
-use crate::log_io::{write_all_at, IoFailure, LogIo};
+use crate::log_io::{write_all_at, IoFailure, LogIo, PAGE_SIZE};
 use crate::record::{key_ts, EncodedRecord, Kind};
 use crate::segment::{encode_footer, encode_header, segment_path, SegmentStats, FOOTER_LEN};
 use crate::shared::Shared;
@@ -161,9 +161,15 @@ impl Writer {
                 .place(segment_id, group_start, &mut self.buffer);
         }
         let data_len = self.buffer.len() as u64;
-        if self.dirty_until > offset + data_len {
-            self.buffer.resize((self.dirty_until - offset) as usize, 0);
-        }
+        // Zeros up to the end of the last page (the file holds zeros there anyway): spares are
+        // zero-filled past the page cache, and a write ending inside a page that is not cached
+        // would make the kernel read that page from the device first. Also over whatever a
+        // failed write may have left.
+        let page_end = (offset + data_len)
+            .next_multiple_of(PAGE_SIZE)
+            .min(self.shared.config.segment_size.0);
+        let write_end = page_end.max(self.dirty_until).max(offset + data_len);
+        self.buffer.resize((write_end - offset) as usize, 0);
 
         let sync = self.shared.config.sync_log;
         let started = Instant::now();

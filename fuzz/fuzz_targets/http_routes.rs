@@ -8,21 +8,24 @@
 
 #![no_main]
 
-use std::sync::{Arc, OnceLock};
+#[path = "support.rs"]
+mod support;
+
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, Uri};
 use axum::Router;
+use binlog_server::drainer::merge::SourceCommand;
+use binlog_server::drainer::service::CisternGrpc;
 use binlog_server::drainer::{Drainer, DrainerSettings};
 use binlog_server::proto::{Binlog, BinlogType};
 use binlog_server::pump::service::PumpGrpc;
-use binlog_server::pump::{Pump, PumpTimings};
-use binlog_server::registry::file::FileRegistry;
-use binlog_server::tso::file::FileTso;
+use binlog_server::serve::one_port_app;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
-use tokio::runtime::Runtime;
+use support::{test_pump, TestPump};
 use tower::ServiceExt;
 
 /// How long one request may take before it counts as a hang.
@@ -39,52 +42,21 @@ const METHODS: [Method; 8] = [
     Method::TRACE,
 ];
 
-/// The apps, built once per fuzzing process over a real engine, file registry and TSO.
+/// The apps, built once per fuzzing process over a real pump and a drainer on its registry.
 struct Apps {
-    runtime: Runtime,
+    test: TestPump,
     pump: Router,
     drainer: Router,
     /// The drainer's source commands (nobody merges here; kept so that sends succeed).
-    _commands: tokio::sync::mpsc::UnboundedReceiver<Vec<binlog_server::drainer::merge::SourceCommand>>,
-    _dir: tempfile::TempDir,
+    _commands: tokio::sync::mpsc::UnboundedReceiver<Vec<SourceCommand>>,
 }
 
 fn apps() -> &'static Apps {
     static APPS: OnceLock<Apps> = OnceLock::new();
     APPS.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (pump, drainer, commands) = runtime.block_on(async {
-            let registry = Arc::new(FileRegistry::open(&dir.path().join("registry")).unwrap());
-            let tso = Arc::new(FileTso::open(&dir.path().join("registry")).unwrap());
-            let engine = binlog_engine::Engine::open(binlog_engine::Config {
-                dir: dir.path().join("pump"),
-                segment_size: binlog_engine::ReadableSize::mib(1),
-                max_record_size: binlog_engine::ReadableSize(64 << 10),
-                stop_write_at_available_space: binlog_engine::ReadableSize(0),
-                ..Default::default()
-            })
-            .unwrap();
-            let timings = PumpTimings {
-                heartbeat_interval: Duration::from_secs(1),
-                fake_binlog_interval: Duration::from_secs(1),
-                gc_retention: Duration::from_secs(3600),
-                gc_interval: Duration::from_secs(3600),
-                gc_prewrite_margin: Duration::from_secs(600),
-            };
-            let pump = Pump::new(
-                Arc::new(engine),
-                registry.clone(),
-                tso.clone(),
-                1,
-                "pump-1".into(),
-                "127.0.0.1:8250".into(),
-                timings,
-            );
+        let test = test_pump(true);
+        let pump = test.pump.clone();
+        test.runtime.block_on(async {
             // Something for /debug/binlog/{ts} to find: TSs 100 (prewrite) and 101 (commit).
             for (tp, commit_ts) in [(BinlogType::Prewrite, 0), (BinlogType::Commit, 101)] {
                 let binlog = Binlog {
@@ -97,39 +69,35 @@ fn apps() -> &'static Apps {
                 };
                 pump.write_binlog(&binlog.encode_to_vec()).await.unwrap();
             }
-            let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
-            let drainer = Drainer::new(
-                registry,
-                tso,
-                1,
-                DrainerSettings {
-                    node_id: "drainer-1".into(),
-                    advertise_host: "127.0.0.1:8249".into(),
-                    detect_interval: Duration::from_secs(5),
-                    gzip: false,
-                    stream_buffer: 8,
-                },
-                0,
-                commands,
-            );
-            let pump_app = binlog_server::serve::one_port_app(
-                tonic::service::Routes::new(PumpGrpc::server(pump.clone(), 1 << 20)),
-                binlog_server::pump::http::router(pump),
-            );
-            let drainer_app = binlog_server::serve::one_port_app(
-                tonic::service::Routes::new(binlog_server::drainer::service::CisternGrpc::server(
-                    drainer.clone(),
-                )),
-                binlog_server::drainer::http::router(drainer),
-            );
-            (pump_app, drainer_app, receiver)
         });
+        let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let drainer = Drainer::new(
+            test.registry.clone(),
+            test.tso.clone(),
+            1,
+            DrainerSettings {
+                node_id: "drainer-1".into(),
+                advertise_host: "127.0.0.1:8249".into(),
+                detect_interval: Duration::from_secs(5),
+                gzip: false,
+                stream_buffer: 8,
+            },
+            0,
+            commands,
+        );
+        let pump_app = one_port_app(
+            tonic::service::Routes::new(PumpGrpc::server(pump.clone(), 1 << 20)),
+            binlog_server::pump::http::router(pump),
+        );
+        let drainer_app = one_port_app(
+            tonic::service::Routes::new(CisternGrpc::server(drainer.clone())),
+            binlog_server::drainer::http::router(drainer),
+        );
         Apps {
-            runtime,
-            pump,
-            drainer,
-            _commands: commands,
-            _dir: dir,
+            test,
+            pump: pump_app,
+            drainer: drainer_app,
+            _commands: receiver,
         }
     })
 }
@@ -150,7 +118,7 @@ fuzz_target!(|data: &[u8]| {
         request = request.header("content-type", "application/grpc");
     }
     let request = request.body(Body::empty()).expect("a request");
-    let answered = apps.runtime.block_on(async {
+    let answered = apps.test.runtime.block_on(async {
         tokio::time::timeout(ANSWER_TIMEOUT, async {
             let response = app.clone().oneshot(request).await.expect("infallible");
             let status = response.status();

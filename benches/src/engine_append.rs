@@ -48,7 +48,7 @@
 //! each) plus 512 MiB per segment it fills (several GiB at 16 KiB x 256 writers on a fast disk),
 //! besides the 512 MiB device-limit file.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +56,8 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, engine_config, in_temp_dir, median_by, prepare_device_file,
-    pseudo_random_bytes, remove_run_dir, wait_for_spare, Backend, DeviceRun, Machine, Percentiles,
-    MB, PROBE_WRITE_BYTES, WORKER_THREADS,
+    print_and_save_json, pseudo_random_bytes, remove_run_dir, wait_for_spare, Appended, Backend,
+    DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::record::record_span;
 use binlog_engine::{Engine, ReadableSize};
@@ -285,14 +285,7 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
         sync_4k,
         results,
     };
-    let json = serde_json::to_string_pretty(&report).context("serialize the results")?;
-    println!();
-    println!("{json}");
-    if let Some(path) = &args.json {
-        fs::write(path, format!("{json}\n"))
-            .with_context(|| format!("write {}", path.display()))?;
-    }
-    Ok(())
+    print_and_save_json(&report, args.json.as_deref())
 }
 
 /// Runs `setup` `runs` times, each in a fresh data dir under `root`, and picks the median run
@@ -359,25 +352,8 @@ fn half_rate(
         setup.backend, setup.payload_bytes, setup.writers
     ));
     let run = || -> Result<(f64, Percentiles)> {
-        let engine = Arc::new(
-            Engine::open(engine_config(
-                &dir,
-                setup.backend.io_backend(),
-                SEGMENT_SIZE,
-            ))
-            .with_context(|| format!("open the engine in {}", dir.display()))?,
-        );
-        wait_for_spare(&dir.join("log"));
-        let payload: Arc<[u8]> = pseudo_random_bytes(setup.payload_bytes, 7).into();
         // Two records per transaction.
-        let appended = append_transactions(
-            runtime,
-            &engine,
-            payload,
-            setup.writers,
-            setup.duration,
-            Some(target / 2.0),
-        )?;
+        let (engine, appended) = open_and_append(runtime, &dir, setup, 7, Some(target / 2.0))?;
         engine.close();
         let seconds = appended.elapsed.as_secs_f64().max(1e-9);
         Ok((
@@ -442,6 +418,31 @@ fn print_half_rate_table(results: &[ConfigResult], sync_p50_us: f64) {
     }
 }
 
+/// Opens an engine in the fresh data dir `dir`, waits for its spare segment, and runs
+/// `setup`'s appenders on payloads drawn from `seed`, at `txn_rate` transactions/s if given.
+fn open_and_append(
+    runtime: &Runtime,
+    dir: &Path,
+    setup: Setup,
+    seed: u64,
+    txn_rate: Option<f64>,
+) -> Result<(Arc<Engine>, Appended)> {
+    let engine = Engine::open(engine_config(dir, setup.backend.io_backend(), SEGMENT_SIZE))
+        .with_context(|| format!("open the engine in {}", dir.display()))?;
+    let engine = Arc::new(engine);
+    wait_for_spare(&dir.join("log"));
+    let payload: Arc<[u8]> = pseudo_random_bytes(setup.payload_bytes, seed).into();
+    let appended = append_transactions(
+        runtime,
+        &engine,
+        payload,
+        setup.writers,
+        setup.duration,
+        txn_rate,
+    )?;
+    Ok((engine, appended))
+}
+
 /// One run of `setup`: the engine in a fresh data dir `dir`, then the device limit at the
 /// engine's average group size on `device_file`.
 fn measure(
@@ -451,20 +452,7 @@ fn measure(
     setup: Setup,
     seed: u64,
 ) -> Result<EngineRun> {
-    let engine = Engine::open(engine_config(dir, setup.backend.io_backend(), SEGMENT_SIZE))
-        .with_context(|| format!("open the engine in {}", dir.display()))?;
-    let engine = Arc::new(engine);
-    wait_for_spare(&dir.join("log"));
-
-    let payload: Arc<[u8]> = pseudo_random_bytes(setup.payload_bytes, seed).into();
-    let appended = append_transactions(
-        runtime,
-        &engine,
-        payload,
-        setup.writers,
-        setup.duration,
-        None,
-    )?;
+    let (engine, appended) = open_and_append(runtime, dir, setup, seed, None)?;
     let metrics = engine.metrics();
     let segments = engine.segment_ids().len();
     let backend = engine.io_backend();

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, ensure, Context, Result};
-use binlog_benches::Backend;
+use binlog_benches::{print_and_save_json, Backend};
 use binlog_engine::{Config, Engine, Kind, ReadableSize, Record};
 use clap::Parser;
 use futures_util::StreamExt;
@@ -388,16 +388,12 @@ fn main() -> Result<()> {
             r.gc_removed_segments.map_or("-".into(), |c| c.to_string()),
         );
     }
-    let json = serde_json::to_string_pretty(&serde_json::json!({
+    let report = serde_json::json!({
         "benchmark": "engine-read",
         "backend": args.backend,
         "results": results,
-    }))?;
-    println!("{json}");
-    if let Some(path) = &args.json {
-        std::fs::write(path, &json)?;
-    }
-    Ok(())
+    });
+    print_and_save_json(&report, args.json.as_deref())
 }
 
 /// The UTC date and time now, without a date crate.

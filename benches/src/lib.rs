@@ -416,6 +416,25 @@ pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
     bytes
 }
 
+/// Prints `report` as pretty JSON after a blank line (the end of every benchmark's output) and,
+/// with `path`, also writes it there.
+pub fn print_and_save_json(report: &impl Serialize, path: Option<&Path>) -> Result<()> {
+    let json = serde_json::to_string_pretty(report).context("serialize the results")?;
+    println!();
+    println!("{json}");
+    if let Some(path) = path {
+        fs::write(path, format!("{json}\n"))
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes `report` as pretty JSON to `path`.
+pub fn save_json(report: &impl Serialize, path: &Path) -> Result<()> {
+    let json = serde_json::to_string_pretty(report).context("serialize the results")?;
+    fs::write(path, format!("{json}\n")).with_context(|| format!("write {}", path.display()))
+}
+
 /// The element of `runs` in the middle when sorted by `key` (the upper middle of an even
 /// count), `None` when `runs` is empty.
 pub fn median_by<T>(runs: &[T], key: impl Fn(&T) -> f64) -> Option<&T> {

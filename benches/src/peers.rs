@@ -51,8 +51,9 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, duration_ns, engine_config, in_temp_dir, latency_histogram,
-    median_by, prepare_device_file, pseudo_random_bytes, remove_run_dir, wait_for_spare, Appended,
-    Backend, DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
+    median_by, prepare_device_file, print_and_save_json, pseudo_random_bytes, remove_run_dir,
+    wait_for_spare, Appended, Backend, DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES,
+    WORKER_THREADS,
 };
 use binlog_engine::index::idx_path;
 use binlog_engine::{Engine, GcOutcome, Kind, ReadableSize, Record};
@@ -439,14 +440,7 @@ fn run_all(args: &Args, root: &Path) -> Result<()> {
         append,
         read,
     };
-    let json = serde_json::to_string_pretty(&report).context("serialize the results")?;
-    println!();
-    println!("{json}");
-    if let Some(path) = &args.json {
-        fs::write(path, format!("{json}\n"))
-            .with_context(|| format!("write {}", path.display()))?;
-    }
-    Ok(())
+    print_and_save_json(&report, args.json.as_deref())
 }
 
 /// The append runs of every system for one size x writers configuration, each in a fresh

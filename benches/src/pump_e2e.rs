@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use binlog_benches::nodes::{binary, free_addr, http_get, wait_http, Process};
+use binlog_benches::print_and_save_json;
 use binlog_server::proto::pump_server::{Pump, PumpServer};
 use binlog_server::proto::{PullBinlogReq, PullBinlogResp, WriteBinlogReq, WriteBinlogResp};
 use clap::Parser;
@@ -357,16 +358,12 @@ fn main() -> Result<()> {
         "drainer: {merged} binlogs from 3 pumps into the file destination in {drain_secs:.1} s: {:.0} binlogs/s",
         merged as f64 / drain_secs
     );
-    let json = serde_json::to_string_pretty(&serde_json::json!({
+    let report = serde_json::json!({
         "benchmark": "pump-e2e",
         "loads": loads,
         "half_rate": { "clients": low.clients, "txn_per_sec": half_rate, "pump": half, "noop": half_noop },
         "pump_peak_rss_mib": rss,
         "drainer": { "binlogs": merged, "seconds": drain_secs, "binlogs_per_sec": merged as f64 / drain_secs },
-    }))?;
-    println!("{json}");
-    if let Some(path) = &args.json {
-        std::fs::write(path, &json)?;
-    }
-    Ok(())
+    });
+    print_and_save_json(&report, args.json.as_deref())
 }

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use binlog_benches::nodes::{binary, free_addr, http_get, wait_http, Process};
+use binlog_benches::save_json;
 use binlog_server::drainer::binlog_file::{decode_records, list_files};
 use binlog_server::proto::Binlog;
 use binlog_tools::load::spec::{parse_duration, Rng};
@@ -196,7 +197,7 @@ fn main() -> Result<()> {
         summary.write_errors
     );
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")?;
+        save_json(&summary, path)?;
     }
     if summary.failed() {
         bail!(

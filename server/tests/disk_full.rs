@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use binlog_server::proto::{Binlog, BinlogType, PullBinlogReq};
+use binlog_server::proto::{Binlog, BinlogType};
 use futures_util::StreamExt;
 use prost::Message;
-use support::cluster::{backend, write};
+use support::cluster::{backend, pull, write};
 use support::pump::{PumpOptions, PumpProcess};
 
 /// A tmpfs mounted for the test, unmounted on drop.
@@ -154,14 +154,7 @@ async fn a_full_disk_refuses_writes_keeps_fakes_and_recovers_without_a_restart()
 
     // Every acknowledged binlog is served intact, in order, and fake binlogs were stored while
     // writes were refused.
-    let mut stream = client
-        .pull_binlogs(PullBinlogReq {
-            cluster_id,
-            start_from: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = pull(&mut client, cluster_id, None).await;
     let last_commit = acknowledged.last().unwrap().1;
     let (mut served, mut fakes_while_full) = (Vec::new(), 0);
     while let Some(response) = stream.next().await {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use binlog_server::proto::{Binlog, BinlogType, PullBinlogReq, WriteBinlogReq};
 use futures_util::StreamExt;
 use prost::Message;
-use support::cluster::{backend, write_pairs};
+use support::cluster::{backend, pull, write_pairs};
 use support::pump::{PumpOptions, PumpProcess};
 
 /// `VmRSS` of the pump, in KiB.
@@ -134,14 +134,7 @@ async fn hostile_clients_get_clear_statuses_and_the_pump_keeps_serving() {
 
     // Still serving: everything written is pulled back in order, and a new write works.
     let mut client = pump.client().await;
-    let mut stream = client
-        .pull_binlogs(PullBinlogReq {
-            cluster_id,
-            start_from: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = pull(&mut client, cluster_id, None).await;
     let last = written.values().map(|(commit, _)| *commit).max().unwrap();
     let mut seen = 0;
     while let Some(response) = tokio::time::timeout(Duration::from_secs(20), stream.next())

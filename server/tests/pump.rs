@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use binlog_server::proto::{Binlog, BinlogType, Pos, PullBinlogReq, WriteBinlogReq};
+use binlog_server::proto::{Binlog, BinlogType, PullBinlogReq, WriteBinlogReq};
 use binlog_server::registry::{NodeKind, NodeState, NodeStatus, Registry};
 use futures_util::StreamExt;
 use prost::Message;
 use serde_json::Value;
-use support::cluster::{backend, promtool_check, write, write_pairs, Backend};
+use support::cluster::{backend, promtool_check, pull, write, write_pairs, Backend};
 use support::pump::{http_headers, PumpOptions, PumpProcess};
 
 fn start_pump(dir: &Path, backend: &Backend, extra: &[&str]) -> PumpProcess {
@@ -33,17 +33,7 @@ async fn pull_commits(
     count: usize,
 ) -> Vec<Binlog> {
     let mut client = pump.client().await;
-    let mut stream = client
-        .pull_binlogs(PullBinlogReq {
-            cluster_id,
-            start_from: Some(Pos {
-                suffix: 0,
-                offset: after,
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = pull(&mut client, cluster_id, Some(after)).await;
     let mut commits = Vec::new();
     let mut last = after;
     while commits.len() < count {
@@ -93,17 +83,7 @@ async fn concurrent_pairs_pull_back_in_order_with_prewrite_values() {
         .await
         .send_compressed(tonic::codec::CompressionEncoding::Gzip)
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-    let mut stream = client
-        .pull_binlogs(PullBinlogReq {
-            cluster_id,
-            start_from: Some(Pos {
-                suffix: 0,
-                offset: middle,
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = pull(&mut client, cluster_id, Some(middle)).await;
     let first = stream.next().await.unwrap().unwrap().entity.unwrap();
     assert!(first.meta.unwrap().commit_ts > middle);
 }
@@ -434,17 +414,7 @@ async fn lifecycle(kind: &str) {
         let registry = backend.registry.clone();
         let mut client = pump.client().await;
         tokio::spawn(async move {
-            let mut stream = client
-                .pull_binlogs(PullBinlogReq {
-                    cluster_id,
-                    start_from: Some(Pos {
-                        suffix: 0,
-                        offset: 0,
-                    }),
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let mut stream = pull(&mut client, cluster_id, Some(0)).await;
             let mut last = 0;
             while let Some(Ok(response)) = stream.next().await {
                 last = response.entity.unwrap().meta.unwrap().commit_ts;
@@ -532,17 +502,7 @@ async fn fake_binlogs_flow_and_gc_refuses_pulls_below_it() {
     let cluster_id = backend.registry.cluster_id().await.unwrap();
     let before = backend.tso.get_ts().await.unwrap() as i64;
     let mut client = pump.client().await;
-    let mut stream = client
-        .pull_binlogs(PullBinlogReq {
-            cluster_id,
-            start_from: Some(Pos {
-                suffix: 0,
-                offset: before,
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = pull(&mut client, cluster_id, Some(before)).await;
     let mut fakes = Vec::new();
     while fakes.len() < 2 {
         let entity = tokio::time::timeout(Duration::from_secs(10), stream.next())

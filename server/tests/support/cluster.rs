@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use binlog_server::proto::{Binlog, BinlogType, PrewriteValue, TableMutation, WriteBinlogReq};
+use binlog_server::proto::{
+    Binlog, BinlogType, Pos, PrewriteValue, PullBinlogReq, PullBinlogResp, TableMutation,
+    WriteBinlogReq,
+};
 use binlog_server::registry::{self, Registry};
 use binlog_server::tso::{self, Tso};
 use prost::Message;
@@ -71,6 +74,22 @@ pub async fn write(
         })
         .await
         .map(drop)
+}
+
+/// Opens a `PullBinlogs` stream: after commit TS `after`, or with no start position (`None`).
+pub async fn pull(
+    client: &mut binlog_server::proto::pump_client::PumpClient<tonic::transport::Channel>,
+    cluster_id: u64,
+    after: Option<i64>,
+) -> tonic::Streaming<PullBinlogResp> {
+    client
+        .pull_binlogs(PullBinlogReq {
+            cluster_id,
+            start_from: after.map(|offset| Pos { suffix: 0, offset }),
+        })
+        .await
+        .expect("open a pull stream")
+        .into_inner()
 }
 
 /// Writes `txns` prewrite/commit pairs from `clients` concurrent clients, TiDB-style (start TS

@@ -49,7 +49,7 @@
 //! besides the 512 MiB device-limit file.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, engine_config, in_temp_dir, median_by, prepare_device_file,
     print_and_save_json, pseudo_random_bytes, remove_run_dir, wait_for_spare, Appended, Backend,
-    DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
+    DeviceRun, Machine, MatrixArgs, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::record::record_span;
 use binlog_engine::{Engine, ReadableSize};
@@ -73,31 +73,11 @@ const SEGMENT_SIZE: ReadableSize = ReadableSize::mib(512);
     about = "Durable append throughput and latency of binlog-engine against the device limit"
 )]
 struct Args {
-    /// Directory under which a fresh temporary data directory is created (and removed
-    /// afterwards).
-    #[arg(long, default_value = "bench-data")]
-    dir: PathBuf,
-    /// Record payload sizes in bytes.
-    #[arg(long, value_delimiter = ',', default_value = "256,1024,16384")]
-    sizes: Vec<usize>,
-    /// Numbers of concurrent appenders (tokio tasks).
-    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
-    writers: Vec<usize>,
+    #[command(flatten)]
+    matrix: MatrixArgs,
     /// I/O backends.
     #[arg(long, value_delimiter = ',', default_value = "io-uring,pwrite")]
     backends: Vec<Backend>,
-    /// Duration of each engine run (and of each device-limit run), in seconds.
-    #[arg(long, default_value_t = 3.0)]
-    seconds: f64,
-    /// Runs per configuration; the median run is reported.
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
-    /// Also write the JSON results to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Smoke test: one run of one second per configuration (overrides --seconds and --runs).
-    #[arg(long)]
-    quick: bool,
     /// Skip the extra run at half the measured rate (latency at load) of every configuration
     /// with 16 or more appenders.
     #[arg(long)]
@@ -202,24 +182,10 @@ struct Setup {
 /// Parses the flags, creates the temporary data directory, runs everything, removes it.
 fn main() -> Result<()> {
     let mut args = Args::parse();
-    if args.quick {
-        args.runs = 1;
-        args.seconds = 1.0;
-    }
-    ensure!(args.runs > 0, "--runs must be at least 1");
-    ensure!(
-        args.seconds.is_finite() && args.seconds > 0.0,
-        "--seconds must be a positive number"
-    );
-    ensure!(
-        !args.writers.is_empty() && args.writers.iter().all(|&n| n > 0),
-        "--writers must be positive numbers"
-    );
-    ensure!(!args.sizes.is_empty(), "--sizes must not be empty");
+    let duration = args.matrix.settle()?;
     ensure!(!args.backends.is_empty(), "--backends must not be empty");
-    let duration = Duration::from_secs_f64(args.seconds);
 
-    in_temp_dir(&args.dir, "engine-append-", |root| {
+    in_temp_dir(&args.matrix.dir, "engine-append-", |root| {
         run_all(&args, duration, root)
     })
 }
@@ -230,13 +196,10 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
     println!(
         "engine-append: durable appends (sync-log = true), {WORKER_THREADS} tokio worker threads"
     );
-    println!("date:       {}", machine.date);
-    println!("kernel:     {}", machine.kernel);
-    println!("filesystem: {}", machine.filesystem);
-    println!("data dir:   {}", root.display());
+    machine.print(root);
     println!(
         "runs:       {} x {} s per configuration (median run shown)",
-        args.runs, args.seconds
+        args.matrix.runs, args.matrix.seconds
     );
 
     let device_path = root.join("device-limit");
@@ -255,15 +218,15 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
         .context("build the tokio runtime")?;
     let mut results = Vec::new();
     for &backend in &args.backends {
-        for &payload_bytes in &args.sizes {
-            for &writers in &args.writers {
+        for &payload_bytes in &args.matrix.sizes {
+            for &writers in &args.matrix.writers {
                 let setup = Setup {
                     backend,
                     payload_bytes,
                     writers,
                     duration,
                 };
-                let mut result = run_config(&runtime, root, &device_file, setup, args.runs)?;
+                let mut result = run_config(&runtime, root, &device_file, setup, args.matrix.runs)?;
                 if writers >= 16 && !args.no_half_rate {
                     let half = half_rate(&runtime, root, setup, &result, sync_4k.latency.p50_us)?;
                     result.half_rate = Some(half);
@@ -279,13 +242,13 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
     let report = Report {
         machine,
         dir: root.display().to_string(),
-        seconds: args.seconds,
-        runs: args.runs,
+        seconds: args.matrix.seconds,
+        runs: args.matrix.runs,
         worker_threads: WORKER_THREADS,
         sync_4k,
         results,
     };
-    print_and_save_json(&report, args.json.as_deref())
+    print_and_save_json(&report, args.matrix.json.as_deref())
 }
 
 /// Runs `setup` `runs` times, each in a fresh data dir under `root`, and picks the median run

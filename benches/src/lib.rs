@@ -14,13 +14,13 @@ pub mod nodes;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use binlog_engine::{Config, Engine, IoBackend, Kind, ReadableSize, Record};
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -129,6 +129,63 @@ impl Machine {
             kernel: command_output("uname", &["-r"]).unwrap_or_else(|| "unknown".into()),
             filesystem: filesystem_of(dir),
         }
+    }
+
+    /// Prints the report header's lines about the machine and `data_dir`.
+    pub fn print(&self, data_dir: &Path) {
+        println!("date:       {}", self.date);
+        println!("kernel:     {}", self.kernel);
+        println!("filesystem: {}", self.filesystem);
+        println!("data dir:   {}", data_dir.display());
+    }
+}
+
+/// The flags of the append matrix that `engine-append` and `peers` share.
+#[derive(Debug, clap::Args)]
+pub struct MatrixArgs {
+    /// Directory under which a fresh temporary data directory is created (and removed
+    /// afterwards).
+    #[arg(long, default_value = "bench-data")]
+    pub dir: PathBuf,
+    /// Record payload sizes in bytes.
+    #[arg(long, value_delimiter = ',', default_value = "256,1024,16384")]
+    pub sizes: Vec<usize>,
+    /// Numbers of concurrent appenders.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    pub writers: Vec<usize>,
+    /// Duration of each append run (and of each device-limit run), in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Append runs per configuration; the median run is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Also write the JSON results to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Smoke test: one append run of one second per configuration (overrides --seconds and
+    /// --runs).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+impl MatrixArgs {
+    /// Applies `--quick`, checks the values, and returns the duration of one run.
+    pub fn settle(&mut self) -> Result<Duration> {
+        if self.quick {
+            self.runs = 1;
+            self.seconds = 1.0;
+        }
+        ensure!(self.runs > 0, "--runs must be at least 1");
+        ensure!(
+            self.seconds.is_finite() && self.seconds > 0.0,
+            "--seconds must be a positive number"
+        );
+        ensure!(
+            !self.writers.is_empty() && self.writers.iter().all(|&n| n > 0),
+            "--writers must be positive numbers"
+        );
+        ensure!(!self.sizes.is_empty(), "--sizes must not be empty");
+        Ok(Duration::from_secs_f64(self.seconds))
     }
 }
 

@@ -42,7 +42,7 @@
 //! or a smoke test: `... --bin peers -- --quick --sizes 1024 --writers 16 --read-mb 32`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,8 +52,8 @@ use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, duration_ns, engine_config, in_temp_dir, latency_histogram,
     median_by, prepare_device_file, print_and_save_json, pseudo_random_bytes, remove_run_dir,
-    wait_for_spare, Appended, Backend, DeviceRun, Machine, Percentiles, MB, PROBE_WRITE_BYTES,
-    WORKER_THREADS,
+    wait_for_spare, Appended, Backend, DeviceRun, Machine, MatrixArgs, Percentiles, MB,
+    PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::index::idx_path;
 use binlog_engine::{Engine, GcOutcome, Kind, ReadableSize, Record};
@@ -86,16 +86,8 @@ const PROBE_FILE_SIZE: u64 = 64 << 20;
 #[derive(Debug, Parser)]
 #[command(about = "binlog-engine against raft-engine and fjall on the same durable workload")]
 struct Args {
-    /// Directory under which a fresh temporary data directory is created (and removed
-    /// afterwards).
-    #[arg(long, default_value = "bench-data")]
-    dir: PathBuf,
-    /// Record payload sizes in bytes.
-    #[arg(long, value_delimiter = ',', default_value = "256,1024,16384")]
-    sizes: Vec<usize>,
-    /// Numbers of concurrent writers.
-    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
-    writers: Vec<usize>,
+    #[command(flatten)]
+    matrix: MatrixArgs,
     /// Systems to run; ratios need `engine`.
     #[arg(
         long,
@@ -106,25 +98,12 @@ struct Args {
     /// `binlog-engine`'s I/O backend (`auto`, its default, is io_uring where the kernel allows).
     #[arg(long, default_value = "auto")]
     backend: Backend,
-    /// Duration of each append run, in seconds.
-    #[arg(long, default_value_t = 3.0)]
-    seconds: f64,
-    /// Append runs per configuration; the median run is reported.
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
     /// Payload loaded for the read phase, in MB (10^6 bytes) per system and size; 0 skips it.
     #[arg(long, default_value_t = 384)]
     read_mb: u64,
     /// Random gets in the read phase.
     #[arg(long, default_value_t = 10_000)]
     reads: usize,
-    /// Also write the JSON results to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Smoke test: one append run of one second per configuration (overrides --seconds and
-    /// --runs).
-    #[arg(long)]
-    quick: bool,
 }
 
 /// A system under test.
@@ -337,41 +316,26 @@ const FJALL_VERSION: &str = "3.1.13";
 /// Parses the flags, creates the temporary data directory, runs everything, removes it.
 fn main() -> Result<()> {
     let mut args = Args::parse();
-    if args.quick {
-        args.runs = 1;
-        args.seconds = 1.0;
-    }
-    ensure!(args.runs > 0, "--runs must be at least 1");
+    args.matrix.settle()?;
     ensure!(
-        args.seconds.is_finite() && args.seconds > 0.0,
-        "--seconds must be a positive number"
-    );
-    ensure!(
-        !args.writers.is_empty() && args.writers.iter().all(|&n| n > 0),
-        "--writers must be positive numbers"
-    );
-    ensure!(
-        !args.sizes.is_empty() && args.sizes.iter().all(|&n| n > 0),
+        args.matrix.sizes.iter().all(|&n| n > 0),
         "--sizes must be positive numbers"
     );
     ensure!(!args.systems.is_empty(), "--systems must not be empty");
     args.systems.dedup();
-    in_temp_dir(&args.dir, "peers-", |root| run_all(&args, root))
+    in_temp_dir(&args.matrix.dir, "peers-", |root| run_all(&args, root))
 }
 
 /// Runs both phases under `root` and prints the header, tables and JSON.
 fn run_all(args: &Args, root: &Path) -> Result<()> {
     let machine = Machine::describe(root);
-    let duration = Duration::from_secs_f64(args.seconds);
+    let duration = Duration::from_secs_f64(args.matrix.seconds);
     println!("peers: binlog-engine, raft-engine and fjall on the same durable workload");
-    println!("date:       {}", machine.date);
-    println!("kernel:     {}", machine.kernel);
-    println!("filesystem: {}", machine.filesystem);
-    println!("data dir:   {}", root.display());
+    machine.print(root);
     println!(
         "append:     {} x {} s per configuration (median run shown), runs of the systems \
          interleaved",
-        args.runs, args.seconds
+        args.matrix.runs, args.matrix.seconds
     );
     println!(
         "read:       {} MB of payload per system and size, {} random gets",
@@ -403,8 +367,8 @@ fn run_all(args: &Args, root: &Path) -> Result<()> {
         .build()
         .context("build the tokio runtime")?;
     let mut append = Vec::new();
-    for &payload_bytes in &args.sizes {
-        for &writers in &args.writers {
+    for &payload_bytes in &args.matrix.sizes {
+        for &writers in &args.matrix.writers {
             append.extend(append_config(
                 args,
                 &runtime,
@@ -417,7 +381,7 @@ fn run_all(args: &Args, root: &Path) -> Result<()> {
     }
     let mut read = Vec::new();
     if args.read_mb > 0 {
-        for &payload_bytes in &args.sizes {
+        for &payload_bytes in &args.matrix.sizes {
             read.extend(read_config(args, &runtime, root, payload_bytes)?);
         }
     }
@@ -431,8 +395,8 @@ fn run_all(args: &Args, root: &Path) -> Result<()> {
     let report = Report {
         machine,
         dir: root.display().to_string(),
-        seconds: args.seconds,
-        runs: args.runs,
+        seconds: args.matrix.seconds,
+        runs: args.matrix.runs,
         read_mb: args.read_mb,
         reads: args.reads,
         sync_4k,
@@ -440,7 +404,7 @@ fn run_all(args: &Args, root: &Path) -> Result<()> {
         append,
         read,
     };
-    print_and_save_json(&report, args.json.as_deref())
+    print_and_save_json(&report, args.matrix.json.as_deref())
 }
 
 /// The append runs of every system for one size x writers configuration, each in a fresh
@@ -454,7 +418,7 @@ fn append_config(
     duration: Duration,
 ) -> Result<Vec<AppendResult>> {
     let mut runs: Vec<Vec<AppendRun>> = args.systems.iter().map(|_| Vec::new()).collect();
-    for run in 0..args.runs {
+    for run in 0..args.matrix.runs {
         let seed = (run as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ payload_bytes as u64;
         let payload = pseudo_random_bytes(payload_bytes, seed);
         for (index, &system) in args.systems.iter().enumerate() {
@@ -476,7 +440,7 @@ fn append_config(
                  p99 {:.0} us",
                 system.name(),
                 run + 1,
-                args.runs,
+                args.matrix.runs,
                 result.records_per_s,
                 result.mb_per_s,
                 result.latency.p99_us
@@ -675,7 +639,7 @@ fn read_config(
         middle,
         reads: args.reads,
         seed,
-        scans: args.runs,
+        scans: args.matrix.runs,
     };
     let mut results = Vec::new();
     for &system in &args.systems {

@@ -324,10 +324,7 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
 
     let mut expected = read_acked(&dir.join("load"))?;
     if args.rate.is_none() {
-        let calibration = read_acked(&dir.join("calibration"))?;
-        expected.acked.extend(calibration.acked);
-        expected.unconfirmed.extend(calibration.unconfirmed);
-        expected.rolled_back.extend(calibration.rolled_back);
+        expected.merge(read_acked(&dir.join("calibration"))?);
     }
     let target = expected
         .acked
@@ -338,11 +335,8 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
     wait_for_checkpoint(&drainer, &pumps, target)?;
     drainer.kill();
     let mut check = StreamCheck::new(0);
-    for commit in &expected.unconfirmed {
-        check.want(commit, false);
-    }
-    for commit in &expected.acked {
-        check.want(commit, true);
+    for (commit, acknowledged) in expected.commits() {
+        check.want(commit, acknowledged);
     }
     let undecodable = check_destination(&dir.join("drainer"), &mut check, &expected.rolled_back)?;
     let lost = check.missing();

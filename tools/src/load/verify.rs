@@ -52,6 +52,20 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// Every commit written, with whether it was acknowledged: the unconfirmed ones first, so
+    /// that a [`StreamCheck::want`] of both in this order leaves an acknowledged one wanted.
+    pub fn commits(&self) -> impl Iterator<Item = (&Acked, bool)> {
+        let unconfirmed = self.unconfirmed.iter().map(|commit| (commit, false));
+        unconfirmed.chain(self.acked.iter().map(|commit| (commit, true)))
+    }
+
+    /// Adds what another load wrote.
+    pub fn merge(&mut self, other: Expected) {
+        self.acked.extend(other.acked);
+        self.unconfirmed.extend(other.unconfirmed);
+        self.rolled_back.extend(other.rolled_back);
+    }
+
     /// Writes the `--acked-file`: a comment line, then one line per transaction.
     // Format: `commit PUMP START_TS COMMIT_TS DIGEST` (acknowledged), `unconfirmed PUMP
     // START_TS COMMIT_TS DIGEST` (written, no ack), `rollback START_TS`; PUMP is the pump's
@@ -349,11 +363,8 @@ pub async fn verify(
     let deadline = tokio::time::Instant::now() + timeout;
     let mut checks: Vec<StreamCheck> = pumps.iter().map(|_| StreamCheck::new(begin_ts)).collect();
     let total = expected.acked.len() as u64;
-    for commit in &expected.unconfirmed {
-        checks[commit.pump].want(commit, false);
-    }
-    for commit in &expected.acked {
-        checks[commit.pump].want(commit, true);
+    for (commit, acknowledged) in expected.commits() {
+        checks[commit.pump].want(commit, acknowledged);
     }
     let rolled_back = Arc::new(expected.rolled_back);
     let tasks: Vec<_> = pumps

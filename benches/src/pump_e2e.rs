@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use binlog_benches::nodes::{binary, free_addr, http_get, wait_http, Process};
 use binlog_benches::print_and_save_json;
-use binlog_server::proto::pump_server::{Pump, PumpServer};
-use binlog_server::proto::{PullBinlogReq, PullBinlogResp, WriteBinlogReq, WriteBinlogResp};
+use binlog_node::proto::pump_server::{Pump, PumpServer};
+use binlog_node::proto::{PullBinlogReq, PullBinlogResp, WriteBinlogReq, WriteBinlogResp};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
@@ -86,9 +86,9 @@ fn serve_noop(addr: &str) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let (listener, _) = binlog_server::serve::bind(addr).await?;
+        let (listener, _) = binlog_node::serve::bind(addr).await?;
         let grpc = tonic::service::Routes::new(PumpServer::new(NoopPump));
-        let app = binlog_server::serve::one_port_app(
+        let app = binlog_node::serve::one_port_app(
             grpc,
             axum::Router::new().route("/status", axum::routing::get(|| async { "noop" })),
         );
@@ -96,7 +96,7 @@ fn serve_noop(addr: &str) -> Result<()> {
         let listener = listener.tap_io(|stream| {
             let _ = stream.set_nodelay(true);
         });
-        binlog_server::serve::serve(listener, app, std::future::pending()).await?;
+        binlog_node::serve::serve(listener, app, std::future::pending()).await?;
         Ok(())
     })
 }
@@ -323,8 +323,8 @@ fn main() -> Result<()> {
     }
     let drain_secs = started.elapsed().as_secs_f64();
     let mut merged = 0usize;
-    for (_, path) in binlog_server::drainer::binlog_file::list_files(&dir.join("drainer"))? {
-        merged += binlog_server::drainer::binlog_file::decode_records(&std::fs::read(path)?)
+    for (_, path) in binlog_drainer::binlog_file::list_files(&dir.join("drainer"))? {
+        merged += binlog_drainer::binlog_file::decode_records(&std::fs::read(path)?)
             .0
             .len();
     }

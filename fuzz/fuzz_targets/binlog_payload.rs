@@ -11,8 +11,8 @@ mod support;
 use std::sync::OnceLock;
 
 use binlog_engine::Kind;
-use binlog_server::binlog_text::{debug_json, debug_text, summary_line};
-use binlog_server::proto::Binlog;
+use binlog_node::binlog_text::{debug_json, debug_text, summary_line};
+use binlog_node::proto::Binlog;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use support::{test_pump, TestPump};

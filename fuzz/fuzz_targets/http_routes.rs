@@ -17,12 +17,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, Uri};
 use axum::Router;
-use binlog_server::drainer::merge::SourceCommand;
-use binlog_server::drainer::service::CisternGrpc;
-use binlog_server::drainer::{Drainer, DrainerSettings};
-use binlog_server::proto::{Binlog, BinlogType};
-use binlog_server::pump::service::PumpGrpc;
-use binlog_server::serve::one_port_app;
+use binlog_drainer::merge::SourceCommand;
+use binlog_drainer::service::CisternGrpc;
+use binlog_drainer::{Drainer, DrainerSettings};
+use binlog_node::proto::{Binlog, BinlogType};
+use binlog_pump::service::PumpGrpc;
+use binlog_node::serve::one_port_app;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use support::{test_pump, TestPump};
@@ -87,11 +87,11 @@ fn apps() -> &'static Apps {
         );
         let pump_app = one_port_app(
             tonic::service::Routes::new(PumpGrpc::server(pump.clone(), 1 << 20)),
-            binlog_server::pump::http::router(pump),
+            binlog_pump::http::router(pump),
         );
         let drainer_app = one_port_app(
             tonic::service::Routes::new(CisternGrpc::server(drainer.clone())),
-            binlog_server::drainer::http::router(drainer),
+            binlog_drainer::http::router(drainer),
         );
         Apps {
             test,

@@ -3,8 +3,8 @@
 
 #![no_main]
 
-use binlog_server::registry::NodeStatus;
-use binlog_server::savepoint;
+use binlog_node::registry::NodeStatus;
+use binlog_node::savepoint;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

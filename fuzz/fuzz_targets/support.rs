@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use binlog_server::pump::{Pump, PumpTimings};
-use binlog_server::registry::file::FileRegistry;
-use binlog_server::tso::file::FileTso;
+use binlog_pump::{Pump, PumpTimings};
+use binlog_node::registry::file::FileRegistry;
+use binlog_node::tso::file::FileTso;
 use tokio::runtime::Runtime;
 
 /// A pump, its runtime and its directory (removed when dropped).

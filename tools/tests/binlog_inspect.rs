@@ -6,8 +6,6 @@
 //! Expected offsets, counts and TSs come from what the engine reported while writing (the
 //! position of every append), never from the tool under test.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,11 +15,11 @@ use binlog_engine::index::idx_path;
 use binlog_engine::record::{record_span, RECORD_HEADER_LEN};
 use binlog_engine::segment::{segment_path, FOOTER_LEN};
 use binlog_engine::{Config, Engine, Error, IoBackend, Kind, Position, ReadableSize, Record};
-use binlog_server::binlog_text::{debug_json, debug_text};
-use binlog_server::proto::{Binlog, BinlogType, MutationType, PrewriteValue, TableMutation};
+use binlog_node::binlog_text::{debug_json, debug_text};
+use binlog_node::proto::{Binlog, BinlogType, MutationType, PrewriteValue, TableMutation};
+use binlog_testkit::pump::start_pump;
 use prost::Message;
 use serde_json::{json, Value};
-use support::pump::Pump;
 
 /// Physical milliseconds of the first transaction's TSs (2023-11-14 22:13:20 UTC).
 const BASE_MS: u64 = 1_700_000_000_000;
@@ -1261,7 +1259,7 @@ fn a_held_lock_refuses_all_but_read_only_reads() {
 fn a_running_pump_is_read_with_read_only_and_get_matches_its_debug_route() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
-    let mut pump = Pump::start(dir.path(), "pump", &registry);
+    let mut pump = start_pump(&dir.path().join("pump"), &registry);
     let data_dir = pump.data_dir.display().to_string();
     let load = Command::new(env!("CARGO_BIN_EXE_binlog-load"))
         .args(["--quiet", "--pump", &pump.addr, "--registry-dir"])

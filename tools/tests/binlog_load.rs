@@ -2,13 +2,12 @@
 //! count runs on one pump and on two pumps found in the registry, the rate limit, and the
 //! errors for unreachable or missing pumps and bad values.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use binlog_testkit::free_port;
+use binlog_testkit::pump::{start_pump, PumpProcess};
 use serde_json::Value;
-use support::pump::{free_port, Pump};
 
 /// Runs `binlog-load` with `args` (and `--quiet`).
 fn load(args: &[&str]) -> Output {
@@ -21,7 +20,7 @@ fn load(args: &[&str]) -> Output {
 }
 
 /// Asserts the run succeeded; returns its stdout.
-fn succeeded(output: &Output, pumps: &[&Pump]) -> String {
+fn succeeded(output: &Output, pumps: &[&PumpProcess]) -> String {
     let logs: String = pumps.iter().map(|pump| pump.log()).collect();
     assert!(
         output.status.success(),
@@ -68,7 +67,7 @@ fn assert_delivered_intact(verify: &Value) {
 fn a_verified_count_run_on_one_pump() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
-    let pump = Pump::start(dir.path(), "pump", &registry);
+    let pump = start_pump(&dir.path().join("pump"), &registry);
     let json = dir.path().join("report.json");
     let output = load(&[
         "--pump",
@@ -104,8 +103,8 @@ fn a_verified_count_run_on_one_pump() {
 fn a_verified_gzip_run_on_two_pumps_found_in_the_registry() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
-    let first = Pump::start(dir.path(), "pump1", &registry);
-    let second = Pump::start(dir.path(), "pump2", &registry);
+    let first = start_pump(&dir.path().join("pump1"), &registry);
+    let second = start_pump(&dir.path().join("pump2"), &registry);
     let output = load(&[
         "--registry-dir",
         registry.to_str().unwrap(),
@@ -145,7 +144,7 @@ fn a_verified_gzip_run_on_two_pumps_found_in_the_registry() {
 fn a_pump_killed_mid_load_keeps_every_acknowledged_commit() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
-    let mut pump = Pump::start(dir.path(), "pump", &registry);
+    let mut pump = start_pump(&dir.path().join("pump"), &registry);
     let acked_file = dir.path().join("acked.txt");
     let load = Command::new(env!("CARGO_BIN_EXE_binlog-load"))
         .args(["--quiet", "--pump", &pump.addr, "--registry-dir"])
@@ -177,7 +176,7 @@ fn a_pump_killed_mid_load_keeps_every_acknowledged_commit() {
 fn the_rate_limit_paces_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
-    let pump = Pump::start(dir.path(), "pump", &registry);
+    let pump = start_pump(&dir.path().join("pump"), &registry);
     let began = Instant::now();
     let output = load(&[
         "--pump",

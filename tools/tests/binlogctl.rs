@@ -1,17 +1,19 @@
 //! `binlogctl` end to end: the real binary against the file registry and a real etcd, and
 //! `pause-pump` / `offline-pump` against a real pump.
 
-#[path = "../../server/tests/support/etcd.rs"]
-mod etcd;
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-use binlog_server::registry::{self, NodeKind, NodeState, NodeStatus};
-use binlog_server::savepoint;
-use binlog_server::tso;
-use etcd::EtcdServer;
+use binlog_node::registry::{self, NodeKind, NodeState, NodeStatus};
+use binlog_node::savepoint;
+use binlog_node::tso;
+use binlog_testkit::etcd::EtcdServer;
+use binlog_testkit::poll::wait_for;
+use binlog_testkit::pump::{PumpOptions, PumpProcess};
+
+/// How long a pump may take to exit after binlogctl paused or closed it.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the nodes live for one test: a file registry directory or a real etcd.
 enum Backend {
@@ -332,128 +334,44 @@ fn bad_commands_and_flags() {
     assert!(success(&backend.ctl(&["-V"])).contains("Release Version"));
 }
 
-/// A real `pump` process, killed on drop if still running.
-struct Pump {
-    child: Child,
-    /// `127.0.0.1:<port>`.
-    addr: String,
-    log_file: PathBuf,
-    _dir: tempfile::TempDir,
+/// Starts a real pump on `backend`'s registry with node ID `node_id` (its data in `dir`) and
+/// waits until binlogctl lists it online.
+fn start_pump(backend: &Backend, dir: &Path, node_id: &str) -> PumpProcess {
+    let (registry_dir, pd_urls) = match backend {
+        Backend::File(registry) => (registry.path(), ""),
+        Backend::Etcd(server) => (dir, server.url()),
+    };
+    let pump = PumpProcess::start(&PumpOptions {
+        data_dir: &dir.join("data"),
+        registry_dir,
+        pd_urls,
+        extra: &["-node-id", node_id],
+        storage: None,
+    });
+    wait_for_state(backend, &pump, node_id, NodeState::Online);
+    pump
 }
 
-impl Pump {
-    /// Starts the pump built next to binlogctl on `backend`, with node ID `node_id`, and waits
-    /// until it is online in the registry.
-    fn start(backend: &Backend, node_id: &str) -> Pump {
-        let binary = Path::new(env!("CARGO_BIN_EXE_binlogctl")).with_file_name("pump");
-        assert!(
-            binary.is_file(),
-            "{} is missing: build the workspace (cargo build) so that the pump binary exists",
-            binary.display()
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("free port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("pump.toml");
-        // Small segments keep the data dir small; no free-space floor on test machines.
-        std::fs::write(
-            &config,
-            "[storage]\nstop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\n\
-             max-record-size = \"4 MiB\"\n",
-        )
-        .expect("write pump config");
-        let log_file = dir.path().join("pump.log");
-        let child = Command::new(&binary)
-            .args([
-                "-addr",
-                &addr,
-                "-node-id",
-                node_id,
-                "-heartbeat-interval",
-                "1",
-            ])
-            .arg("-data-dir")
-            .arg(dir.path().join("data"))
-            .arg("-config")
-            .arg(&config)
-            .arg("-log-file")
-            .arg(&log_file)
-            .args(backend.flags())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn pump");
-        let mut pump = Pump {
-            child,
-            addr,
-            log_file,
-            _dir: dir,
-        };
-        pump.wait_for_state(backend, node_id, NodeState::Online);
-        pump
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
-    }
-
-    /// Waits until binlogctl lists `node_id` in `state` (the pump must not exit first unless
-    /// the state is a final one).
-    fn wait_for_state(&mut self, backend: &Backend, node_id: &str, state: NodeState) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+/// Waits until binlogctl lists `node_id` in `state`.
+fn wait_for_state(backend: &Backend, pump: &PumpProcess, node_id: &str, state: NodeState) {
+    wait_for(
+        &format!("binlogctl to list pump {node_id} as {state}"),
+        Duration::from_secs(30),
+        || {
             let out = backend.ctl(&["-cmd", "pumps", "-json", "-show-offline-nodes"]);
             let found = out.status.success()
                 && nodes_json(&String::from_utf8_lossy(&out.stdout))
                     .iter()
                     .any(|node| node.node_id == node_id && node.state == state);
-            if found {
-                return;
-            }
-            if state == NodeState::Online {
-                if let Some(status) = self.child.try_wait().expect("try_wait") {
-                    panic!("pump exited with {status}; log:\n{}", self.log());
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pump {node_id} never reached {state}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits for the process to exit and returns its exit code.
-    fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pump did not exit; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Pump {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+            found.then_some(())
+        },
+        || format!("pump log:\n{}", pump.log()),
+    );
 }
 
 fn check_pause_pump(backend: Backend) {
-    let mut pump = Pump::start(&backend, "ctl-pump");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut pump = start_pump(&backend, dir.path(), "ctl-pump");
 
     // A registry entry pointing at the pump under another ID: the pump refuses, code 3.
     let impostor = NodeStatus {
@@ -473,8 +391,13 @@ fn check_pause_pump(backend: Backend) {
 
     let out = success(&backend.ctl(&["-cmd", "pause-pump", "-node-id", "ctl-pump"]));
     assert_eq!(out, "apply action pause success!\n");
-    assert_eq!(pump.wait_exit(), Some(0), "log:\n{}", pump.log());
-    pump.wait_for_state(&backend, "ctl-pump", NodeState::Paused);
+    assert_eq!(
+        pump.wait_exit(EXIT_TIMEOUT).code(),
+        Some(0),
+        "log:\n{}",
+        pump.log()
+    );
+    wait_for_state(&backend, &pump, "ctl-pump", NodeState::Paused);
 
     // The pump is gone: a transport error, reported as such.
     let error = failure(
@@ -497,12 +420,18 @@ fn pause_pump_etcd() {
 #[test]
 fn offline_pump_file_registry() {
     let backend = Backend::file();
-    let mut pump = Pump::start(&backend, "ctl-pump");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut pump = start_pump(&backend, dir.path(), "ctl-pump");
     let out = success(&backend.ctl(&["-cmd", "offline-pump", "-node-id", "ctl-pump", "-json"]));
     let reply: serde_json::Value = serde_json::from_str(&out).expect("offline-pump -json");
     assert_eq!(reply["code"], 200);
     assert_eq!(reply["message"], "apply action close success!");
-    assert_eq!(pump.wait_exit(), Some(0), "log:\n{}", pump.log());
-    pump.wait_for_state(&backend, "ctl-pump", NodeState::Offline);
+    assert_eq!(
+        pump.wait_exit(EXIT_TIMEOUT).code(),
+        Some(0),
+        "log:\n{}",
+        pump.log()
+    );
+    wait_for_state(&backend, &pump, "ctl-pump", NodeState::Offline);
     assert_eq!(success(&backend.ctl(&["-cmd", "pumps"])), "");
 }

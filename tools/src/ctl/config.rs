@@ -1,12 +1,12 @@
 //! `binlogctl`'s command line: the original's flags (Go style, through
-//! [`binlog_server::flags`]), `BINLOGCTL_*` environment variables, and what this build adds
+//! [`binlog_node::config::flags`]), `BINLOGCTL_*` environment variables, and what this build adds
 //! (`-registry-dir`, `-json`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use binlog_server::flags::{self, ConfigError};
-use binlog_server::Error;
+use binlog_node::config::flags::{self, ConfigError};
+use binlog_node::Error;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Default of `-data-dir`, as the original.

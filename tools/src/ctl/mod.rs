@@ -11,7 +11,7 @@
 //! - `pause-*` / `offline-*`: `PUT http://<host>/state/<id>/<pause|close>` on the node; its
 //!   answer's `message` is printed, and a `code` other than 200 fails the command (the original
 //!   ignored the answer).
-//! - `generate_meta`: a TSO into `<data-dir>/savepoint` ([`binlog_server::savepoint`]).
+//! - `generate_meta`: a TSO into `<data-dir>/savepoint` ([`binlog_node::savepoint`]).
 //!
 //! The registry and TSO are those the pump uses: a plain etcd when `-pd-urls` is set, else the
 //! file registry and TSO in `-registry-dir`. TLS and `encrypt` are not supported by this build.
@@ -23,9 +23,9 @@ mod zone;
 use std::io::Write;
 use std::sync::Arc;
 
-use binlog_server::registry::{self, NodeKind, NodeState, NodeStatus, Registry};
-use binlog_server::savepoint::{self, Savepoint};
-use binlog_server::tso;
+use binlog_node::registry::{self, NodeKind, NodeState, NodeStatus, Registry};
+use binlog_node::savepoint::{self, Savepoint};
+use binlog_node::tso;
 use serde::{Deserialize, Serialize};
 
 pub use config::CtlConfig;
@@ -86,7 +86,7 @@ pub enum Error {
     TsOutOfRange(u64),
     /// The registry, the TSO or the savepoint failed.
     #[error(transparent)]
-    Server(#[from] binlog_server::Error),
+    Server(#[from] binlog_node::Error),
     /// The async runtime could not start, or the output could not be written.
     #[error("{0}")]
     Io(#[from] std::io::Error),

@@ -40,7 +40,7 @@ pub(crate) fn install(zone: &str) -> Result<(), Error> {
 
 /// The local time of the TSO `ts` to the second, in Go's layout: `2019-04-28 17:29:57 +0800 CST`.
 pub(crate) fn local_time(ts: u64) -> String {
-    let seconds = (binlog_server::tso::physical_ms(ts) / 1000) as libc::time_t;
+    let seconds = (binlog_node::tso::physical_ms(ts) / 1000) as libc::time_t;
     // SAFETY: `tm` is plain data that localtime_r fills; both pointers are valid for the call.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     if unsafe { libc::localtime_r(&seconds, &mut tm) }.is_null() {

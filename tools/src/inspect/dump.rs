@@ -7,8 +7,8 @@ use anyhow::Context;
 use binlog_engine::inspect::SegmentItem;
 use binlog_engine::record::RecordView;
 use binlog_engine::Kind;
-use binlog_server::binlog_text::{debug_json, debug_text, summary_line};
-use binlog_server::proto::Binlog;
+use binlog_node::binlog_text::{debug_json, debug_text, summary_line};
+use binlog_node::proto::Binlog;
 use prost::Message;
 use serde_json::{json, Value};
 

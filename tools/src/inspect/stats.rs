@@ -136,8 +136,8 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
     if let (Some(min), Some(max), Some(span)) = (min_ts, max_ts, span_ms) {
         println!(
             "TS span: {min} ({}) .. {max} ({}): {:.3} s",
-            binlog_server::tso::format_unix_ms(min >> TSO_LOGICAL_BITS),
-            binlog_server::tso::format_unix_ms(max >> TSO_LOGICAL_BITS),
+            binlog_node::tso::format_unix_ms(min >> TSO_LOGICAL_BITS),
+            binlog_node::tso::format_unix_ms(max >> TSO_LOGICAL_BITS),
             span as f64 / 1000.0
         );
         println!("write rate:");
@@ -145,7 +145,7 @@ pub fn stats(target: &Target, json: bool) -> anyhow::Result<ExitCode> {
             let seconds = width as f64 / 1000.0;
             println!(
                 "  {}  {n:>8} records {:>10.1} records/s {:>12.0} bytes/s",
-                binlog_server::tso::format_unix_ms(start),
+                binlog_node::tso::format_unix_ms(start),
                 n as f64 / seconds,
                 bytes as f64 / seconds
             );

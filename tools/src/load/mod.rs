@@ -28,8 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use binlog_server::registry::{self, NodeKind, NodeState, Registry};
-use binlog_server::tso;
+use binlog_node::registry::{self, NodeKind, NodeState, Registry};
+use binlog_node::tso;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use binlog_server::proto::{Binlog, BinlogType, Pos, PullBinlogReq};
+use binlog_node::proto::{Binlog, BinlogType, Pos, PullBinlogReq};
 use futures_util::StreamExt;
 use prost::Message;
 use serde::Serialize;

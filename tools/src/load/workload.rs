@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
-use binlog_server::proto::pump_client::PumpClient;
-use binlog_server::proto::{
+use binlog_node::proto::pump_client::PumpClient;
+use binlog_node::proto::{
     Binlog, BinlogType, MutationType, PrewriteValue, TableMutation, WriteBinlogReq,
 };
-use binlog_server::tso::Tso;
+use binlog_node::tso::Tso;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};

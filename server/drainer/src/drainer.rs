@@ -1,0 +1,148 @@
+//! The drainer's shared state ([`Drainer`]): registry, TSO, settings, the pumps it knows and
+//! the commit TS it has reached.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use binlog_node::lifecycle::Lifecycle;
+use binlog_node::registry::{NodeKind, NodeState, NodeStatus, Registry};
+use binlog_node::tso::Tso;
+use binlog_node::Result;
+
+use crate::metrics::DrainerMetrics;
+
+/// Settings of a running drainer that its parts read.
+#[derive(Clone, Debug)]
+pub struct DrainerSettings {
+    /// This node's ID.
+    pub node_id: String,
+    /// The advertised `host:port`.
+    pub advertise_host: String,
+    /// How often the registry is read for pumps.
+    pub detect_interval: Duration,
+    /// Compress the pull streams with gzip.
+    pub gzip: bool,
+    /// Binlogs buffered per pump stream.
+    pub stream_buffer: usize,
+}
+
+/// The state every part of a running drainer shares.
+pub struct Drainer {
+    /// Where nodes publish their status.
+    pub registry: Arc<dyn Registry>,
+    /// The TSO (`updateTS`, `initial-commit-ts = -1`).
+    pub tso: Arc<dyn Tso>,
+    /// The cluster ID pumps expect.
+    pub cluster_id: u64,
+    /// Settings.
+    pub settings: DrainerSettings,
+    /// State and shutdown request.
+    pub lifecycle: Lifecycle,
+    /// Metrics.
+    pub metrics: DrainerMetrics,
+    /// The saved checkpoint's commit TS.
+    checkpoint: watch::Sender<u64>,
+    /// The merge's position: new pumps start pulling here.
+    pub(crate) merged_ts: AtomicU64,
+    /// `PumpPos`: the commit TS of the last binlog taken from each known pump.
+    pump_positions: Mutex<BTreeMap<String, u64>>,
+    /// The pump discovery's state.
+    collector: crate::collector::Collector,
+}
+
+impl Drainer {
+    /// A drainer starting at checkpoint `checkpoint_ts`, in state `online`; `commands` is where
+    /// the discovery sends source changes to the merge.
+    pub fn new(
+        registry: Arc<dyn Registry>,
+        tso: Arc<dyn Tso>,
+        cluster_id: u64,
+        settings: DrainerSettings,
+        checkpoint_ts: u64,
+        commands: tokio::sync::mpsc::UnboundedSender<Vec<crate::merge::SourceCommand>>,
+    ) -> Arc<Drainer> {
+        Arc::new(Drainer {
+            registry,
+            tso,
+            cluster_id,
+            settings,
+            lifecycle: Lifecycle::default(),
+            metrics: DrainerMetrics::new(),
+            checkpoint: watch::channel(checkpoint_ts).0,
+            merged_ts: AtomicU64::new(checkpoint_ts),
+            pump_positions: Mutex::new(BTreeMap::new()),
+            collector: crate::collector::Collector::new(commands),
+        })
+    }
+
+    /// The saved checkpoint's commit TS.
+    pub fn checkpoint_ts(&self) -> u64 {
+        *self.checkpoint.borrow()
+    }
+
+    /// Records a checkpoint save.
+    pub(crate) fn checkpoint_saved(&self, ts: u64) {
+        self.checkpoint.send_replace(ts);
+        self.metrics.set_checkpoint(ts);
+    }
+
+    /// The merge's position.
+    pub fn merged_ts(&self) -> u64 {
+        self.merged_ts.load(Ordering::Acquire)
+    }
+
+    /// `PumpPos`: last commit TS taken from each pump.
+    pub fn pump_positions(&self) -> BTreeMap<String, u64> {
+        self.pump_positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_pump_position(&self, pump: &str, ts: Option<u64>) {
+        let mut positions = self
+            .pump_positions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match ts {
+            Some(ts) => {
+                positions.insert(pump.to_owned(), ts);
+                self.metrics.set_pump_position(pump, ts);
+            }
+            None => {
+                positions.remove(pump);
+                self.metrics.remove_pump(pump);
+            }
+        }
+    }
+
+    /// This drainer's registry entry in `state`: `maxCommitTS` is the saved checkpoint.
+    pub async fn publish(&self, state: NodeState) -> Result<()> {
+        let status = NodeStatus {
+            node_id: self.settings.node_id.clone(),
+            host: self.settings.advertise_host.clone(),
+            state,
+            is_alive: false,
+            score: 0,
+            label: None,
+            max_commit_ts: self.checkpoint_ts() as i64,
+            update_ts: self.tso.get_ts().await? as i64,
+        };
+        self.registry.update_node(NodeKind::Drainer, &status).await
+    }
+
+    /// Re-reads the pumps from the registry and starts, pauses, resumes or drops their
+    /// streams; new sources are handed to the merge before this returns (`Cistern.Notify`).
+    pub async fn refresh_pumps(self: &Arc<Self>) -> Result<()> {
+        self.collector.refresh(self).await
+    }
+
+    /// Stops every pump stream (at shutdown).
+    pub async fn collector_stop(&self) {
+        self.collector.stop().await
+    }
+}

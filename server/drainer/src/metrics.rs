@@ -1,0 +1,221 @@
+//! The drainer's Prometheus metrics under the original names (`drainer/metrics.go`,
+//! `pkg/binlogfile/metrics.go`), plus `process_*`. The original counters without `_total`
+//! (`binlog_drainer_event`, `binlog_drainer_error_count`) are exposed as `untyped` (see
+//! [`binlog_node::metrics_text`]).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus::core::Collector;
+use prometheus::{
+    exponential_buckets, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, Opts, Registry,
+};
+
+use crate::destination::MergedBinlog;
+use binlog_node::metrics_text::UntypedCounters;
+use binlog_node::proto::PrewriteValue;
+use binlog_node::tso::physical_ms;
+
+/// Every metric the drainer exposes.
+pub struct DrainerMetrics {
+    registry: Registry,
+    untyped: UntypedCounters,
+    /// `binlog_drainer_pump_position{nodeID}` (physical ms).
+    pump_position: GaugeVec,
+    /// `binlog_drainer_checkpoint_tso` (physical ms).
+    checkpoint_tso: Gauge,
+    /// `binlog_drainer_checkpoint_delay_seconds`.
+    checkpoint_delay: Histogram,
+    /// `binlog_drainer_event{type}`: rows by type, DDLs, savepoints.
+    events: IntCounterVec,
+    /// `binlog_drainer_event{type="savepoint"}`.
+    pub savepoint_events: IntCounter,
+    /// `binlog_drainer_error_count{type="unmarshal_binlog"}`.
+    pub unmarshal_errors: IntCounter,
+    /// `binlog_drainer_execute_duration_time`: one destination write.
+    execute_duration: Histogram,
+    /// `binlog_drainer_binlog_reach_duration_time{nodeID}`.
+    reach_duration: HistogramVec,
+    /// `binlog_drainer_read_binlog_size{nodeID}`.
+    read_size: HistogramVec,
+    /// `binlog_binlogfile_write_binlog_size{label="local"}`.
+    file_write_size: Histogram,
+}
+
+impl Default for DrainerMetrics {
+    fn default() -> DrainerMetrics {
+        DrainerMetrics::new()
+    }
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help)
+        .namespace("binlog")
+        .subsystem("drainer")
+}
+
+fn histogram_opts(name: &str, help: &str, buckets: Vec<f64>) -> HistogramOpts {
+    HistogramOpts::new(name, help)
+        .namespace("binlog")
+        .subsystem("drainer")
+        .buckets(buckets)
+}
+
+fn buckets(start: f64, count: usize) -> Vec<f64> {
+    exponential_buckets(start, 2.0, count).expect("valid buckets")
+}
+
+impl DrainerMetrics {
+    /// Creates and registers every metric.
+    pub fn new() -> DrainerMetrics {
+        let registry = Registry::new();
+        let pump_position =
+            GaugeVec::new(opts("pump_position", "position for each pump"), &["nodeID"])
+                .expect("valid metric");
+        let checkpoint_tso =
+            Gauge::with_opts(opts("checkpoint_tso", "save checkpoint tso")).expect("valid metric");
+        let checkpoint_delay = Histogram::with_opts(histogram_opts(
+            "checkpoint_delay_seconds",
+            "How much the downstream checkpoint lag behind",
+            buckets(0.001, 22),
+        ))
+        .expect("valid metric");
+        let events =
+            IntCounterVec::new(opts("event", "the count of sql event(dml, ddl)"), &["type"])
+                .expect("valid metric");
+        let errors =
+            IntCounterVec::new(opts("error_count", "Total count of error type"), &["type"])
+                .expect("valid metric");
+        let execute_duration = Histogram::with_opts(histogram_opts(
+            "execute_duration_time",
+            "Bucketed histogram of processing time (s) of a execute to sync data to downstream.",
+            buckets(0.00005, 18),
+        ))
+        .expect("valid metric");
+        let reach_duration = HistogramVec::new(
+            histogram_opts(
+                "binlog_reach_duration_time",
+                "Bucketed histogram of how long the binlog take to reach drainer since it's committed",
+                buckets(0.001, 22),
+            ),
+            &["nodeID"],
+        )
+        .expect("valid metric");
+        let read_size = HistogramVec::new(
+            histogram_opts(
+                "read_binlog_size",
+                "Bucketed histogram of size of a binlog.",
+                buckets(16.0, 25),
+            ),
+            &["nodeID"],
+        )
+        .expect("valid metric");
+        let file_write_size = Histogram::with_opts(
+            HistogramOpts::new("write_binlog_size", "write binlog size")
+                .namespace("binlog")
+                .subsystem("binlogfile")
+                .const_label("label", "local")
+                .buckets(buckets(16.0, 25)),
+        )
+        .expect("valid metric");
+        let collectors: Vec<Box<dyn Collector>> = vec![
+            Box::new(pump_position.clone()),
+            Box::new(checkpoint_tso.clone()),
+            Box::new(checkpoint_delay.clone()),
+            Box::new(execute_duration.clone()),
+            Box::new(reach_duration.clone()),
+            Box::new(read_size.clone()),
+            Box::new(file_write_size.clone()),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ];
+        for collector in collectors {
+            registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        DrainerMetrics {
+            registry,
+            untyped: UntypedCounters(vec![Box::new(events.clone()), Box::new(errors.clone())]),
+            pump_position,
+            checkpoint_tso,
+            checkpoint_delay,
+            savepoint_events: events.with_label_values(&["savepoint"]),
+            unmarshal_errors: errors.with_label_values(&["unmarshal_binlog"]),
+            events,
+            execute_duration,
+            reach_duration,
+            read_size,
+            file_write_size,
+        }
+    }
+
+    /// A binlog read from `pump`.
+    pub fn observe_read(&self, pump: &str, size: usize, reach_seconds: f64) {
+        self.read_size
+            .with_label_values(&[pump])
+            .observe(size as f64);
+        self.reach_duration
+            .with_label_values(&[pump])
+            .observe(reach_seconds);
+    }
+
+    /// A binlog written to the destination in `took`: its rows (counted from the prewrite
+    /// value) or its DDL.
+    pub fn observe_write(&self, binlog: &MergedBinlog, took: Duration) {
+        self.execute_duration.observe(took.as_secs_f64());
+        self.file_write_size.observe(binlog.payload.len() as f64);
+        if binlog.binlog.ddl_job_id > 0 {
+            self.events.with_label_values(&["DDL"]).inc();
+            return;
+        }
+        let Some(value) = binlog.binlog.prewrite_value.as_deref() else {
+            return;
+        };
+        let Ok(value) = <PrewriteValue as prost::Message>::decode(value) else {
+            return;
+        };
+        for mutation in &value.mutations {
+            let deleted = mutation.deleted_count();
+            for (kind, rows) in [
+                ("Insert", mutation.inserted_rows.len()),
+                ("Update", mutation.updated_rows.len()),
+                ("Delete", deleted),
+            ] {
+                if rows > 0 {
+                    self.events.with_label_values(&[kind]).inc_by(rows as u64);
+                }
+            }
+        }
+    }
+
+    /// A checkpoint saved at `ts`.
+    pub fn set_checkpoint(&self, ts: u64) {
+        let ms = physical_ms(ts);
+        self.checkpoint_tso.set(ms as f64);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        self.checkpoint_delay
+            .observe(now_ms.saturating_sub(ms) as f64 / 1000.0);
+    }
+
+    /// The position of `pump`.
+    pub fn set_pump_position(&self, pump: &str, ts: u64) {
+        self.pump_position
+            .with_label_values(&[pump])
+            .set(physical_ms(ts) as f64);
+    }
+
+    /// Forgets an offline pump's series.
+    pub fn remove_pump(&self, pump: &str) {
+        let _ = self.pump_position.remove_label_values(&[pump]);
+        let _ = self.read_size.remove_label_values(&[pump]);
+        let _ = self.reach_duration.remove_label_values(&[pump]);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        binlog_node::metrics_text::render(&self.registry, &self.untyped)
+    }
+}

@@ -1,0 +1,235 @@
+//! Starting and stopping a drainer: open the registry, TSO, checkpoint and destination; serve
+//! HTTP and `Cistern` on one port; register `online`; pull, merge and write; and on a signal or
+//! a state action save the checkpoint (`consistent = true`), write `paused` or `offline` and
+//! return.
+
+use std::collections::HashSet;
+use std::os::unix::fs::DirBuilderExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::config::DrainerConfig;
+use crate::merge::Merger;
+use crate::service::CisternGrpc;
+use crate::syncer::{self, Checkpoint};
+use crate::{collector, destination, Drainer, DrainerSettings};
+use binlog_node::config::node::default_node_id;
+use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
+use binlog_node::registry::NodeState;
+use binlog_node::savepoint::{self, Savepoint};
+use binlog_node::{registry, serve, tso, Error, Result};
+
+/// Period of the registry heartbeat (the original's 1 s).
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Consecutive heartbeat failures after which the drainer shuts down, as the original.
+const MAX_HEARTBEAT_FAILURES: u32 = 20;
+
+/// Runs a drainer until it has shut down; returns the state it ended in.
+pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
+    let signals = lifecycle::shutdown_signals();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .map_err(|e| Error::io("cannot create data dir", &config.data_dir, e))?;
+    let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
+    let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
+    let cluster_id = registry.cluster_id().await?;
+    let destination_kind = config.destination()?;
+    let destination_dir = config.destination_dir();
+    let retention = config.retention();
+    let destination = tokio::task::spawn_blocking(move || {
+        destination::open(destination_kind, &destination_dir, retention)
+    })
+    .await
+    .map_err(|e| Error::InvalidConfig(format!("destination open task failed: {e}")))??;
+
+    let loaded = savepoint::read(&config.data_dir)?.filter(|s| s.commit_ts > 0);
+    let checkpoint_ts = match &loaded {
+        Some(savepoint) => savepoint.commit_ts as u64,
+        None if config.initial_commit_ts == -1 => tso.get_ts().await?,
+        None => config.initial_commit_ts as u64,
+    };
+    // Binlogs the destination already holds past the checkpoint are not written again.
+    let start_ts = checkpoint_ts.max(destination.resume_ts().unwrap_or(0));
+    let checkpoint = Checkpoint {
+        data_dir: config.data_dir.clone(),
+        applied_ts: start_ts,
+        saved_ts: start_ts,
+        schema_version: loaded.map_or(0, |s| s.schema_version),
+    };
+    if loaded.is_none_or(|s| s.consistent) || start_ts != checkpoint_ts {
+        // Pinned at once: a restart must not take a newer TSO and skip binlogs, and a clean
+        // stop's `consistent = true` no longer holds once this run writes.
+        savepoint::write(
+            &config.data_dir,
+            &Savepoint {
+                consistent: false,
+                commit_ts: start_ts as i64,
+                schema_version: checkpoint.schema_version,
+            },
+        )?;
+    }
+    tracing::info!(
+        checkpoint_ts,
+        start_ts,
+        from_savepoint = loaded.is_some(),
+        "checkpoint loaded"
+    );
+
+    let listen = config.listen_addr();
+    let (listener, port) = serve::bind(&listen).await?;
+    let node_id = config
+        .node_id
+        .clone()
+        .unwrap_or_else(|| default_node_id(port));
+    let settings = DrainerSettings {
+        node_id: node_id.clone(),
+        advertise_host: config.advertise_host(),
+        detect_interval: config.detect_interval,
+        gzip: config.compressor == "gzip",
+        stream_buffer: config.cache_binlog_count.max(1) as usize,
+    };
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let drainer = Drainer::new(
+        registry.clone(),
+        tso,
+        cluster_id,
+        settings,
+        start_ts,
+        commands_tx,
+    );
+    drainer.metrics.set_checkpoint(start_ts);
+    tracing::info!(%node_id, cluster_id, %listen, registry = %registry.describe(), "drainer serving HTTP and gRPC");
+
+    let (stop_serving, serving_stopped) = tokio::sync::watch::channel(false);
+    let app = serve::one_port_app(
+        tonic::service::Routes::new(CisternGrpc::server(drainer.clone())),
+        crate::http::router(drainer.clone()),
+    );
+    let server = tokio::spawn(serve::serve(listener, app, async move {
+        let mut stopped = serving_stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+
+    let ignored: HashSet<u64> = config
+        .syncer
+        .ignore_txn_commit_ts
+        .iter()
+        .map(|&ts| ts as u64)
+        .collect();
+    let sync = {
+        let drainer = drainer.clone();
+        tokio::spawn(async move {
+            let result = syncer::run(
+                drainer.clone(),
+                Merger::new(start_ts),
+                commands,
+                destination,
+                checkpoint,
+                ignored,
+            )
+            .await;
+            if let Err(error) = &result {
+                tracing::error!(%error, "syncing failed: shutting down");
+                drainer.lifecycle.on_signal();
+            }
+            result
+        })
+    };
+    let outcome = run_online(&drainer, signals).await;
+    // The syncer sees the shutdown, stops merging and saves the final checkpoint.
+    let synced = match sync.await {
+        Ok(result) => result,
+        Err(error) => Err(Error::InvalidConfig(format!(
+            "the sync task failed: {error}"
+        ))),
+    };
+    drainer.collector_stop().await;
+    let state = match (&outcome, &synced) {
+        (Ok(Shutdown::Close), Ok(())) => NodeState::Offline,
+        _ => NodeState::Paused,
+    };
+    // A second signal stops retrying a registry that does not answer.
+    let published = tokio::select! {
+        published = publish_final_state(state, || drainer.publish(state)) => published,
+        _ = drainer.lifecycle.interrupted() => Err(Error::Registry(format!(
+            "interrupted while writing the final state {state}"
+        ))),
+    };
+    let _ = stop_serving.send(true);
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "server stopped with an error"),
+        Err(error) => tracing::warn!(%error, "server task failed"),
+    }
+    outcome?;
+    synced?;
+    published?;
+    tracing::info!(%state, checkpoint = drainer.checkpoint_ts(), "drainer stopped");
+    Ok(state)
+}
+
+/// Registers `online`, runs discovery and the heartbeat, and waits for a shutdown request (or
+/// the end of the sync task's usefulness: a heartbeat that keeps failing).
+async fn run_online(
+    drainer: &Arc<Drainer>,
+    signals: Vec<tokio::signal::unix::Signal>,
+) -> Result<Shutdown> {
+    let registered = drainer.publish(NodeState::Online).await;
+    if let Err(error) = registered {
+        drainer
+            .lifecycle
+            .begin_shutdown(NodeState::Pausing, Shutdown::Pause)
+            .ok();
+        return Err(error);
+    }
+    if let Err(error) = drainer.refresh_pumps().await {
+        tracing::warn!(%error, "cannot read the pumps from the registry; retrying");
+    }
+    let detect = tokio::spawn(collector::detect_loop(drainer.clone()));
+    let heartbeat = tokio::spawn(heartbeat_loop(drainer.clone()));
+    // Left running to the end (dropping the handle does not stop it): a signal during the
+    // shutdown interrupts the final-state retries.
+    {
+        let drainer = drainer.clone();
+        tokio::spawn(
+            async move { lifecycle::shutdown_on_signal(&drainer.lifecycle, signals).await },
+        );
+    }
+    let kind = drainer.lifecycle.shutdown_requested().await;
+    tracing::info!(?kind, "shutting down");
+    let _ = heartbeat.await;
+    detect.abort();
+    Ok(kind)
+}
+
+/// Publishes `online` with the saved checkpoint every second until a shutdown starts; after
+/// 20 consecutive failures starts one itself.
+async fn heartbeat_loop(drainer: Arc<Drainer>) {
+    let shutdown = until_shutdown(drainer.lifecycle.shutdown_signal());
+    tokio::pin!(shutdown);
+    let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures = 0;
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {}
+        }
+        match drainer.publish(NodeState::Online).await {
+            Ok(()) => failures = 0,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(%error, failures, "heartbeat failed");
+                if failures >= MAX_HEARTBEAT_FAILURES {
+                    tracing::error!("heartbeat failed {failures} times in a row: shutting down");
+                    drainer.lifecycle.on_signal();
+                    return;
+                }
+            }
+        }
+    }
+}

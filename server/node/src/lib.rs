@@ -1,0 +1,32 @@
+//! `binlog-node`: what the pump, the drainer and the tools share.
+//!
+//! Module map:
+//! - [`proto`]: the generated `binlog` protobuf and gRPC code (tipb-compatible), and how a
+//!   `Binlog` maps to an engine record.
+//! - [`binlog_text`]: a binlog as gogo's compact text and as JSON (`/debug/binlog/{ts}`).
+//! - [`registry`]: where nodes publish their status: the trait, the file and etcd backends.
+//! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
+//! - [`config`]: Go-style command lines, strict TOML, Go values, addresses, `[security]`.
+//! - [`logging`]: `tracing` set up from `-L` / `-log-file`.
+//! - [`lifecycle`]: the node state machine, the state-action route, signals.
+//! - [`metrics_text`]: the `/metrics` text both nodes serve.
+//! - [`serve`]: gRPC and HTTP on one port.
+//! - [`savepoint`]: the drainer's file checkpoint, `<data-dir>/savepoint` (also written by
+//!   `binlogctl -cmd generate_meta`).
+//! - [`error`]: the crate's error type.
+
+#![warn(missing_docs)]
+
+pub mod binlog_text;
+pub mod config;
+pub mod error;
+pub mod lifecycle;
+pub mod logging;
+pub mod metrics_text;
+pub mod proto;
+pub mod registry;
+pub mod savepoint;
+pub mod serve;
+pub mod tso;
+
+pub use error::{Error, Result};

@@ -1,0 +1,26 @@
+//! `binlog-pump`: the pump node. TiDB writes binlogs to it over gRPC, drainers pull them back
+//! in commit-TS order, operators look at it and change its state over HTTP.
+//!
+//! Module map:
+//! - [`config`]: the pump's TOML file, flags and `PUMP_*` environment, validated; `[storage]`
+//!   is the engine's configuration.
+//! - [`pump`]: the shared state ([`Pump`]): write and pull paths over [`binlog_engine`].
+//! - [`service`]: the `binlog.Pump` gRPC service (`WriteBinlog`, `PullBinlogs`).
+//! - [`http`]: the HTTP routes of `http-api.md`.
+//! - [`node`]: identity, registration, heartbeat, the state machine and the way out.
+//! - [`server`]: start, serve, shut down.
+//! - [`background`]: fake binlogs, GC, the pending-prewrite watch.
+//! - [`metrics`]: the Prometheus metrics under the original names.
+
+#![warn(missing_docs)]
+
+pub mod background;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod node;
+pub mod pump;
+pub mod server;
+pub mod service;
+
+pub use pump::*;

@@ -1,0 +1,112 @@
+//! A real etcd server for tests: `/usr/bin/etcd` (Debian `etcd-server`) on free loopback ports
+//! with a temporary data directory, killed when dropped.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ports::free_port;
+
+/// How long etcd may take to answer its health check.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// Attempts with fresh ports: another process may take a port between probing and binding.
+const START_ATTEMPTS: usize = 3;
+
+/// A running etcd; killed (and its data deleted) on drop.
+pub struct EtcdServer {
+    child: Child,
+    url: String,
+    data: tempfile::TempDir,
+}
+
+impl EtcdServer {
+    /// Starts etcd and waits until it reports healthy. Panics (never skips) when etcd is not
+    /// installed or does not come up.
+    pub fn start() -> EtcdServer {
+        let mut last_failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start() {
+                Ok(server) => return server,
+                Err(failure) => last_failure = failure,
+            }
+        }
+        panic!("etcd did not start: {last_failure}");
+    }
+
+    /// The client URL, `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn try_start() -> Result<EtcdServer, String> {
+        let data = tempfile::tempdir().expect("tempdir");
+        let (client_port, peer_port) = (free_port(), free_port());
+        let url = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let log = std::fs::File::create(data.path().join("etcd.log")).expect("etcd log file");
+        let child = Command::new("etcd")
+            .arg("--name=test")
+            .arg(format!("--data-dir={}", data.path().join("data").display()))
+            .arg(format!("--listen-client-urls={url}"))
+            .arg(format!("--advertise-client-urls={url}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=test={peer}"))
+            .arg("--logger=zap")
+            .arg("--log-level=error")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("etcd log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run etcd ({e}); the etcd tests need it: install etcd-server \
+                     (apt-get install etcd-server)"
+                )
+            });
+        let mut server = EtcdServer { child, url, data };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!("etcd exited with {status}: {}", server.log()));
+            }
+            if healthy(client_port) {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "etcd not healthy after {START_TIMEOUT:?}: {}",
+                    server.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        let path: &Path = self.data.path();
+        std::fs::read_to_string(path.join("etcd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether etcd's `/health` says it is healthy (a leader is elected).
+fn healthy(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let request = format!("GET /health HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let mut reply = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut reply).is_ok()
+        && reply.contains("\"health\":\"true\"")
+}

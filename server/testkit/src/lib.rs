@@ -1,0 +1,25 @@
+//! `binlog-testkit`: what every crate's tests use to run real processes, and nothing else.
+//!
+//! Module map:
+//! - [`ports`]: free loopback ports.
+//! - [`binary`]: the workspace's binaries, built on demand for tests of any crate.
+//! - [`process`]: a node process a test started: readiness, HTTP, gRPC, signals, always killed.
+//! - [`pump`], [`drainer`]: start the real `pump` and `drainer` with test settings.
+//! - [`etcd`]: a real etcd (Debian `etcd-server`) on free ports in a temp dir.
+//! - [`cluster`]: a test cluster's registry and TSO, TiDB-style writes, pulls, `promtool`.
+//! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
+//! - [`poll`]: waiting for a condition with a deadline.
+
+pub mod binary;
+pub mod cluster;
+pub mod drainer;
+pub mod etcd;
+pub mod http;
+pub mod poll;
+pub mod ports;
+pub mod process;
+pub mod pump;
+
+pub use binary::binary;
+pub use ports::{free_addr, free_port};
+pub use process::NodeProcess;

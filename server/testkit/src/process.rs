@@ -1,0 +1,169 @@
+//! A node process (`pump`, `drainer`) a test started: ready when `/status` says so, spoken to
+//! over gRPC and HTTP, signalled, restarted on the same address and data dir, and always killed
+//! when the test ends.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use binlog_node::proto::pump_client::PumpClient;
+use tonic::transport::Channel;
+
+use crate::http::http_request;
+use crate::poll::wait_for;
+
+/// How long a node may take to answer `/status` as ready, or to exit when told to.
+const NODE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running `pump` or `drainer` process, killed on drop if it is still running.
+pub struct NodeProcess {
+    child: Option<Child>,
+    /// `127.0.0.1:<port>`.
+    pub addr: String,
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    /// Its log file.
+    pub log_file: PathBuf,
+    /// How it was started, for [`NodeProcess::kill_and_restart`].
+    program: OsString,
+    args: Vec<OsString>,
+    ready: String,
+}
+
+impl NodeProcess {
+    /// Spawns `command` (a node listening on `addr`) and waits until its `/status` body
+    /// contains `ready`.
+    pub fn spawn(
+        mut command: Command,
+        addr: String,
+        data_dir: &Path,
+        log_file: PathBuf,
+        ready: &str,
+    ) -> NodeProcess {
+        let child = command.spawn().unwrap_or_else(|error| {
+            panic!("cannot spawn {}: {error}", command.get_program().display())
+        });
+        let mut node = NodeProcess {
+            child: Some(child),
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            log_file,
+            program: command.get_program().to_owned(),
+            args: command.get_args().map(ToOwned::to_owned).collect(),
+            ready: ready.to_owned(),
+        };
+        node.wait_ready();
+        node
+    }
+
+    fn wait_ready(&mut self) {
+        let log_file = self.log_file.clone();
+        let log = move || std::fs::read_to_string(&log_file).unwrap_or_default();
+        wait_for(
+            "the node to answer /status",
+            NODE_TIMEOUT,
+            || {
+                let child = self.child.as_mut().expect("running");
+                if let Some(status) = child.try_wait().expect("poll the node") {
+                    panic!("node exited at start with {status}; log:\n{}", log());
+                }
+                match http_request(&self.addr, "GET", "/status") {
+                    Ok((200, body)) if body.contains(&self.ready) => Some(()),
+                    _ => None,
+                }
+            },
+            || format!("log:\n{}", log()),
+        );
+    }
+
+    /// The node's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// A gRPC client.
+    pub async fn client(&self) -> PumpClient<Channel> {
+        PumpClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect to the pump")
+            .max_decoding_message_size(usize::MAX)
+    }
+
+    /// An HTTP/1.1 request; `(status code, body)`.
+    pub fn http(&self, method: &str, path: &str) -> (u16, String) {
+        http_request(&self.addr, method, path)
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}; log:\n{}", self.log()))
+    }
+
+    /// The body of `GET path`, whatever its status.
+    pub fn get(&self, path: &str) -> String {
+        self.http("GET", path).1
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("node already reaped");
+        let status = wait_for(
+            "the node to exit",
+            timeout,
+            || child.try_wait().expect("poll the node"),
+            || {
+                format!(
+                    "log:\n{}",
+                    std::fs::read_to_string(&self.log_file).unwrap_or_default()
+                )
+            },
+        );
+        self.child = None;
+        status
+    }
+
+    /// Stops the node with SIGTERM (a clean shutdown) and waits for it to exit.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait_exit(NODE_TIMEOUT)
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        let pid = self.pid() as i32;
+        // SAFETY: plain kill(2) on our own child, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the node with SIGKILL, then starts it again with the same command line (same
+    /// address, data dir and log file) after `down`, and waits until it is ready. Its standard
+    /// output goes nowhere after a restart.
+    pub fn kill_and_restart(&mut self, down: Duration) {
+        self.kill();
+        std::thread::sleep(down);
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        self.child = Some(command.spawn().expect("respawn the node"));
+        self.wait_ready();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

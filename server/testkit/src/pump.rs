@@ -1,0 +1,79 @@
+//! Starts the real `pump` binary for a test.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::binary::binary;
+use crate::ports::free_addr;
+use crate::process::NodeProcess;
+
+/// Options of a test pump.
+pub struct PumpOptions<'a> {
+    /// Data dir.
+    pub data_dir: &'a Path,
+    /// File registry (and TSO) dir; ignored when `pd_urls` is set.
+    pub registry_dir: &'a Path,
+    /// etcd URL, or empty for the file registry.
+    pub pd_urls: &'a str,
+    /// Extra flags.
+    pub extra: &'a [&'a str],
+    /// The `[storage]` section of its config file; `None` for the tests' default (8 MiB
+    /// segments, no free-space floor).
+    pub storage: Option<&'a str>,
+}
+
+/// A running `pump`.
+pub type PumpProcess = NodeProcess;
+
+impl NodeProcess {
+    /// Starts a pump and waits until `/status` answers.
+    pub fn start(options: &PumpOptions<'_>) -> PumpProcess {
+        let addr = free_addr();
+        let log_file = options.data_dir.with_extension("log");
+        let mut command = Command::new(binary("binlog-pump", "pump"));
+        command
+            .arg("-addr")
+            .arg(&addr)
+            .arg("-data-dir")
+            .arg(options.data_dir)
+            .arg("-registry-dir")
+            .arg(options.registry_dir)
+            .args([
+                "-heartbeat-interval",
+                "1",
+                "-fake-binlog-interval",
+                "1",
+                "-L",
+                "debug",
+            ])
+            .arg("-log-file")
+            .arg(&log_file)
+            .args(options.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        // Small segments keep test data dirs small; no free-space floor on test machines.
+        let config = options.data_dir.with_extension("toml");
+        let storage = options.storage.unwrap_or(
+            "stop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\nmax-record-size = \"4 MiB\"\n",
+        );
+        std::fs::write(&config, format!("[storage]\n{storage}")).expect("write the test config");
+        command.arg("-config").arg(&config);
+        if !options.pd_urls.is_empty() {
+            command.arg("-pd-urls").arg(options.pd_urls);
+        }
+        NodeProcess::spawn(command, addr, options.data_dir, log_file, "\"online\"")
+    }
+}
+
+/// Starts a pump with its data in `data_dir` on the file registry (and TSO) in `registry_dir`,
+/// with the tests' defaults, and waits until it is online.
+pub fn start_pump(data_dir: &Path, registry_dir: &Path) -> PumpProcess {
+    PumpProcess::start(&PumpOptions {
+        data_dir,
+        registry_dir,
+        pd_urls: "",
+        extra: &[],
+        storage: None,
+    })
+}

@@ -1,5 +1,0 @@
-//! Helpers shared by the integration tests of the tools.
-// Each test binary compiles every helper but uses only some of them.
-#![allow(dead_code)]
-
-pub mod pump;

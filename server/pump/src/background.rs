@@ -1,13 +1,11 @@
 //! The pump's background loops: fake binlogs in write silences, GC, and the watch over prewrites
 //! that never got their commit.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use binlog_engine::GcOutcome;
 use prost::Message;
-use tokio::sync::Notify;
 
 use crate::metrics::PumpMetrics;
 use crate::{until_shutdown, Pump};
@@ -20,26 +18,6 @@ pub const STUCK_PREWRITE_AGE: Duration = Duration::from_secs(600);
 
 /// How often pending prewrites are looked at.
 const PENDING_CHECK_INTERVAL: Duration = Duration::from_secs(10);
-
-/// Wakes the GC loop from `/debug/gc/trigger`.
-#[derive(Default)]
-pub struct GcTrigger {
-    /// True while a GC run is going on (a trigger then answers `gc is working`).
-    running: AtomicBool,
-    wake: Notify,
-}
-
-impl GcTrigger {
-    /// Starts a GC run unless one is going on (false: `gc is working`). A trigger that comes
-    /// before the loop waits is kept for it.
-    pub fn trigger(&self) -> bool {
-        if self.running.load(Ordering::Acquire) {
-            return false;
-        }
-        self.wake.notify_one();
-        true
-    }
-}
 
 /// Writes a fake binlog whenever a `fake_binlog_interval` passes with no write at all, so that
 /// drainers see this pump's watermark move.
@@ -79,11 +57,11 @@ pub async fn gc_loop(pump: Arc<Pump>) {
         tokio::select! {
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(pump.timings.gc_interval) => {}
-            _ = pump.gc.wake.notified() => {}
+            _ = pump.gc_trigger().triggered() => {}
         }
-        pump.gc.running.store(true, Ordering::Release);
+        pump.gc_trigger().set_running(true);
         run_gc(&pump).await;
-        pump.gc.running.store(false, Ordering::Release);
+        pump.gc_trigger().set_running(false);
     }
 }
 

@@ -9,13 +9,14 @@
 //! - [`http`]: the HTTP routes of `http-api.md`.
 //! - [`node`]: identity, registration, heartbeat, the state machine and the way out.
 //! - [`server`]: start, serve, shut down.
-//! - [`background`]: fake binlogs, GC, the pending-prewrite watch.
+//! - [`background`]: fake binlogs, GC, the pending-prewrite watch; [`gc_trigger`] wakes GC.
 //! - [`metrics`]: the Prometheus metrics under the original names.
 
 #![warn(missing_docs)]
 
 pub mod background;
 pub mod config;
+pub mod gc_trigger;
 pub mod http;
 pub mod metrics;
 pub mod node;

@@ -17,6 +17,7 @@ use binlog_node::registry::{NodeState, Registry};
 use binlog_node::tso::Tso;
 use binlog_node::Result;
 
+use crate::gc_trigger::GcTrigger;
 use crate::metrics::PumpMetrics;
 
 /// Timing options of the pump's loops.
@@ -59,7 +60,7 @@ pub struct Pump {
     /// Set once the final state is written: pull streams end then, not before (a closing
     /// pump keeps serving drainers until they have consumed everything).
     pulls_closed: watch::Sender<bool>,
-    pub(crate) gc: crate::background::GcTrigger,
+    gc: GcTrigger,
 }
 
 impl Pump {
@@ -85,7 +86,7 @@ impl Pump {
             lifecycle: Lifecycle::default(),
             writes: AtomicU64::new(0),
             pulls_closed: watch::channel(false).0,
-            gc: crate::background::GcTrigger::default(),
+            gc: GcTrigger::default(),
         })
     }
 
@@ -181,7 +182,7 @@ impl Pump {
     }
 
     /// The GC trigger shared by the loop and `/debug/gc/trigger`.
-    pub fn gc_trigger(&self) -> &crate::background::GcTrigger {
+    pub fn gc_trigger(&self) -> &GcTrigger {
         &self.gc
     }
 }

@@ -13,11 +13,16 @@
 //! per-type counts, errors, rates and latency percentiles as a table and, with `--json`, as
 //! JSON. `--verify` then pulls everything back and checks it (see [`verify`]).
 //!
-//! Modules: [`spec`] parses the command line's values, [`workload`] runs the clients,
-//! [`report`] measures and prints, [`verify`] checks what the pumps return.
+//! Modules: [`spec`] parses the command line's values, [`pump`] connects to a pump as TiDB
+//! does, [`workload`] runs the clients, [`stats`] is what they measure, [`acked`] what they
+//! remember of each acknowledged commit, [`report`] prints the measurements, [`verify`] checks
+//! what the pumps return.
 
+pub mod acked;
+pub mod pump;
 pub mod report;
 pub mod spec;
+pub mod stats;
 pub mod verify;
 pub mod workload;
 
@@ -33,10 +38,12 @@ use binlog_node::tso;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use report::{Report, Settings, Stats};
+use pump::Pump;
+use report::{Report, Settings};
 use spec::{parse_duration, parse_fraction, parse_rate, ValueSize};
+use stats::Stats;
 use verify::{Expected, VerifyReport};
-use workload::{Load, Plan, Pump};
+use workload::{Load, Plan};
 
 /// The load's duration when neither `--duration` nor `--count` is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);

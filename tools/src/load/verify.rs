@@ -15,30 +15,8 @@ use futures_util::StreamExt;
 use prost::Message;
 use serde::Serialize;
 
-use super::workload::{describe_status, Acked, Pump};
-
-/// What identifies a transaction's content: its prewrite value and DDL fields, hashed with
-/// 64-bit FNV-1a (stable across builds, so `--acked-file` digests can be checked by another
-/// program).
-pub fn digest(binlog: &Binlog) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let value = binlog.prewrite_value.as_deref().unwrap_or_default();
-    let query = binlog.ddl_query.as_deref().unwrap_or_default();
-    let fields: [&[u8]; 5] = [
-        &(value.len() as u64).to_le_bytes(),
-        value,
-        &(query.len() as u64).to_le_bytes(),
-        query,
-        &binlog.ddl_job_id.to_le_bytes(),
-    ];
-    fields
-        .iter()
-        .flat_map(|field| field.iter())
-        .fold(OFFSET_BASIS, |hash, &byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(PRIME)
-        })
-}
+use super::acked::{digest, Acked};
+use super::pump::{describe_status, Pump};
 
 /// What the pumps acknowledged during the load.
 #[derive(Debug, Default, PartialEq)]

@@ -11,22 +11,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context, Result};
 use binlog_node::proto::pump_client::PumpClient;
 use binlog_node::proto::{
     Binlog, BinlogType, MutationType, PrewriteValue, TableMutation, WriteBinlogReq,
 };
 use binlog_node::tso::Tso;
 use prost::Message;
-use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use super::report::{Row, Stats};
+use super::acked::{digest, Acked};
+use super::pump::{describe_status, Pump};
 use super::spec::{Rng, ValueSize};
-use super::verify::digest;
+use super::stats::{Row, Stats};
 
-/// How long connecting to a pump may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many error messages a run keeps for the report.
 const KEPT_ERRORS: usize = 5;
 /// `ddl_schema_state` of the DDL binlogs: `StatePublic`, as TiDB writes for a finished job.
@@ -38,61 +35,6 @@ const TABLES: u64 = 16;
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// Longest pause between two attempts at a commit or rollback binlog.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
-
-/// A connected pump.
-#[derive(Clone, Debug)]
-pub struct Pump {
-    /// `host:port`.
-    pub addr: String,
-    /// The gRPC client (one HTTP/2 connection, shared by the clones).
-    pub client: PumpClient<Channel>,
-}
-
-impl Pump {
-    /// Connects to the pump at `addr` (`host:port`, an `http://` prefix is accepted) and checks
-    /// that it takes writes for `cluster_id` with an empty-payload probe, as TiDB does.
-    pub async fn connect(addr: &str, cluster_id: u64, gzip: bool) -> Result<Pump> {
-        let addr = addr.strip_prefix("http://").unwrap_or(addr).to_owned();
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-            .with_context(|| format!("invalid pump address {addr:?} (expected HOST:PORT)"))?
-            .connect_timeout(CONNECT_TIMEOUT);
-        let channel = endpoint
-            .connect()
-            .await
-            .with_context(|| format!("cannot connect to pump {addr}"))?;
-        let mut client = PumpClient::new(channel)
-            .max_decoding_message_size(usize::MAX)
-            .max_encoding_message_size(usize::MAX);
-        if gzip {
-            client = client
-                .send_compressed(CompressionEncoding::Gzip)
-                .accept_compressed(CompressionEncoding::Gzip);
-        }
-        let probe = WriteBinlogReq {
-            cluster_id,
-            payload: Vec::new(),
-        };
-        client.write_binlog(probe).await.map_err(|status| {
-            anyhow!(
-                "pump {addr} refused a probe write: {} (is it online, and is the registry \
-                 (--registry-dir / --pd-urls) the pump's?)",
-                describe_status(&status)
-            )
-        })?;
-        Ok(Pump { addr, client })
-    }
-}
-
-/// A gRPC status as one line: its code, message and underlying cause.
-pub fn describe_status(status: &tonic::Status) -> String {
-    let mut text = format!("{}: {}", status.code(), status.message());
-    let mut source = std::error::Error::source(status);
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
 
 /// Paces transactions at a fixed rate across every client: a token bucket one token deep.
 #[derive(Debug)]
@@ -159,19 +101,6 @@ impl Plan {
             TxnKind::Commit
         }
     }
-}
-
-/// A commit written to a pump.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Acked {
-    /// Index of the pump in the run's pump list.
-    pub pump: usize,
-    /// Start TS.
-    pub start_ts: i64,
-    /// Commit TS.
-    pub commit_ts: i64,
-    /// [`digest`] of the prewrite binlog.
-    pub digest: u64,
 }
 
 /// What one client did.

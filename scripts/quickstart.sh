@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Starts a pump and a drainer on the embedded defaults (no flags: registry and TSO in
-# /var/tmp/tidb-binlog, data in ./quickstart/data.pump and ./quickstart/data.drainer), writes
+# Starts a pump and a drainer on the embedded defaults (registry and TSO in /var/tmp/tidb-binlog,
+# data in ./quickstart/data.pump and ./quickstart/data.drainer) on loopback, so that the demo
+# works on any host whatever its network (the original's default binds and advertises the
+# host's first non-loopback address, which a laptop on no network does not have), writes
 # binlogs into the pump with binlog-load for a few seconds, and shows what the drainer wrote.
 # The two keep running until Ctrl-C, which stops both cleanly (they end `paused`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p binlog-server -p binlog-tools --bins
+cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools --bins
 bin="$PWD/target/release"
 mkdir -p quickstart
 cd quickstart
 
-"$bin/pump" -log-file pump.log &
+"$bin/pump" -addr 127.0.0.1:8250 -log-file pump.log &
 pump=$!
-"$bin/drainer" -log-file drainer.log &
+"$bin/drainer" -addr 127.0.0.1:8249 -log-file drainer.log &
 drainer=$!
 trap 'kill -TERM $pump $drainer 2>/dev/null; wait' EXIT
 sleep 2

@@ -14,7 +14,7 @@
 //! - a drainer started at commit TS 0 over three pumps holding what the loads wrote (plus a
 //!   load on the two others): binlogs/s until its checkpoint reaches the last commit.
 //!
-//! Needs the release binaries: `cargo build --release -p binlog-server -p binlog-tools`. Then:
+//! Needs the release binaries: `cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools`. Then:
 //!
 //! ```text
 //! cargo run --release -p binlog-benches --bin pump-e2e -- --json pump-e2e.json
@@ -25,10 +25,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use binlog_benches::nodes::{binary, free_addr, http_get, wait_http, Process};
+use binlog_benches::nodes::{http_get, wait_http, Process};
 use binlog_benches::print_and_save_json;
 use binlog_node::proto::pump_server::{Pump, PumpServer};
 use binlog_node::proto::{PullBinlogReq, PullBinlogResp, WriteBinlogReq, WriteBinlogResp};
+use binlog_testkit::{binary, free_addr};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::Value;
@@ -103,13 +104,13 @@ fn serve_noop(addr: &str) -> Result<()> {
 
 /// Starts a pump with its data in `dir/<name>`.
 fn start_pump(dir: &Path, name: &str) -> Result<(Process, String)> {
-    let addr = free_addr()?;
+    let addr = free_addr();
     let config = dir.join("pump.toml");
     std::fs::write(
         &config,
         "[storage]\nstop-write-at-available-space = \"1 MiB\"\n",
     )?;
-    let child = Command::new(binary("pump")?)
+    let child = Command::new(binary("binlog-pump", "pump"))
         .args(["-addr", &addr, "-L", "warn"])
         .arg("-data-dir")
         .arg(dir.join(name))
@@ -135,7 +136,7 @@ fn load(
     seconds: u64,
     rate: Option<f64>,
 ) -> Result<Value> {
-    let mut command = Command::new(binary("binlog-load")?);
+    let mut command = Command::new(binary("binlog-tools", "binlog-load"));
     command
         .arg("--registry-dir")
         .arg(dir.join("registry"))
@@ -210,7 +211,7 @@ fn main() -> Result<()> {
         .prefix("pump-e2e-")
         .tempdir_in(&args.dir)?;
     let dir = temp.path();
-    let noop_addr = free_addr()?;
+    let noop_addr = free_addr();
     let _noop = Process(
         Command::new(std::env::current_exe()?)
             .args(["--noop-server", &noop_addr])
@@ -287,10 +288,10 @@ fn main() -> Result<()> {
         .filter_map(|p| p["maxCommitTS"].as_i64())
         .max()
         .context("no pump watermark")?;
-    let drainer_addr = free_addr()?;
+    let drainer_addr = free_addr();
     let started = Instant::now();
     let _drainer = Process(
-        Command::new(binary("drainer")?)
+        Command::new(binary("binlog-drainer", "drainer"))
             .args([
                 "-addr",
                 &drainer_addr,

@@ -19,7 +19,7 @@
 //! duplicated, corrupt, out of order or rolled back. Needs the release binaries:
 //!
 //! ```text
-//! cargo build --release -p binlog-server -p binlog-tools
+//! cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools
 //! cargo run --release -p binlog-benches --bin soak -- --duration 20m --pump-kills 12 --drainer-kills 6
 //! ```
 
@@ -29,10 +29,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use binlog_benches::nodes::{binary, free_addr, http_get, wait_http, Process};
+use binlog_benches::nodes::{http_get, wait_http, Process};
 use binlog_benches::save_json;
 use binlog_drainer::binlog_file::{decode_records, list_files};
 use binlog_node::proto::Binlog;
+use binlog_testkit::{binary, free_addr};
 use binlog_tools::load::spec::{parse_duration, Rng};
 use binlog_tools::load::verify::{Expected, StreamCheck};
 use clap::Parser;
@@ -218,7 +219,7 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
     let mut pumps = Vec::new();
     for index in 0..args.pumps {
         let name = format!("pump{index}");
-        let addr = free_addr()?;
+        let addr = free_addr();
         let mut pump = Node {
             args: node_args(&addr, dir, &name, &registry)
                 .into_iter()
@@ -228,13 +229,13 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
             name,
             addr,
             ready: "\"online\"",
-            program: binary("pump")?,
+            program: binary("binlog-pump", "pump"),
             process: None,
         };
         pump.start()?;
         pumps.push(pump);
     }
-    let drainer_addr = free_addr()?;
+    let drainer_addr = free_addr();
     let mut drainer = Node {
         args: node_args(&drainer_addr, dir, "drainer", &registry)
             .into_iter()
@@ -243,7 +244,7 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
         name: "drainer".into(),
         addr: drainer_addr,
         ready: "PumpPos",
-        program: binary("drainer")?,
+        program: binary("binlog-drainer", "drainer"),
         process: None,
     };
     drainer.start()?;
@@ -386,7 +387,7 @@ fn run_load(
     rate: Option<f64>,
     out: &Path,
 ) -> Result<Process> {
-    let mut command = Command::new(binary("binlog-load")?);
+    let mut command = Command::new(binary("binlog-tools", "binlog-load"));
     command
         .arg("--registry-dir")
         .arg(dir.join("registry"))

@@ -1,4 +1,5 @@
-//! The workspace's node binaries (`pump`, `drainer`, the tools) for tests of any crate.
+//! The workspace's node binaries (`pump`, `drainer`, the tools) for tests of any crate, and for
+//! the benchmarks that drive whole processes.
 //!
 //! Cargo hands a test only the binaries of its own package (`CARGO_BIN_EXE_*`). A drainer or a
 //! tools test also needs the pump, so the kit builds the binary it asks for with the same cargo
@@ -57,15 +58,16 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
     path
 }
 
-/// The target directory and profile directory name of the running test executable
-/// (`<target>/<profile>/deps/<test>-<hash>`).
+/// The target directory and profile directory name of the running executable: a test
+/// (`<target>/<profile>/deps/<test>-<hash>`) or a benchmark binary (`<target>/<profile>/<name>`).
 fn target_dir_and_profile() -> (PathBuf, String) {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let profile_dir = exe
-        .parent()
-        .filter(|deps| deps.ends_with("deps"))
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{} is not under <target>/<profile>/deps", exe.display()));
+    let exe = std::env::current_exe().expect("the running executable's path");
+    let parent = exe.parent().expect("the executable's directory");
+    let profile_dir = if parent.ends_with("deps") {
+        parent.parent().expect("a profile directory above deps/")
+    } else {
+        parent
+    };
     let profile = profile_dir
         .file_name()
         .expect("a profile directory")

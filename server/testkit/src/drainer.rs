@@ -1,11 +1,10 @@
 //! Starts the real `drainer` binary for a test.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::binary::binary;
 use crate::ports::free_addr;
-use crate::process::NodeProcess;
+use crate::process::{node_command, NodeProcess};
 
 /// Options of a test drainer.
 pub struct DrainerOptions<'a> {
@@ -26,34 +25,18 @@ pub struct DrainerOptions<'a> {
 /// Starts a drainer (file destination, 1 s pump detection) and waits until `/status` answers.
 pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
     let addr = free_addr();
-    let log_file = options.data_dir.with_extension("log");
-    let mut command = Command::new(binary("binlog-drainer", "drainer"));
+    let (mut command, log_file) = node_command(
+        binary("binlog-drainer", "drainer"),
+        &addr,
+        options.data_dir,
+        options.registry_dir,
+        options.pd_urls,
+    );
     command
-        .arg("-addr")
-        .arg(&addr)
-        .arg("-data-dir")
-        .arg(options.data_dir)
-        .arg("-registry-dir")
-        .arg(options.registry_dir)
-        .args([
-            "-node-id",
-            options.node_id,
-            "-detect-interval",
-            "1",
-            "-L",
-            "debug",
-        ])
-        .arg("-log-file")
-        .arg(&log_file)
-        .args(options.extra)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit());
-    match options.stdout {
-        Some(path) => command.stdout(std::fs::File::create(path).expect("create the stdout file")),
-        None => command.stdout(Stdio::null()),
-    };
-    if !options.pd_urls.is_empty() {
-        command.arg("-pd-urls").arg(options.pd_urls);
+        .args(["-node-id", options.node_id, "-detect-interval", "1"])
+        .args(options.extra);
+    if let Some(path) = options.stdout {
+        command.stdout(std::fs::File::create(path).expect("create the stdout file"));
     }
     NodeProcess::spawn(command, addr, options.data_dir, log_file, "PumpPos")
 }

@@ -16,6 +16,37 @@ use crate::poll::wait_for;
 /// How long a node may take to answer `/status` as ready, or to exit when told to.
 const NODE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The command line every test node starts with: listen on `addr`, data in `data_dir`, the
+/// file registry in `registry_dir` (or etcd at `pd_urls` when not empty), debug logs in
+/// `<data_dir>.log` (returned), no standard input or output.
+pub(crate) fn node_command(
+    binary: PathBuf,
+    addr: &str,
+    data_dir: &Path,
+    registry_dir: &Path,
+    pd_urls: &str,
+) -> (Command, PathBuf) {
+    let log_file = data_dir.with_extension("log");
+    let mut command = Command::new(binary);
+    command
+        .arg("-addr")
+        .arg(addr)
+        .arg("-data-dir")
+        .arg(data_dir)
+        .arg("-registry-dir")
+        .arg(registry_dir)
+        .args(["-L", "debug"])
+        .arg("-log-file")
+        .arg(&log_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if !pd_urls.is_empty() {
+        command.arg("-pd-urls").arg(pd_urls);
+    }
+    (command, log_file)
+}
+
 /// A running `pump` or `drainer` process, killed on drop if it is still running.
 pub struct NodeProcess {
     child: Option<Child>,

@@ -1,11 +1,10 @@
 //! Starts the real `pump` binary for a test.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::binary::binary;
 use crate::ports::free_addr;
-use crate::process::NodeProcess;
+use crate::process::{node_command, NodeProcess};
 
 /// Options of a test pump.
 pub struct PumpOptions<'a> {
@@ -29,29 +28,16 @@ impl NodeProcess {
     /// Starts a pump and waits until `/status` answers.
     pub fn start(options: &PumpOptions<'_>) -> PumpProcess {
         let addr = free_addr();
-        let log_file = options.data_dir.with_extension("log");
-        let mut command = Command::new(binary("binlog-pump", "pump"));
+        let (mut command, log_file) = node_command(
+            binary("binlog-pump", "pump"),
+            &addr,
+            options.data_dir,
+            options.registry_dir,
+            options.pd_urls,
+        );
         command
-            .arg("-addr")
-            .arg(&addr)
-            .arg("-data-dir")
-            .arg(options.data_dir)
-            .arg("-registry-dir")
-            .arg(options.registry_dir)
-            .args([
-                "-heartbeat-interval",
-                "1",
-                "-fake-binlog-interval",
-                "1",
-                "-L",
-                "debug",
-            ])
-            .arg("-log-file")
-            .arg(&log_file)
-            .args(options.extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .args(["-heartbeat-interval", "1", "-fake-binlog-interval", "1"])
+            .args(options.extra);
         // Small segments keep test data dirs small; no free-space floor on test machines.
         let config = options.data_dir.with_extension("toml");
         let storage = options.storage.unwrap_or(
@@ -59,9 +45,6 @@ impl NodeProcess {
         );
         std::fs::write(&config, format!("[storage]\n{storage}")).expect("write the test config");
         command.arg("-config").arg(&config);
-        if !options.pd_urls.is_empty() {
-            command.arg("-pd-urls").arg(options.pd_urls);
-        }
         NodeProcess::spawn(command, addr, options.data_dir, log_file, "\"online\"")
     }
 }

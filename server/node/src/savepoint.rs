@@ -14,7 +14,7 @@
 //! `initial-commit-ts`"), which is the caller's decision. Comment lines (`# ...`) are allowed,
 //! so [`write_annotated`] can add human-readable notes and keep the file valid TOML.
 //!
-//! [`write`] replaces the file atomically: a temporary file in the same directory, fsync,
+//! [`write`](fn@write) replaces the file atomically: a temporary file in the same directory, fsync,
 //! rename over `savepoint`, fsync of the directory. A crash leaves the old or the new savepoint,
 //! never a partial one.
 
@@ -70,7 +70,7 @@ pub fn write(data_dir: &Path, savepoint: &Savepoint) -> Result<()> {
     write_annotated(data_dir, savepoint, &[])
 }
 
-/// [`write`], followed by each of `notes` as a comment line (`# <note>`), which [`read`]
+/// [`write`](fn@write), followed by each of `notes` as a comment line (`# <note>`), which [`read`]
 /// ignores. A note holding a line break is written as several comment lines.
 pub fn write_annotated(data_dir: &Path, savepoint: &Savepoint, notes: &[String]) -> Result<()> {
     let mut text = toml::to_string(savepoint).map_err(|error| {

@@ -4,8 +4,8 @@
 //! Keys `/tidb-binlog/v1/pumps/<nodeId>` and `/tidb-binlog/v1/drainers/<nodeId>`, values the
 //! compact JSON of [`NodeStatus`]. Writes keep the original's revision checks (`UpdateNode`:
 //! create only if absent, update only if present), and every call is bounded by the original's
-//! 5 s `EtcdDialTimeout` ([`crate::etcd`]). The cluster ID is ours, `/tidb-binlog/v1/cluster_id` (8 bytes,
-//! big-endian), made once.
+//! 5 s `EtcdDialTimeout` (the connection shared with the etcd TSO, `crate::etcd`). The cluster
+//! ID is ours, `/tidb-binlog/v1/cluster_id` (8 bytes, big-endian), made once.
 //!
 //! The etcd must be a plain one, not a real PD. With a PD, binlog TSs would have to come from
 //! PD's TSO service, and this build has no client for it: the etcd compare-and-swap TSO

@@ -5,7 +5,7 @@
 //! round trip per TS, which is fine for the pump's few TSs (fake binlogs, heartbeats).
 //!
 //! This is not PD's TSO, so it is only right on a plain etcd: [`EtcdTso::connect`] refuses a real
-//! PD (see [`crate::etcd`]).
+//! PD (see [`crate::tso`] for why).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

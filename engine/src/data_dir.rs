@@ -25,7 +25,8 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .context(|| format!("open lock file {}", path.display()))?;
-        // `File::try_lock` is `flock(LOCK_EX | LOCK_NB)` on Linux, as the original's lock.
+        // `File::try_lock` is `flock(LOCK_EX | LOCK_NB)` on Linux: the lock earlier builds took,
+        // so a new and an old binary still exclude each other.
         if let Err(error) = file.try_lock() {
             if let TryLockError::Error(error) = error {
                 return Err(error).context(|| format!("lock {}", path.display()));

@@ -1,9 +1,9 @@
-//! The data directory itself: its exclusive lock and its free space.
+//! The data directory itself: its exclusive lock, its free space, and the durable file
+//! replacement every crate's small state files go through ([`replace_file`]).
 
 use std::ffi::CString;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -25,10 +25,10 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .context(|| format!("open lock file {}", path.display()))?;
-        // SAFETY: flock on a valid, open descriptor.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let error = std::io::Error::last_os_error();
-            if error.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        // `File::try_lock` is `flock(LOCK_EX | LOCK_NB)` on Linux: the lock earlier builds took,
+        // so a new and an old binary still exclude each other.
+        if let Err(error) = file.try_lock() {
+            if let TryLockError::Error(error) = error {
                 return Err(error).context(|| format!("lock {}", path.display()));
             }
             let mut holder = String::new();
@@ -90,6 +90,36 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Replaces `path` atomically with `bytes`, through `<path>.tmp` (see [`replace_file_with`]).
+pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    replace_file_with(path, Path::new(&temporary), |temporary| {
+        let mut file = File::create(temporary)?;
+        file.write_all(bytes)?;
+        Ok(file)
+    })
+}
+
+/// Replaces `path` atomically with the file `fill` creates at `temporary` (in the same
+/// directory): the file is synced, renamed over `path`, and the directory synced, so a crash
+/// leaves either the old file or the whole new one, never a partial one. A temporary file left
+/// by a failure is removed: on a full disk it must not keep the space it took.
+pub fn replace_file_with(
+    path: &Path,
+    temporary: &Path,
+    fill: impl FnOnce(&Path) -> std::io::Result<File>,
+) -> std::io::Result<()> {
+    let replaced = fill(temporary)
+        .and_then(|file| file.sync_all())
+        .and_then(|()| std::fs::rename(temporary, path));
+    if replaced.is_err() {
+        let _ = std::fs::remove_file(temporary);
+    }
+    replaced?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +136,19 @@ mod tests {
         );
         drop(first);
         DirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn replace_file_leaves_only_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        replace_file(&path, b"old").unwrap();
+        replace_file(&path, b"new").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        let error = replace_file(&dir.path().join("missing/state"), b"x").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
     }
 
     #[test]

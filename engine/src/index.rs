@@ -2,7 +2,6 @@
 //! of a sealed segment, and the merged range walk that reads use.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use arc_swap::ArcSwap;
 use bytemuck::{Pod, Zeroable};
 use memmap2::Mmap;
 
+use crate::data_dir::replace_file;
 use crate::error::{IoContext, Result};
 use crate::record::Kind;
 
@@ -234,7 +234,6 @@ pub fn idx_path(log_dir: &Path, id: u64) -> PathBuf {
 /// rename, synced), so a reader never sees half an index.
 pub fn write_idx_file(log_dir: &Path, id: u64, entries: &[IndexEntry]) -> Result<()> {
     let path = idx_path(log_dir, id);
-    let tmp = path.with_extension("idx.tmp");
     let body: &[u8] = bytemuck::cast_slice(entries);
     let mut header = [0u8; IDX_HEADER_LEN];
     header[0..8].copy_from_slice(&IDX_MAGIC.to_le_bytes());
@@ -244,14 +243,8 @@ pub fn write_idx_file(log_dir: &Path, id: u64, entries: &[IndexEntry]) -> Result
     header[24..32].copy_from_slice(&(entries.len() as u64).to_le_bytes());
     let header_crc = crc32fast::hash(&header[0..36]);
     header[36..40].copy_from_slice(&header_crc.to_le_bytes());
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&header)?;
-        file.write_all(body)?;
-        file.sync_data()?;
-        fs::rename(&tmp, &path)
-    };
-    write().context(|| format!("write index file {}", path.display()))
+    replace_file(&path, &[&header[..], body].concat())
+        .context(|| format!("write index file {}", path.display()))
 }
 
 /// Whether the `.idx` of segment `id` exists with the size `expected_count` entries need: a

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwapOption;
 use memmap2::{Mmap, MmapOptions};
 
+use crate::data_dir::replace_file_with;
 use crate::error::{Error, IoContext, Result};
 use crate::index::{find_latest, write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
 use crate::log_io::PAGE_SIZE;
@@ -352,24 +353,16 @@ impl SparePool {
 /// Creates a spare segment file of `size` bytes at `path`: zero-filled (and synced) or
 /// fallocated, through a temporary name so a crash never leaves a half-prepared spare.
 pub fn prepare_spare(path: &Path, size: u64, zero_fill: bool) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let prepare = || -> std::io::Result<()> {
-        let file = if zero_fill {
-            zero_filled(&tmp, size)?
+    replace_file_with(path, &path.with_extension("tmp"), |tmp| {
+        if zero_fill {
+            zero_filled(tmp, size)
         } else {
-            let file = create_truncated(&tmp, 0)?;
+            let file = create_truncated(tmp, 0)?;
             fallocate(&file, size)?;
-            file
-        };
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    prepare()
-        .inspect_err(|_| {
-            // A half-prepared file (a full disk) must not keep the space it took.
-            let _ = fs::remove_file(&tmp);
-        })
-        .context(|| format!("prepare segment file {}", path.display()))
+            Ok(file)
+        }
+    })
+    .context(|| format!("prepare segment file {}", path.display()))
 }
 
 fn create_truncated(path: &Path, custom_flags: i32) -> std::io::Result<File> {

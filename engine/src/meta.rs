@@ -1,10 +1,10 @@
 //! `<data-dir>/meta`: the GC point and the sorter checkpoint, replaced atomically.
 
-use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::fs;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use crate::data_dir::sync_dir;
+use crate::data_dir::replace_file;
 use crate::error::{Error, IoContext, Result};
 
 const META_MAGIC: u64 = u64::from_le_bytes(*b"BLOGMETA");
@@ -53,15 +53,7 @@ pub fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
     bytes.extend_from_slice(&crc.to_le_bytes());
 
     let path = meta_path(dir);
-    let tmp = dir.join("meta.tmp");
-    let write = || -> std::io::Result<()> {
-        let mut file = File::create(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_data()?;
-        fs::rename(&tmp, &path)?;
-        sync_dir(dir)
-    };
-    write().context(|| format!("write meta file {}", path.display()))
+    replace_file(&path, &bytes).context(|| format!("write meta file {}", path.display()))
 }
 
 /// Reads `<dir>/meta`; `Ok(None)` when it does not exist.

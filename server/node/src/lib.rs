@@ -6,6 +6,8 @@
 //! - [`binlog_text`]: a binlog as gogo's compact text and as JSON (`/debug/binlog/{ts}`).
 //! - [`registry`]: where nodes publish their status: the trait, the file and etcd backends.
 //! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
+//! - `etcd`: the etcd connection both etcd backends share (below both, so neither imports the
+//!   other).
 //! - [`config`]: Go-style command lines, strict TOML, Go values, addresses, `[security]`.
 //! - [`logging`]: `tracing` set up from `-L` / `-log-file`.
 //! - [`lifecycle`]: the node state machine, the state-action route, signals.
@@ -20,6 +22,7 @@
 pub mod binlog_text;
 pub mod config;
 pub mod error;
+mod etcd;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics_text;

@@ -1,11 +1,13 @@
 //! The `binlog` protobuf package (tipb's `binlog.proto`, `pump.proto`, `cistern.proto`), generated
-//! by `build.rs`, and how a [`Binlog`] maps to an engine record.
+//! by `build.rs`, and how a [`Binlog`] maps to an engine record ([`BinlogHead`]).
 
 #![allow(missing_docs)]
 
 tonic::include_proto!("binlog");
 
-use binlog_engine::record::Kind;
+mod head;
+
+pub use head::BinlogHead;
 
 impl Binlog {
     /// A fake binlog: a rollback whose start and commit TS are the same non-zero TSO. Pumps
@@ -21,21 +23,12 @@ impl Binlog {
 
     /// Whether this is a fake binlog (see [`Binlog::fake`]).
     pub fn is_fake(&self) -> bool {
-        self.tp == BinlogType::Rollback as i32
-            && self.start_ts > 0
-            && self.start_ts == self.commit_ts
+        self.head().is_fake()
     }
 
-    /// The engine record kind this binlog is stored as, or `None` for the obsolete
-    /// `PreDDL`/`PostDDL` types and unknown values.
-    pub fn engine_kind(&self) -> Option<Kind> {
-        match BinlogType::try_from(self.tp).ok()? {
-            BinlogType::Prewrite => Some(Kind::Prewrite),
-            BinlogType::Commit => Some(Kind::Commit),
-            BinlogType::Rollback if self.is_fake() => Some(Kind::Fake),
-            BinlogType::Rollback => Some(Kind::Rollback),
-            BinlogType::PreDdl | BinlogType::PostDdl => None,
-        }
+    /// The engine record kind this binlog is stored as (see [`BinlogHead::engine_kind`]).
+    pub fn engine_kind(&self) -> Option<binlog_engine::record::Kind> {
+        self.head().engine_kind()
     }
 }
 

@@ -14,11 +14,11 @@
 //! `initial-commit-ts`"), which is the caller's decision. Comment lines (`# ...`) are allowed,
 //! so [`write_annotated`] can add human-readable notes and keep the file valid TOML.
 //!
-//! [`write`] replaces the file atomically: a temporary file in the same directory, fsync,
+//! [`write`](fn@write) replaces the file atomically: a temporary file in the same directory, fsync,
 //! rename over `savepoint`, fsync of the directory. A crash leaves the old or the new savepoint,
 //! never a partial one.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,8 +27,6 @@ use crate::{Error, Result};
 
 /// The savepoint's file name in the data directory.
 pub const FILE_NAME: &str = "savepoint";
-/// The temporary file a write goes through, in the data directory.
-const TEMP_FILE_NAME: &str = "savepoint.tmp";
 
 /// A drainer checkpoint, with the original's TOML keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +70,7 @@ pub fn write(data_dir: &Path, savepoint: &Savepoint) -> Result<()> {
     write_annotated(data_dir, savepoint, &[])
 }
 
-/// [`write`], followed by each of `notes` as a comment line (`# <note>`), which [`read`]
+/// [`write`](fn@write), followed by each of `notes` as a comment line (`# <note>`), which [`read`]
 /// ignores. A note holding a line break is written as several comment lines.
 pub fn write_annotated(data_dir: &Path, savepoint: &Savepoint, notes: &[String]) -> Result<()> {
     let mut text = toml::to_string(savepoint).map_err(|error| {
@@ -89,20 +87,8 @@ pub fn write_annotated(data_dir: &Path, savepoint: &Savepoint, notes: &[String])
     }
     std::fs::create_dir_all(data_dir)
         .map_err(|error| Error::io("cannot create data directory", data_dir, error))?;
-    let temporary = data_dir.join(TEMP_FILE_NAME);
-    let write = || -> io::Result<()> {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path(data_dir))
-    };
-    if let Err(error) = write() {
-        // Best effort: a leftover temporary file is overwritten by the next write.
-        let _ = std::fs::remove_file(&temporary);
-        return Err(Error::io("cannot write savepoint", path(data_dir), error));
-    }
-    binlog_engine::data_dir::sync_dir(data_dir)
-        .map_err(|error| Error::io("cannot sync data directory", data_dir, error))
+    binlog_engine::data_dir::replace_file(&path(data_dir), text.as_bytes())
+        .map_err(|error| Error::io("cannot write savepoint", path(data_dir), error))
 }
 
 #[cfg(test)]
@@ -125,7 +111,7 @@ mod tests {
             text,
             "consistent = true\ncommitTS = 412361808537191540\nschema-version = 57\n"
         );
-        assert!(!dir.path().join(TEMP_FILE_NAME).exists());
+        assert!(!dir.path().join("savepoint.tmp").exists());
     }
 
     #[test]

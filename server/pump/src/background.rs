@@ -144,7 +144,7 @@ async fn resolve_prewrite(
     };
     pump.write_binlog(&binlog.encode_to_vec())
         .await
-        .map_err(binlog_node::Error::WriteRefused)?;
+        .map_err(|refusal| binlog_node::Error::WriteRefused(refusal.to_string()))?;
     Ok(status)
 }
 

@@ -5,6 +5,7 @@
 //! - [`config`]: the pump's TOML file, flags and `PUMP_*` environment, validated; `[storage]`
 //!   is the engine's configuration.
 //! - [`pump`]: the shared state ([`Pump`]): write and pull paths over [`binlog_engine`].
+//! - [`refusal`]: why a binlog was not stored ([`WriteRefusal`]) and how loudly to say so.
 //! - [`service`]: the `binlog.Pump` gRPC service (`WriteBinlog`, `PullBinlogs`).
 //! - [`http`]: the HTTP routes of `http-api.md`.
 //! - [`node`]: identity, registration, heartbeat, the state machine and the way out.
@@ -21,7 +22,9 @@ pub mod http;
 pub mod metrics;
 pub mod node;
 pub mod pump;
+pub mod refusal;
 pub mod server;
 pub mod service;
 
 pub use pump::*;
+pub use refusal::WriteRefusal;

@@ -56,19 +56,17 @@ fn write_node_id(data_dir: &Path, id: &str) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let path = data_dir.join(NODE_ID_FILE);
     let temporary = data_dir.join(format!("{NODE_ID_FILE}.tmp"));
-    let write = || -> std::io::Result<()> {
+    binlog_engine::data_dir::replace_file_with(&path, &temporary, |temporary| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(&temporary)?;
+            .open(temporary)?;
         file.write_all(id.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, &path)?;
-        binlog_engine::data_dir::sync_dir(data_dir)
-    };
-    write().map_err(|e| Error::io("cannot write node ID file", &path, e))
+        Ok(file)
+    })
+    .map_err(|e| Error::io("cannot write node ID file", &path, e))
 }
 
 impl Pump {

@@ -12,13 +12,14 @@ use tokio::sync::watch;
 
 use binlog_node::lifecycle::Lifecycle;
 pub use binlog_node::lifecycle::{until_shutdown, Shutdown};
-use binlog_node::proto::Binlog;
+use binlog_node::proto::{Binlog, BinlogHead, BinlogType};
 use binlog_node::registry::{NodeState, Registry};
 use binlog_node::tso::Tso;
 use binlog_node::Result;
 
 use crate::gc_trigger::GcTrigger;
 use crate::metrics::PumpMetrics;
+use crate::refusal::WriteRefusal;
 
 /// Timing options of the pump's loops.
 #[derive(Clone, Debug)]
@@ -109,29 +110,24 @@ impl Pump {
     }
 
     /// Validates and stores one binlog (the body of `WriteBinlog`); resolves once it is durable.
-    /// Errors are the texts the original sends.
-    pub async fn write_binlog(&self, payload: &[u8]) -> std::result::Result<(), String> {
+    /// Only the head is decoded: the payload is copied once, into the engine record.
+    pub async fn write_binlog(&self, payload: &[u8]) -> std::result::Result<(), WriteRefusal> {
         self.writes.fetch_add(1, Ordering::Relaxed);
-        let binlog = Binlog::decode(payload).map_err(|e| e.to_string())?;
-        if binlog.tp == binlog_node::proto::BinlogType::Prewrite as i32 {
+        let head = BinlogHead::decode(payload)?;
+        if head.tp == BinlogType::Prewrite as i32 {
             let state = self.state();
             if state != NodeState::Online {
-                return Err(format!("no online: {state}"));
+                return Err(WriteRefusal::NotOnline(state));
             }
         }
-        if binlog.start_ts == 0 && binlog.commit_ts == 0 {
+        if head.start_ts == 0 && head.commit_ts == 0 {
             return Ok(()); // TiDB's liveness probe
         }
-        let kind = binlog.engine_kind().ok_or_else(|| {
-            format!(
-                "unsupported binlog type {} (PreDDL and PostDDL are obsolete)",
-                binlog.tp
-            )
-        })?;
-        check_ts(kind, &binlog)?;
-        self.append(kind, &binlog, payload)
-            .await
-            .map_err(|e| e.to_string())
+        let kind = head
+            .engine_kind()
+            .ok_or(WriteRefusal::UnsupportedType(head.tp))?;
+        check_ts(kind, &head)?;
+        Ok(self.append(kind, &head, payload).await?)
     }
 
     /// Writes a fake binlog at a fresh TSO (bypassing the state and free-space checks) and
@@ -140,17 +136,17 @@ impl Pump {
         self.writes.fetch_add(1, Ordering::Relaxed);
         let ts = self.tso.get_ts().await?;
         let binlog = Binlog::fake(ts);
-        self.append(Kind::Fake, &binlog, &binlog.encode_to_vec())
+        self.append(Kind::Fake, &binlog.head(), &binlog.encode_to_vec())
             .await?;
         Ok(ts)
     }
 
-    async fn append(&self, kind: Kind, binlog: &Binlog, payload: &[u8]) -> Result<()> {
+    async fn append(&self, kind: Kind, head: &BinlogHead, payload: &[u8]) -> Result<()> {
         let started = Instant::now();
         let record = Record {
             kind,
-            start_ts: binlog.start_ts as u64,
-            commit_ts: binlog.commit_ts as u64,
+            start_ts: head.start_ts as u64,
+            commit_ts: head.commit_ts as u64,
             payload,
         };
         let result = self.engine.append(record).await;
@@ -189,8 +185,8 @@ impl Pump {
 
 /// Rejects TSs that could never be matched or ordered: a prewrite needs a start TS (it would
 /// hold the watermark forever otherwise), a commit a commit TS above its start TS.
-fn check_ts(kind: Kind, binlog: &Binlog) -> std::result::Result<(), String> {
-    let (start, commit) = (binlog.start_ts, binlog.commit_ts);
+fn check_ts(kind: Kind, head: &BinlogHead) -> std::result::Result<(), WriteRefusal> {
+    let (start, commit) = (head.start_ts, head.commit_ts);
     let valid = start >= 0
         && commit >= 0
         && match kind {
@@ -201,8 +197,10 @@ fn check_ts(kind: Kind, binlog: &Binlog) -> std::result::Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "invalid binlog TS for {kind:?}: start_ts {start} commit_ts {commit}"
-        ))
+        Err(WriteRefusal::InvalidTs {
+            kind,
+            start_ts: start,
+            commit_ts: commit,
+        })
     }
 }

@@ -74,12 +74,12 @@ impl PumpService for PumpGrpc {
         }
         match result {
             Ok(()) => Ok(Response::new(WriteBinlogResp::default())),
-            Err(message) => {
+            Err(refusal) => {
                 self.pump.metrics.loss_binlog.inc();
-                if message.starts_with("no online") {
-                    tracing::warn!(%message, "WriteBinlog refused");
-                } else {
-                    tracing::error!(%message, "WriteBinlog failed");
+                let message = refusal.to_string();
+                match refusal.log_level() {
+                    tracing::Level::WARN => tracing::warn!(%message, "WriteBinlog refused"),
+                    _ => tracing::error!(%message, "WriteBinlog failed"),
                 }
                 Err(Status::unknown(message))
             }

@@ -165,15 +165,9 @@ struct MetaOutput<'a> {
 
 /// Runs the command `config` describes, writing its output to `out`.
 ///
-/// Call it from the process's main thread before other threads start: with `-time-zone` it
-/// sets `TZ` (see [`zone`]), and it runs its own single-threaded async runtime.
+/// It runs its own single-threaded async runtime.
 pub fn run(config: &CtlConfig, out: &mut dyn Write) -> Result<(), Error> {
     let command = Command::parse(&config.cmd)?;
-    if command == Command::GenerateMeta {
-        if let Some(zone) = &config.time_zone {
-            zone::install(zone)?;
-        }
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -272,7 +266,7 @@ async fn apply(
         reason,
     };
     // One blocking call on the only thread: nothing else runs meanwhile.
-    let response = http::request(&node.host, "PUT", &path).map_err(|error| {
+    let response = http::put(&url).map_err(|error| {
         http_error(format!(
             "cannot reach {} {}: {error}",
             kind.name(),
@@ -318,15 +312,21 @@ fn url_escape(segment: &str) -> String {
 
 /// `generate_meta`.
 async fn generate_meta(config: &CtlConfig, out: &mut dyn Write) -> Result<(), Error> {
+    // An unknown zone fails before a TS is taken.
+    let time_zone = config
+        .time_zone
+        .as_deref()
+        .map(|name| Ok::<_, Error>((name, zone::lookup(name)?)))
+        .transpose()?;
     let ts = tso::open(&config.pd_urls, &config.registry_dir)
         .await?
         .get_ts()
         .await?;
     let commit_ts = i64::try_from(ts).map_err(|_| Error::TsOutOfRange(ts))?;
-    let notes = match &config.time_zone {
-        Some(zone) => vec![
+    let notes = match &time_zone {
+        Some((name, zone)) => vec![
             format!("UTC: {}", tso::format_ts_time(ts)),
-            format!("{zone}: {}", zone::local_time(ts)),
+            format!("{name}: {}", zone::local_time(ts, zone)),
         ],
         None => Vec::new(),
     };

@@ -1,70 +1,48 @@
 //! `-time-zone`: the zoned time `generate_meta` adds to the savepoint, from the system's time
-//! zone database through the C library (`TZ`, `localtime_r`), so no zone data is bundled.
+//! zone database (`TZDIR`, else `/usr/share/zoneinfo`, read by jiff), so no zone data is
+//! bundled.
 
-use std::path::{Component, Path, PathBuf};
+use jiff::tz::TimeZone;
 
 use super::Error;
 
-extern "C" {
-    /// POSIX `tzset(3)`, which the `libc` crate does not declare: reloads the zone from `TZ`.
-    fn tzset();
+/// The zone `name` (an IANA name such as `Asia/Shanghai`, or `UTC`) from the system's database.
+/// Fails, naming it, if there is no such zone. The name must match exactly: jiff also finds
+/// zones under another letter case, which would print a name the system does not have.
+pub(crate) fn lookup(name: &str) -> Result<TimeZone, Error> {
+    TimeZone::get(name)
+        .ok()
+        .filter(|zone| zone.iana_name() == Some(name))
+        .ok_or_else(|| Error::UnknownTimeZone(name.to_owned()))
 }
 
-/// Where zone files are when `TZDIR` is not set.
-const DEFAULT_ZONE_DIR: &str = "/usr/share/zoneinfo";
-
-/// Makes `zone` (an IANA name such as `Asia/Shanghai`, or `UTC`) the process's local time zone
-/// by setting `TZ`. Fails, naming it, if the system has no such zone.
-///
-/// It changes the environment, so it must run before the process starts other threads.
-pub(crate) fn install(zone: &str) -> Result<(), Error> {
-    let unknown = || Error::UnknownTimeZone(zone.to_owned());
-    let relative = Path::new(zone);
-    if zone.is_empty()
-        || !relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-    {
-        return Err(unknown());
+/// The time of the TSO `ts` in `zone` to the second, in Go's layout:
+/// `2019-04-28 17:29:57 +0800 CST`.
+pub(crate) fn local_time(ts: u64, zone: &TimeZone) -> String {
+    let seconds = binlog_node::tso::physical_ms(ts) / 1000;
+    // A TSO's 46 physical bits (year 4199) are always in jiff's range (year 9999).
+    match i64::try_from(seconds).map(jiff::Timestamp::from_second) {
+        Ok(Ok(time)) => time
+            .to_zoned_datetime(zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S %z %Z")
+            .to_string(),
+        _ => format!("<{seconds} s after the epoch: out of range>"),
     }
-    let dir =
-        std::env::var_os("TZDIR").map_or_else(|| PathBuf::from(DEFAULT_ZONE_DIR), PathBuf::from);
-    if !dir.join(relative).is_file() {
-        return Err(unknown());
-    }
-    std::env::set_var("TZ", zone);
-    // SAFETY: tzset only reads `TZ` and the zone file; no other thread runs yet (see above).
-    unsafe { tzset() };
-    Ok(())
 }
 
-/// The local time of the TSO `ts` to the second, in Go's layout: `2019-04-28 17:29:57 +0800 CST`.
-pub(crate) fn local_time(ts: u64) -> String {
-    let seconds = (binlog_node::tso::physical_ms(ts) / 1000) as libc::time_t;
-    // SAFETY: `tm` is plain data that localtime_r fills; both pointers are valid for the call.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&seconds, &mut tm) }.is_null() {
-        return format!("<{seconds} s after the epoch: out of range>");
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_layout_in_the_named_zone() {
+        let ts = binlog_node::tso::compose_ts(1_556_443_797_000, 0);
+        let shanghai = lookup("Asia/Shanghai").unwrap();
+        assert_eq!(local_time(ts, &shanghai), "2019-04-28 17:29:57 +0800 CST");
+        let utc = lookup("UTC").unwrap();
+        assert_eq!(local_time(ts, &utc), "2019-04-28 09:29:57 +0000 UTC");
+        for unknown in ["", "Mars/Olympus", "asia/shanghai", "../zoneinfo/UTC"] {
+            assert!(lookup(unknown).is_err(), "{unknown}");
+        }
     }
-    let offset_minutes = tm.tm_gmtoff / 60;
-    let sign = if offset_minutes < 0 { '-' } else { '+' };
-    let abbreviation = if tm.tm_zone.is_null() {
-        String::new()
-    } else {
-        // SAFETY: glibc's tm_zone points at a NUL-terminated static abbreviation.
-        unsafe { std::ffi::CStr::from_ptr(tm.tm_zone) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {sign}{:02}{:02} {abbreviation}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
-        offset_minutes.abs() / 60,
-        offset_minutes.abs() % 60,
-    )
 }

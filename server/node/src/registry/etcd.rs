@@ -4,8 +4,8 @@
 //! Keys `/tidb-binlog/v1/pumps/<nodeId>` and `/tidb-binlog/v1/drainers/<nodeId>`, values the
 //! compact JSON of [`NodeStatus`]. Writes keep the original's revision checks (`UpdateNode`:
 //! create only if absent, update only if present), and every call is bounded by the original's
-//! 5 s `EtcdDialTimeout`. The cluster ID is ours, `/tidb-binlog/v1/cluster_id` (8 bytes,
-//! big-endian), made once.
+//! 5 s `EtcdDialTimeout` (the connection shared with the etcd TSO, `crate::etcd`). The cluster
+//! ID is ours, `/tidb-binlog/v1/cluster_id` (8 bytes, big-endian), made once.
 //!
 //! The etcd must be a plain one, not a real PD. With a PD, binlog TSs would have to come from
 //! PD's TSO service, and this build has no client for it: the etcd compare-and-swap TSO
@@ -16,12 +16,10 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::Duration;
 
-use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse,
-};
+use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 
+use crate::etcd::{bounded, Etcd, PD_CLUSTER_ID_KEY};
 use crate::registry::{parse_entry, serialize, NodeKind, NodeStatus, Registry};
 use crate::{Error, Result};
 
@@ -29,100 +27,6 @@ use crate::{Error, Result};
 const ROOT: &str = "/tidb-binlog/v1";
 /// Our cluster ID key: 8 bytes, big-endian, non-zero.
 const CLUSTER_ID_KEY: &str = "/tidb-binlog/v1/cluster_id";
-/// PD's cluster ID key; its presence means the etcd is a real PD, which is refused.
-const PD_CLUSTER_ID_KEY: &str = "/pd/cluster_id";
-/// The bound of every etcd call (the original's `EtcdDialTimeout`).
-pub(crate) const ETCD_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A connected etcd client and the endpoints it was made for (for messages).
-#[derive(Clone)]
-pub(crate) struct Etcd {
-    client: Client,
-    endpoints: String,
-}
-
-impl Etcd {
-    /// Connects to the etcd behind `pd_urls` (`host:port` or `http://host:port`, each entry
-    /// possibly a comma-separated list), checks that it answers, and refuses it if it is a real
-    /// PD (see the module docs).
-    pub(crate) async fn connect(pd_urls: &[String]) -> Result<Etcd> {
-        let urls: Vec<String> = pd_urls
-            .iter()
-            .flat_map(|urls| urls.split(','))
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
-            .map(|url| {
-                if url.contains("://") {
-                    url.to_string()
-                } else {
-                    format!("http://{url}")
-                }
-            })
-            .collect();
-        if urls.is_empty() {
-            return Err(Error::InvalidConfig("pd-urls names no endpoint".into()));
-        }
-        let endpoints = urls.join(",");
-        let options = ConnectOptions::new()
-            .with_connect_timeout(ETCD_TIMEOUT)
-            .with_timeout(ETCD_TIMEOUT);
-        let unreachable =
-            |e: String| Error::Registry(format!("cannot connect to etcd at {endpoints}: {e}"));
-        // The client connects lazily, so only a request shows whether anyone answers.
-        let client = bounded(Client::connect(&urls, Some(options)))
-            .await
-            .map_err(unreachable)?;
-        let etcd = Etcd {
-            client,
-            endpoints: endpoints.clone(),
-        };
-        let pd = bounded(
-            etcd.kv()
-                .get(PD_CLUSTER_ID_KEY, Some(GetOptions::new().with_count_only())),
-        )
-        .await
-        .map_err(unreachable)?;
-        if pd.count() > 0 {
-            return Err(etcd.pd_refused());
-        }
-        tracing::info!(endpoints = %endpoints, "connected to etcd");
-        Ok(etcd)
-    }
-
-    /// The error refusing a real PD (an etcd holding `/pd/cluster_id`).
-    pub(crate) fn pd_refused(&self) -> Error {
-        Error::InvalidConfig(format!(
-            "pd-urls {} points at a PD cluster (found {PD_CLUSTER_ID_KEY}): this build has no \
-             client for PD's TSO service, and taking binlog TSs from anything else could make \
-             drainers skip binlogs; point pd-urls at a plain etcd, or leave it empty for the \
-             embedded registry",
-            self.endpoints
-        ))
-    }
-
-    /// A KV client (cheap: it shares the connection).
-    pub(crate) fn kv(&self) -> KvClient {
-        self.client.kv_client()
-    }
-
-    /// The endpoints, comma-separated.
-    pub(crate) fn endpoints(&self) -> &str {
-        &self.endpoints
-    }
-}
-
-/// Runs one etcd call within [`ETCD_TIMEOUT`]; the error is the text to wrap into the caller's
-/// [`Error`] variant.
-pub(crate) async fn bounded<T>(
-    call: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
-) -> std::result::Result<T, String> {
-    match tokio::time::timeout(ETCD_TIMEOUT, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {ETCD_TIMEOUT:?}")),
-    }
-}
-
 /// The registry in etcd.
 #[derive(Clone)]
 pub struct EtcdRegistry {

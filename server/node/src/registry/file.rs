@@ -255,23 +255,35 @@ struct TempFile {
 impl TempFile {
     /// Writes `value` into a new temporary file in `dir` and syncs it.
     fn write(dir: &Path, value: &[u8]) -> Result<TempFile> {
-        let path = dir.join(format!(
-            "{TEMP_PREFIX}{}.{}",
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        let path = temp_path(dir);
+        let file = create_temp(&path, value)
             .map_err(|e| Error::io("cannot create registry file", &path, e))?;
         let temp = TempFile { path };
-        file.write_all(value)
-            .and_then(|()| file.sync_data())
+        file.sync_data()
             .map_err(|e| Error::io("cannot write registry file", &temp.path, e))?;
         Ok(temp)
     }
+}
+
+/// A temporary file name in `dir` no other writer on the host uses: processes share the
+/// directory, and two writers through one name could rename each other's half-written file.
+fn temp_path(dir: &Path) -> PathBuf {
+    dir.join(format!(
+        "{TEMP_PREFIX}{}.{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Creates the temporary file `path` (mode 0600) holding `value`, unsynced.
+fn create_temp(path: &Path, value: &[u8]) -> io::Result<File> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(value)?;
+    Ok(file)
 }
 
 impl Drop for TempFile {
@@ -309,17 +321,15 @@ fn create_entry(path: &Path, value: &[u8]) -> Result<()> {
 
 /// Replaces `path` with `value` atomically.
 fn replace_entry(path: &Path, value: &[u8]) -> Result<()> {
-    let dir = parent(path);
-    let temp = TempFile::write(dir, value)?;
-    fs::rename(&temp.path, path)
-        .map_err(|e| Error::io("cannot replace registry entry", path, e))?;
-    sync_dir(dir)
+    binlog_engine::data_dir::replace_file_with(path, &temp_path(parent(path)), |temp| {
+        create_temp(temp, value)
+    })
+    .map_err(|e| Error::io("cannot replace registry entry", path, e))
 }
 
 /// Syncs the directory `dir`, making the names created or renamed in it durable.
 fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
+    binlog_engine::data_dir::sync_dir(dir)
         .map_err(|e| Error::io("cannot sync registry directory", dir, e))
 }
 

@@ -5,13 +5,13 @@
 //! round trip per TS, which is fine for the pump's few TSs (fake binlogs, heartbeats).
 //!
 //! This is not PD's TSO, so it is only right on a plain etcd: [`EtcdTso::connect`] refuses a real
-//! PD (see [`crate::registry::etcd`]).
+//! PD (see [`crate::tso`] for why).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 
-use crate::registry::etcd::{bounded, Etcd};
+use crate::etcd::{bounded, Etcd};
 use crate::tso::{now_ts, Tso};
 use crate::{Error, Result};
 

@@ -15,7 +15,6 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 #[cfg(test)]
@@ -322,13 +321,11 @@ impl<'a> Flock<'a> {
     /// Takes the lock, waiting for other holders; the error names `path`.
     fn exclusive(file: &'a File, path: &Path) -> Result<Flock<'a>> {
         loop {
-            // SAFETY: the fd is open for the lifetime of `file`.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(Flock { file });
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::io("cannot lock TSO file", path, err));
+            // `File::lock` is `flock(LOCK_EX)` on Linux, but does not retry a signal's EINTR.
+            match file.lock() {
+                Ok(()) => return Ok(Flock { file }),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(Error::io("cannot lock TSO file", path, err)),
             }
         }
     }
@@ -336,9 +333,8 @@ impl<'a> Flock<'a> {
 
 impl Drop for Flock<'_> {
     fn drop(&mut self) {
-        // SAFETY: as in `exclusive`. Unlocking a held lock cannot fail; closing the fd would
-        // release it anyway.
-        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        // Unlocking a held lock cannot fail; closing the fd would release it anyway.
+        let _ = self.file.unlock();
     }
 }
 

@@ -55,25 +55,11 @@ pub fn format_ts_time(ts: u64) -> String {
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DD hh:mm:ss.mmm UTC`.
 pub fn format_unix_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil-from-days (Howard Hinnant), so no date crate is needed for one format.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    // A TSO's 46 physical bits (year 4199) are always in jiff's range (year 9999).
+    match i64::try_from(ms).map(jiff::Timestamp::from_millisecond) {
+        Ok(Ok(time)) => time.strftime("%Y-%m-%d %H:%M:%S.%3f UTC").to_string(),
+        _ => format!("<{ms} ms after the epoch: out of range>"),
+    }
 }
 
 /// A source of TSOs.
@@ -103,5 +89,10 @@ mod tests {
         assert_eq!(physical_ms(ts), 1_700_000_000_123);
         assert_eq!(ts & 0x3ffff, 5);
         assert_eq!(format_ts_time(ts), "2023-11-14 22:13:20.123 UTC");
+        assert_eq!(format_unix_ms(0), "1970-01-01 00:00:00.000 UTC");
+        assert_eq!(
+            format_unix_ms(951_782_400_007),
+            "2000-02-29 00:00:00.007 UTC"
+        );
     }
 }

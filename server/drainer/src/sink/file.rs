@@ -112,3 +112,70 @@ fn write_loop(mut files: BinlogFiles, mut requests: mpsc::UnboundedReceiver<Op>)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use prost::Message;
+
+    use super::*;
+    use crate::binlog_file::{decode_records, list_files};
+    use crate::budget::ByteBudget;
+    use crate::progress::Progress;
+    use binlog_node::proto::{Binlog, BinlogType};
+
+    fn txn(commit_ts: u64) -> Txn {
+        let binlog = Binlog {
+            tp: BinlogType::Commit as i32,
+            start_ts: commit_ts as i64 - 1,
+            commit_ts: commit_ts as i64,
+            ..Default::default()
+        };
+        Txn {
+            commit_ts,
+            payload: Bytes::from(binlog.encode_to_vec()),
+            binlog,
+        }
+    }
+
+    #[tokio::test]
+    async fn acks_only_after_the_fsync_and_resumes_after_the_last_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = ByteBudget::new(1 << 20);
+        let mut progress = Progress::new(0);
+        let mut sink = FileSink::open(dir.path(), None).await.unwrap();
+        assert_eq!(sink.resume_ts(), None);
+        for ts in 1..=3 {
+            let txn = txn(ts);
+            let ack = progress.hand(ts, budget.acquire(txn.payload.len()).await);
+            sink.write(txn, ack).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        progress.drain_acks();
+        assert_eq!(progress.checkpoint(), 0, "written is not durable");
+        sink.flush().await.unwrap();
+        progress.drain_acks();
+        assert_eq!(progress.checkpoint(), 3);
+        drop(sink);
+
+        let mut payloads = Vec::new();
+        for (_, path) in list_files(dir.path()).unwrap() {
+            let (records, _) = decode_records(&std::fs::read(path).unwrap());
+            payloads.extend(records.into_iter().map(|r| r.payload));
+        }
+        let expected: Vec<Vec<u8>> = (1..=3).map(|ts| txn(ts).payload.to_vec()).collect();
+        assert_eq!(payloads, expected, "the payloads as received");
+        // The writer lets go of the directory lock once the sink is dropped.
+        let reopened = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match FileSink::open(dir.path(), None).await {
+                    Ok(sink) => return sink,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(reopened.resume_ts(), Some(3));
+    }
+}

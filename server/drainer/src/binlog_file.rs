@@ -3,7 +3,7 @@
 //!
 //! Files are `<dir>/binlog-<16-digit index>-<YYYYMMDDhhmmss local time at creation>`, indexes
 //! contiguous from 0; a new file starts once, after a write, the current one reaches the roll
-//! size (512 MiB). An exclusive `flock` on `<dir>/.lock` keeps two drainers out of one dir.
+//! size (512 MiB). An exclusive lock (`flock`) on `<dir>/.lock` keeps two drainers out of one dir.
 //! With a retention time, files other than the newest whose mtime is older are removed (at open
 //! and once an hour).
 //!
@@ -19,7 +19,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -265,20 +264,25 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io("cannot open lock file", &path, e))?;
-    // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(Error::io(
-            "binlog dir is in use by another drainer (lock held)",
-            &path,
-            std::io::Error::last_os_error(),
-        ));
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::io(
+                "binlog dir is in use by another drainer (lock held)",
+                &path,
+                std::io::ErrorKind::WouldBlock.into(),
+            ))
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(Error::io("cannot lock", &path, error))
+        }
     }
     Ok(file)
 }
 
 /// `binlog-<index>-<local time now>`.
 fn file_name(index: u64) -> String {
-    format!("binlog-{index:016}-{}", local_timestamp(SystemTime::now()))
+    format!("binlog-{index:016}-{}", local_timestamp())
 }
 
 /// The index of a binlog file name (`binlog-<16 digits>` optionally followed by `-...`).
@@ -347,26 +351,11 @@ fn repair_tail(path: &Path) -> Result<(u64, Option<Vec<u8>>)> {
     Ok((valid, last))
 }
 
-/// `YYYYMMDDhhmmss` in local time.
-fn local_timestamp(time: SystemTime) -> String {
-    let secs = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as libc::time_t;
-    // SAFETY: localtime_r writes into the zeroed tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
-        return "19700101000000".to_owned();
-    }
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+/// `YYYYMMDDhhmmss` in the local time zone, now.
+fn local_timestamp() -> String {
+    jiff::ZonedDateTime::now()
+        .strftime("%Y%m%d%H%M%S")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -1,30 +1,42 @@
 //! `binlog-drainer`: the drainer node. It finds the pumps in the registry, pulls from each,
-//! merges the streams by commit TS, writes the result to a destination and keeps a checkpoint.
+//! merges the streams by commit TS, writes the result to a sink and keeps a checkpoint.
 //!
 //! Module map:
 //! - [`config`]: the drainer's TOML file, flags and `BINLOG_SERVER_*` environment, validated.
 //! - [`drainer`]: the shared state ([`Drainer`]).
 //! - [`collector`]: pump discovery (registry polls and `Cistern.Notify`), one puller per pump.
 //! - [`pull`]: one `PullBinlogs` stream per pump, reconnecting from the last commit TS.
+//! - [`pulled`]: a binlog as pulled (commit TS and payload bytes), what the merge orders.
 //! - [`merge`]: the merge by commit TS with the original's safety rule.
-//! - [`syncer`]: merged binlogs to the destination; the checkpoint.
-//! - [`destination`], [`binlog_file`]: the destinations (`file`, `print`).
+//! - [`syncer`]: the stages after the merge (translate, sink) and the checkpoint saves.
+//! - [`translate`]: merged binlogs to what a sink consumes ([`translate::Txn`]).
+//! - [`sink`]: the async [`sink::Sink`] trait and the sinks (`file` over [`binlog_file`],
+//!   `print`); they acknowledge late, and [`progress`] turns the acks into the checkpoint.
+//! - [`checkpoint`]: where the checkpoint is kept ([`checkpoint::CheckpointStore`]).
+//! - [`budget`]: the byte budgets bounding memory between stages. [`blocking`]: file I/O off
+//!   the async workers.
 //! - [`http`], [`service`]: the HTTP routes and the `binlog.Cistern` gRPC service.
 //! - [`server`]: start, serve, shut down. [`metrics`]: the original `binlog_drainer_*` names.
 
 #![warn(missing_docs)]
 
 pub mod binlog_file;
+pub mod blocking;
+pub mod budget;
+pub mod checkpoint;
 pub mod collector;
 pub mod config;
-pub mod destination;
 pub mod drainer;
 pub mod http;
 pub mod merge;
 pub mod metrics;
+pub mod progress;
 pub mod pull;
+pub mod pulled;
 pub mod server;
 pub mod service;
+pub mod sink;
 pub mod syncer;
+pub mod translate;
 
 pub use drainer::*;

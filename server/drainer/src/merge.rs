@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
 
-use crate::destination::MergedBinlog;
+use crate::pulled::PulledBinlog;
 
 /// A change of the source set, from the pump discovery.
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub enum SourceCommand {
         /// Pump node ID.
         pump: String,
         /// Its binlogs, in commit-TS order.
-        binlogs: mpsc::Receiver<MergedBinlog>,
+        binlogs: mpsc::Receiver<PulledBinlog>,
     },
     /// Stop merging `pump` (it went offline: every drainer has consumed it).
     Remove {
@@ -32,8 +32,8 @@ pub enum SourceCommand {
 }
 
 struct Source {
-    binlogs: mpsc::Receiver<MergedBinlog>,
-    head: Option<MergedBinlog>,
+    binlogs: mpsc::Receiver<PulledBinlog>,
+    head: Option<PulledBinlog>,
     closed: bool,
 }
 
@@ -80,7 +80,7 @@ impl Merger {
     /// The next binlog in commit-TS order. Waits (forever, with no sources) until every source
     /// has a head. Cancel-safe: an item received before a cancellation stays as its source's
     /// head.
-    pub async fn next(&mut self) -> MergedBinlog {
+    pub async fn next(&mut self) -> PulledBinlog {
         loop {
             let mut waiting_on = None;
             for (pump, source) in &mut self.sources {
@@ -136,17 +136,17 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use binlog_node::proto::Binlog;
+    use crate::budget::ByteBudget;
 
-    fn binlog(ts: u64) -> MergedBinlog {
-        MergedBinlog {
+    async fn binlog(ts: u64) -> PulledBinlog {
+        PulledBinlog {
             commit_ts: ts,
-            binlog: Binlog::fake(ts),
-            payload: Vec::new(),
+            payload: bytes::Bytes::new(),
+            permit: ByteBudget::new(1).acquire(0).await,
         }
     }
 
-    fn add(merger: &mut Merger, pump: &str) -> mpsc::Sender<MergedBinlog> {
+    fn add(merger: &mut Merger, pump: &str) -> mpsc::Sender<PulledBinlog> {
         let (tx, rx) = mpsc::channel(16);
         merger.apply(SourceCommand::Add {
             pump: pump.into(),
@@ -168,17 +168,17 @@ mod tests {
         let a = add(&mut merger, "a");
         let b = add(&mut merger, "b");
         for ts in [3, 5, 10, 20] {
-            a.send(binlog(ts)).await.unwrap();
+            a.send(binlog(ts).await).await.unwrap();
         }
         // b has shown nothing: nothing may be emitted.
         assert_eq!(next_within(&mut merger).await, None);
-        b.send(binlog(12)).await.unwrap();
+        b.send(binlog(12).await).await.unwrap();
         // 3 and 5 are at or below the checkpoint; 10 is safe (b is at 12); 12 needs a's 20.
         assert_eq!(next_within(&mut merger).await, Some(10));
         assert_eq!(next_within(&mut merger).await, Some(12));
         assert_eq!(next_within(&mut merger).await, None);
-        b.send(binlog(20)).await.unwrap(); // same TS from two pumps: emitted once
-        b.send(binlog(30)).await.unwrap();
+        b.send(binlog(20).await).await.unwrap(); // same TS from two pumps: emitted once
+        b.send(binlog(30).await).await.unwrap();
         assert_eq!(next_within(&mut merger).await, Some(20));
         assert_eq!(next_within(&mut merger).await, None);
         // A source going away releases the merge.
@@ -192,10 +192,10 @@ mod tests {
         let mut merger = Merger::new(0);
         let a = add(&mut merger, "a");
         let b = add(&mut merger, "b");
-        a.send(binlog(1)).await.unwrap();
+        a.send(binlog(1).await).await.unwrap();
         assert_eq!(next_within(&mut merger).await, None);
-        b.send(binlog(2)).await.unwrap();
-        a.send(binlog(3)).await.unwrap();
+        b.send(binlog(2).await).await.unwrap();
+        a.send(binlog(3).await).await.unwrap();
         assert_eq!(next_within(&mut merger).await, Some(1));
         assert_eq!(next_within(&mut merger).await, Some(2));
         drop(b);

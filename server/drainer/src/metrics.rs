@@ -11,7 +11,7 @@ use prometheus::{
     IntCounterVec, Opts, Registry,
 };
 
-use crate::destination::MergedBinlog;
+use crate::translate::Txn;
 use binlog_node::metrics_text::UntypedCounters;
 use binlog_node::proto::PrewriteValue;
 use binlog_node::tso::physical_ms;
@@ -32,7 +32,7 @@ pub struct DrainerMetrics {
     pub savepoint_events: IntCounter,
     /// `binlog_drainer_error_count{type="unmarshal_binlog"}`.
     pub unmarshal_errors: IntCounter,
-    /// `binlog_drainer_execute_duration_time`: one destination write.
+    /// `binlog_drainer_execute_duration_time`: one sink write.
     execute_duration: Histogram,
     /// `binlog_drainer_binlog_reach_duration_time{nodeID}`.
     reach_duration: HistogramVec,
@@ -159,10 +159,14 @@ impl DrainerMetrics {
             .observe(reach_seconds);
     }
 
-    /// A binlog written to the destination in `took`: its rows (counted from the prewrite
-    /// value) or its DDL.
-    pub fn observe_write(&self, binlog: &MergedBinlog, took: Duration) {
+    /// One sink write, which took `took`.
+    pub fn observe_execute(&self, took: Duration) {
         self.execute_duration.observe(took.as_secs_f64());
+    }
+
+    /// A transaction for the sink: its size, and its rows (counted from the prewrite value) or
+    /// its DDL.
+    pub fn observe_txn(&self, binlog: &Txn) {
         self.file_write_size.observe(binlog.payload.len() as f64);
         if binlog.binlog.ddl_job_id > 0 {
             self.events.with_label_values(&["DDL"]).inc();

@@ -1,8 +1,12 @@
 //! One pump's stream: `PullBinlogs` from the last commit TS received, forwarded to the merge in
 //! order. A failed or ended stream is reopened from the same point after a backoff (100 ms,
 //! doubling to 3 s), so nothing is skipped and nothing is asked for twice; while the registry
-//! says the pump is paused the stream is not read. A payload that does not decode stops the
-//! drainer (the original's fatal error) rather than being skipped.
+//! says the pump is paused the stream is not read.
+//!
+//! The commit TS comes from the response's `meta`; the payload is passed on as received,
+//! undecoded (only a pump that leaves `meta` empty has its payload decoded here, for the TS).
+//! Each stream holds at most [`PULL_BUDGET_BYTES`] of payload between the pull and the merge,
+//! besides the `cache-binlog-count` binlogs.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,10 +16,11 @@ use tokio::sync::{mpsc, watch};
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Endpoint;
 
-use crate::destination::MergedBinlog;
+use crate::budget::{ByteBudget, PULL_BUDGET_BYTES};
+use crate::pulled::PulledBinlog;
 use crate::Drainer;
 use binlog_node::proto::pump_client::PumpClient;
-use binlog_node::proto::{Binlog, Pos, PullBinlogReq};
+use binlog_node::proto::{Binlog, Entity, Pos, PullBinlogReq};
 use binlog_node::tso::physical_ms;
 
 /// First wait before reopening a stream.
@@ -37,6 +42,12 @@ pub struct PumpTarget {
     pub pull: bool,
 }
 
+/// Where a pump's binlogs go: the merge's channel, within the stream's byte budget.
+struct ToMerge {
+    binlogs: mpsc::Sender<PulledBinlog>,
+    budget: ByteBudget,
+}
+
 /// How one stream ended.
 enum StreamEnd {
     /// The registry changed the target: reconnect at once (or stop reading).
@@ -53,8 +64,12 @@ pub async fn pull_loop(
     pump: String,
     mut target: watch::Receiver<PumpTarget>,
     mut after: u64,
-    binlogs: mpsc::Sender<MergedBinlog>,
+    binlogs: mpsc::Sender<PulledBinlog>,
 ) {
+    let to_merge = ToMerge {
+        binlogs,
+        budget: ByteBudget::new(PULL_BUDGET_BYTES),
+    };
     let mut backoff = MIN_BACKOFF;
     loop {
         let current = target.borrow_and_update().clone();
@@ -70,7 +85,7 @@ pub async fn pull_loop(
             &pump,
             &current.host,
             &mut after,
-            &binlogs,
+            &to_merge,
             &mut target,
             &mut backoff,
         )
@@ -96,7 +111,7 @@ async fn stream_once(
     pump: &str,
     host: &str,
     after: &mut u64,
-    binlogs: &mpsc::Sender<MergedBinlog>,
+    to_merge: &ToMerge,
     target: &mut watch::Receiver<PumpTarget>,
     backoff: &mut Duration,
 ) -> StreamEnd {
@@ -148,18 +163,9 @@ async fn stream_once(
             Ok(None) => return StreamEnd::Broken("the pump ended the stream".into()),
             Err(status) => return StreamEnd::Broken(status.message().to_owned()),
         };
-        let binlog = match Binlog::decode(&entity.payload[..]) {
-            Ok(binlog) => binlog,
-            Err(error) => {
-                drainer.metrics.unmarshal_errors.inc();
-                // Fatal, as in the original: skipping it would lose a binlog, and the pump
-                // would send the same bytes again.
-                tracing::error!(%pump, after = *after, %error, "a pulled binlog does not decode: stopping the drainer");
-                drainer.lifecycle.on_signal();
-                return StreamEnd::MergeGone;
-            }
+        let Some(commit_ts) = commit_ts(drainer, pump, *after, &entity) else {
+            return StreamEnd::MergeGone;
         };
-        let commit_ts = binlog.commit_ts.max(0) as u64;
         if commit_ts <= *after {
             continue;
         }
@@ -167,16 +173,40 @@ async fn stream_once(
         drainer
             .metrics
             .observe_read(pump, entity.payload.len(), reach_seconds(commit_ts));
-        let merged = MergedBinlog {
-            commit_ts,
-            binlog,
-            payload: entity.payload,
+        // Waits while this stream's earlier binlogs still hold its budget; a target change
+        // meanwhile loses nothing (the binlog is asked for again from `after`).
+        let permit = tokio::select! {
+            permit = to_merge.budget.acquire(entity.payload.len()) => permit,
+            _ = target.changed() => return StreamEnd::TargetChanged,
         };
-        if binlogs.send(merged).await.is_err() {
+        let pulled = PulledBinlog {
+            commit_ts,
+            payload: entity.payload.into(),
+            permit,
+        };
+        if to_merge.binlogs.send(pulled).await.is_err() {
             return StreamEnd::MergeGone;
         }
         *after = commit_ts;
         drainer.set_pump_position(pump, Some(commit_ts));
+    }
+}
+
+/// The commit TS of a pulled entity: its `meta`'s, or, from a pump that does not fill it in,
+/// the decoded payload's. `None` when the payload does not decode: fatal, as in the original,
+/// since skipping it would lose a binlog and the pump would send the same bytes again.
+fn commit_ts(drainer: &Drainer, pump: &str, after: u64, entity: &Entity) -> Option<u64> {
+    if let Some(meta) = entity.meta.as_ref().filter(|meta| meta.commit_ts > 0) {
+        return Some(meta.commit_ts as u64);
+    }
+    match Binlog::decode(&entity.payload[..]) {
+        Ok(binlog) => Some(binlog.commit_ts.max(0) as u64),
+        Err(error) => {
+            drainer.metrics.unmarshal_errors.inc();
+            tracing::error!(%pump, after, %error, "a pulled binlog does not decode: stopping the drainer");
+            drainer.lifecycle.on_signal();
+            None
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Starting and stopping a drainer: open the registry, TSO, checkpoint and destination; serve
+//! Starting and stopping a drainer: open the registry, TSO, checkpoint store and sink; serve
 //! HTTP and `Cistern` on one port; register `online`; pull, merge and write; and on a signal or
 //! a state action save the checkpoint (`consistent = true`), write `paused` or `offline` and
 //! return.
@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::checkpoint::{CheckpointStore, SavepointStore, StoredCheckpoint};
 use crate::config::DrainerConfig;
 use crate::merge::Merger;
 use crate::service::CisternGrpc;
-use crate::syncer::{self, Checkpoint};
-use crate::{collector, destination, Drainer, DrainerSettings};
+use crate::syncer::{self, Syncer};
+use crate::translate::Translator;
+use crate::{collector, sink, Drainer, DrainerSettings};
 use binlog_node::config::node::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
-use binlog_node::savepoint::{self, Savepoint};
 use binlog_node::{registry, serve, tso, Error, Result};
 
 /// Period of the registry heartbeat (the original's 1 s).
@@ -37,40 +38,31 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
     let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
-    let destination_kind = config.destination()?;
-    let destination_dir = config.destination_dir();
-    let retention = config.retention();
-    let destination = tokio::task::spawn_blocking(move || {
-        destination::open(destination_kind, &destination_dir, retention)
-    })
-    .await
-    .map_err(|e| Error::InvalidConfig(format!("destination open task failed: {e}")))??;
+    let sink = sink::open(
+        config.destination()?,
+        &config.destination_dir(),
+        config.retention(),
+    )
+    .await?;
 
-    let loaded = savepoint::read(&config.data_dir)?.filter(|s| s.commit_ts > 0);
+    let mut store = SavepointStore::new(config.data_dir.clone());
+    let loaded = store.load().await?.filter(|s| s.commit_ts > 0);
     let checkpoint_ts = match &loaded {
-        Some(savepoint) => savepoint.commit_ts as u64,
+        Some(saved) => saved.commit_ts,
         None if config.initial_commit_ts == -1 => tso.get_ts().await?,
         None => config.initial_commit_ts as u64,
     };
-    // Binlogs the destination already holds past the checkpoint are not written again.
-    let start_ts = checkpoint_ts.max(destination.resume_ts().unwrap_or(0));
-    let checkpoint = Checkpoint {
-        data_dir: config.data_dir.clone(),
-        applied_ts: start_ts,
-        saved_ts: start_ts,
-        schema_version: loaded.map_or(0, |s| s.schema_version),
-    };
+    // Binlogs the sink already holds past the checkpoint are not written again.
+    let start_ts = checkpoint_ts.max(sink.resume_ts().unwrap_or(0));
     if loaded.is_none_or(|s| s.consistent) || start_ts != checkpoint_ts {
         // Pinned at once: a restart must not take a newer TSO and skip binlogs, and a clean
         // stop's `consistent = true` no longer holds once this run writes.
-        savepoint::write(
-            &config.data_dir,
-            &Savepoint {
+        store
+            .save(StoredCheckpoint {
+                commit_ts: start_ts,
                 consistent: false,
-                commit_ts: start_ts as i64,
-                schema_version: checkpoint.schema_version,
-            },
-        )?;
+            })
+            .await?;
     }
     tracing::info!(
         checkpoint_ts,
@@ -123,15 +115,14 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     let sync = {
         let drainer = drainer.clone();
         tokio::spawn(async move {
-            let result = syncer::run(
-                drainer.clone(),
-                Merger::new(start_ts),
-                commands,
-                destination,
-                checkpoint,
-                ignored,
-            )
-            .await;
+            let syncer = Syncer {
+                translator: Translator::new(ignored),
+                sink,
+                store: Box::new(store),
+                saved_ts: start_ts,
+            };
+            let result =
+                syncer::run(drainer.clone(), Merger::new(start_ts), commands, syncer).await;
             if let Err(error) = &result {
                 tracing::error!(%error, "syncing failed: shutting down");
                 drainer.lifecycle.on_signal();

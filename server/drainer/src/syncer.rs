@@ -1,137 +1,156 @@
-//! Merged binlogs to the destination, and the checkpoint.
+//! The syncer: merged binlogs through the translation to the sink, and the checkpoint.
 //!
-//! The checkpoint (`<data-dir>/savepoint`, see [`binlog_node::savepoint`]) is the commit TS of the
-//! last binlog applied: written (fake binlogs and `ignore-txn-commit-ts` ones are not) or
-//! skipped. It is saved at most a second after it moves, at the end, and never before the
-//! destination has made everything up to it durable. On a clean stop it is saved with
-//! `consistent = true`.
+//! Each merged binlog takes its encoded size from the sink's byte budget
+//! ([`SINK_BUDGET_BYTES`]), given back when the sink acknowledges it, so what sits between the
+//! merge and the downstream is bounded by bytes. The checkpoint is what the progress tracker
+//! allows (everything at or below it acknowledged, see [`crate::progress`]), saved in the
+//! [`CheckpointStore`] every second ([`SAVE_INTERVAL`]) after a sink flush, and at the end:
+//! `consistent` when the run ended cleanly. Fake binlogs and `ignore-txn-commit-ts` ones only
+//! move it.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::destination::{Destination, MergedBinlog};
+use crate::budget::{ByteBudget, SINK_BUDGET_BYTES};
+use crate::checkpoint::{CheckpointStore, StoredCheckpoint};
 use crate::merge::{Merger, SourceCommand};
+use crate::progress::Progress;
+use crate::pulled::PulledBinlog;
+use crate::sink::Sink;
+use crate::translate::{Translated, Translator};
 use crate::Drainer;
 use binlog_node::lifecycle::until_shutdown;
-use binlog_node::savepoint::{self, Savepoint};
 use binlog_node::Result;
 
 /// Longest time between a checkpoint move and its save.
 pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The checkpoint as saved and as applied.
-pub struct Checkpoint {
-    /// Where the savepoint lives.
-    pub data_dir: PathBuf,
-    /// Commit TS of the last binlog applied.
-    pub applied_ts: u64,
-    /// Commit TS in the savepoint file.
+/// The stages after the merge.
+pub struct Syncer {
+    /// Merged binlogs to transactions.
+    pub translator: Translator,
+    /// The downstream.
+    pub sink: Box<dyn Sink>,
+    /// Where the checkpoint is saved.
+    pub store: Box<dyn CheckpointStore>,
+    /// The checkpoint in the store (where the merge starts).
     pub saved_ts: u64,
-    /// Kept as loaded (this build does not track schema versions).
-    pub schema_version: i64,
 }
 
-impl Checkpoint {
-    /// Writes the savepoint at `applied_ts` once `destination` has made it durable.
-    fn save(
-        &mut self,
-        drainer: &Drainer,
-        destination: &mut dyn Destination,
-        consistent: bool,
-    ) -> Result<()> {
-        if self.applied_ts == self.saved_ts && !consistent {
-            return Ok(());
-        }
-        destination.flush()?;
-        savepoint::write(
-            &self.data_dir,
-            &Savepoint {
-                consistent,
-                commit_ts: self.applied_ts as i64,
-                schema_version: self.schema_version,
-            },
-        )?;
-        self.saved_ts = self.applied_ts;
-        drainer.checkpoint_saved(self.saved_ts);
-        drainer.metrics.savepoint_events.inc();
-        Ok(())
-    }
-}
-
-/// Runs the merge into `destination` until a shutdown starts or the destination fails; then
-/// saves the final checkpoint (`consistent` when the run ended cleanly).
+/// Runs the merge into the sink until a shutdown starts or a stage fails; then saves the final
+/// checkpoint (`consistent` when the run ended cleanly).
 pub async fn run(
     drainer: Arc<Drainer>,
     mut merger: Merger,
     mut commands: mpsc::UnboundedReceiver<Vec<SourceCommand>>,
-    mut destination: Box<dyn Destination>,
-    mut checkpoint: Checkpoint,
-    ignored: HashSet<u64>,
+    mut syncer: Syncer,
 ) -> Result<()> {
     let shutdown = until_shutdown(drainer.lifecycle.shutdown_signal());
     tokio::pin!(shutdown);
     let mut ticker = tokio::time::interval(SAVE_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_save = Instant::now();
+    let budget = ByteBudget::new(SINK_BUDGET_BYTES);
+    let mut progress = Progress::new(syncer.saved_ts);
+    // A merged binlog waiting for the budget: the merge is not asked for more meanwhile.
+    let mut waiting: Option<PulledBinlog> = None;
     let outcome = loop {
+        let wanted = waiting.as_ref().map_or(0, |binlog| binlog.payload.len());
         tokio::select! {
             biased;
             _ = &mut shutdown => break Ok(()),
             Some(batch) = commands.recv() => batch.into_iter().for_each(|c| merger.apply(c)),
-            binlog = merger.next() => {
-                drainer.merged_ts.store(binlog.commit_ts, std::sync::atomic::Ordering::Release);
-                if let Err(error) = apply(&drainer, destination.as_mut(), &binlog, &ignored) {
+            () = progress.next_ack() => {}
+            _ = ticker.tick() => {
+                if let Err(error) = syncer.save(&drainer, &mut progress, false).await {
                     break Err(error);
-                }
-                checkpoint.applied_ts = binlog.commit_ts;
-                if last_save.elapsed() >= SAVE_INTERVAL {
-                    if let Err(error) = checkpoint.save(&drainer, destination.as_mut(), false) {
-                        break Err(error);
-                    }
-                    last_save = Instant::now();
                 }
             }
-            _ = ticker.tick() => {
-                if let Err(error) = checkpoint.save(&drainer, destination.as_mut(), false) {
-                    break Err(error);
+            permit = budget.acquire(wanted), if waiting.is_some() => {
+                let binlog = waiting.take().expect("a binlog waits for the budget");
+                let commit_ts = binlog.commit_ts;
+                let translated = match syncer.translator.translate(&drainer, &binlog) {
+                    Ok(translated) => translated,
+                    Err(error) => break Err(error),
+                };
+                // The pump stream's share goes back now that the sink budget holds the bytes.
+                drop(binlog);
+                match translated {
+                    Translated::Skip => progress.skip(commit_ts),
+                    Translated::Txn(txn) => {
+                        drainer.metrics.observe_txn(&txn);
+                        let ack = progress.hand(commit_ts, permit);
+                        let started = Instant::now();
+                        if let Err(error) = syncer.sink.write(txn, ack).await {
+                            break Err(error);
+                        }
+                        drainer.metrics.observe_execute(started.elapsed());
+                    }
                 }
-                last_save = Instant::now();
+            }
+            binlog = merger.next(), if waiting.is_none() => {
+                drainer.merged_ts.store(binlog.commit_ts, Ordering::Release);
+                waiting = Some(binlog);
             }
         }
     };
     let consistent = outcome.is_ok();
-    let saved = checkpoint.save(&drainer, destination.as_mut(), consistent);
+    let saved = match &outcome {
+        Ok(()) => syncer.save(&drainer, &mut progress, true).await,
+        // A failed sink is not flushed again, but what it acknowledged is durable.
+        Err(_) => {
+            progress.drain_acks();
+            syncer.store_progress(&drainer, &progress, false).await
+        }
+    };
     tracing::info!(
-        commit_ts = checkpoint.saved_ts,
+        commit_ts = syncer.saved_ts,
         consistent,
         "final checkpoint saved"
     );
     outcome.and(saved)
 }
 
-/// Applies one merged binlog: fake and ignored ones only move the checkpoint.
-fn apply(
-    drainer: &Drainer,
-    destination: &mut dyn Destination,
-    binlog: &MergedBinlog,
-    ignored: &HashSet<u64>,
-) -> Result<()> {
-    if binlog.binlog.is_fake() {
-        return Ok(());
+impl Syncer {
+    /// Flushes the sink (its acks follow) and saves the checkpoint the acks allow, when it
+    /// moved or `consistent` is asked for.
+    async fn save(
+        &mut self,
+        drainer: &Drainer,
+        progress: &mut Progress,
+        consistent: bool,
+    ) -> Result<()> {
+        let idle = progress.pending() == 0 && progress.checkpoint() == self.saved_ts;
+        if idle && !consistent {
+            return Ok(());
+        }
+        self.sink.flush().await?;
+        progress.drain_acks();
+        self.store_progress(drainer, progress, consistent).await
     }
-    if ignored.contains(&binlog.commit_ts) {
-        tracing::info!(
-            commit_ts = binlog.commit_ts,
-            "skipped: listed in ignore-txn-commit-ts"
-        );
-        return Ok(());
+
+    /// Saves the checkpoint `progress` allows.
+    async fn store_progress(
+        &mut self,
+        drainer: &Drainer,
+        progress: &Progress,
+        consistent: bool,
+    ) -> Result<()> {
+        let commit_ts = progress.checkpoint();
+        if commit_ts == self.saved_ts && !consistent {
+            return Ok(());
+        }
+        self.store
+            .save(StoredCheckpoint {
+                commit_ts,
+                consistent,
+            })
+            .await?;
+        self.saved_ts = commit_ts;
+        drainer.checkpoint_saved(commit_ts);
+        drainer.metrics.savepoint_events.inc();
+        Ok(())
     }
-    let started = Instant::now();
-    destination.write(binlog)?;
-    drainer.metrics.observe_write(binlog, started.elapsed());
-    Ok(())
 }

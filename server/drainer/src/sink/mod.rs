@@ -1,0 +1,46 @@
+//! Sinks: where translated transactions go ([`Sink`]), one file per kind: [`file`] (alias
+//! `pb`) and [`print`].
+//!
+//! A sink takes transactions in commit-TS order and acknowledges each one through its [`Ack`]
+//! once the downstream holds it durably: at once, after a batch, or later and out of order
+//! (parallel SQL workers, a producer's ack window). The checkpoint follows the acks (see
+//! [`crate::progress`]), never what was merely handed over.
+
+pub mod file;
+pub mod print;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::config::DestinationKind;
+use crate::progress::Ack;
+use crate::translate::Txn;
+use binlog_node::Result;
+
+/// A downstream. Transactions arrive in strictly increasing commit TS.
+#[async_trait]
+pub trait Sink: Send {
+    /// Takes one transaction; `ack` is completed once it is durable downstream, possibly after
+    /// this returns. An error stops the drainer.
+    async fn write(&mut self, txn: Txn, ack: Ack) -> Result<()>;
+    /// Makes everything written so far durable and completes its acks before returning. Runs
+    /// at every checkpoint tick and at the end, so a sink that batches never holds acks longer.
+    async fn flush(&mut self) -> Result<()>;
+    /// The commit TS of the newest transaction the downstream already holds, when it can tell;
+    /// the drainer skips up to it on a restart (exactly once past the checkpoint).
+    fn resume_ts(&self) -> Option<u64>;
+}
+
+/// Opens the sink of `kind` (`dir` and `retention` are the `file` sink's).
+pub async fn open(
+    kind: DestinationKind,
+    dir: &Path,
+    retention: Option<Duration>,
+) -> Result<Box<dyn Sink>> {
+    Ok(match kind {
+        DestinationKind::File => Box::new(file::FileSink::open(dir, retention).await?),
+        DestinationKind::Print => Box::new(print::PrintSink::default()),
+    })
+}

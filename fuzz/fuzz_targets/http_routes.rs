@@ -17,6 +17,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Method, Request, Uri};
 use axum::Router;
+use binlog_drainer::collector::Collector;
 use binlog_drainer::merge::SourceCommand;
 use binlog_drainer::service::CisternGrpc;
 use binlog_drainer::{Drainer, DrainerSettings};
@@ -83,14 +84,14 @@ fn apps() -> &'static Apps {
                 stream_buffer: 8,
             },
             0,
-            commands,
         );
+        let collector = Collector::new(drainer.clone(), commands);
         let pump_app = one_port_app(
             tonic::service::Routes::new(PumpGrpc::server(pump.clone(), 1 << 20)),
             binlog_pump::http::router(pump),
         );
         let drainer_app = one_port_app(
-            tonic::service::Routes::new(CisternGrpc::server(drainer.clone())),
+            tonic::service::Routes::new(CisternGrpc::server(drainer.clone(), collector)),
             binlog_drainer::http::router(drainer),
         );
         Apps {

@@ -29,23 +29,29 @@ struct PumpStream {
 
 /// The discovery's state: the known pumps.
 pub struct Collector {
+    drainer: Arc<Drainer>,
     commands: mpsc::UnboundedSender<Vec<SourceCommand>>,
     pumps: tokio::sync::Mutex<BTreeMap<String, PumpStream>>,
 }
 
 impl Collector {
-    /// A collector that hands new sources to the merge through `commands`.
-    pub fn new(commands: mpsc::UnboundedSender<Vec<SourceCommand>>) -> Collector {
-        Collector {
+    /// A collector for `drainer` that hands new sources to the merge through `commands`.
+    pub fn new(
+        drainer: Arc<Drainer>,
+        commands: mpsc::UnboundedSender<Vec<SourceCommand>>,
+    ) -> Arc<Collector> {
+        Arc::new(Collector {
+            drainer,
             commands,
             pumps: tokio::sync::Mutex::new(BTreeMap::new()),
-        }
+        })
     }
 
     /// One refresh (see the module doc). Serialised from the registry read on, so a Notify
     /// and a poll never apply an older snapshot over a newer one. The source changes of one
     /// refresh reach the merge together: it never runs on half of the pumps found.
-    pub async fn refresh(&self, drainer: &Arc<Drainer>) -> Result<()> {
+    pub async fn refresh(&self) -> Result<()> {
+        let drainer = &self.drainer;
         let mut pumps = self.pumps.lock().await;
         let registered = drainer.registry.nodes(NodeKind::Pump).await?;
         let mut commands = Vec::new();
@@ -109,21 +115,22 @@ impl Collector {
             stream.task.abort();
         }
     }
-}
 
-/// Refreshes every `detect-interval` until a shutdown starts; errors are logged.
-pub async fn detect_loop(drainer: Arc<Drainer>) {
-    let shutdown = until_shutdown(drainer.lifecycle.shutdown_signal());
-    tokio::pin!(shutdown);
-    let mut ticker = tokio::time::interval(drainer.settings.detect_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = ticker.tick() => {}
-        }
-        if let Err(error) = drainer.refresh_pumps().await {
-            tracing::warn!(%error, "cannot read the pumps from the registry");
+    /// Refreshes every `detect-interval` until a shutdown starts; errors are logged.
+    pub async fn detect_loop(self: Arc<Self>) {
+        let lifecycle = &self.drainer.lifecycle;
+        let shutdown = until_shutdown(lifecycle.shutdown_signal());
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(self.drainer.settings.detect_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticker.tick() => {}
+            }
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "cannot read the pumps from the registry");
+            }
         }
     }
 }

@@ -50,20 +50,16 @@ pub struct Drainer {
     pub(crate) merged_ts: AtomicU64,
     /// `PumpPos`: the commit TS of the last binlog taken from each known pump.
     pump_positions: Mutex<BTreeMap<String, u64>>,
-    /// The pump discovery's state.
-    collector: crate::collector::Collector,
 }
 
 impl Drainer {
-    /// A drainer starting at checkpoint `checkpoint_ts`, in state `online`; `commands` is where
-    /// the discovery sends source changes to the merge.
+    /// A drainer starting at checkpoint `checkpoint_ts`, in state `online`.
     pub fn new(
         registry: Arc<dyn Registry>,
         tso: Arc<dyn Tso>,
         cluster_id: u64,
         settings: DrainerSettings,
         checkpoint_ts: u64,
-        commands: tokio::sync::mpsc::UnboundedSender<Vec<crate::merge::SourceCommand>>,
     ) -> Arc<Drainer> {
         Arc::new(Drainer {
             registry,
@@ -75,7 +71,6 @@ impl Drainer {
             checkpoint: watch::channel(checkpoint_ts).0,
             merged_ts: AtomicU64::new(checkpoint_ts),
             pump_positions: Mutex::new(BTreeMap::new()),
-            collector: crate::collector::Collector::new(commands),
         })
     }
 
@@ -133,16 +128,5 @@ impl Drainer {
             update_ts: self.tso.get_ts().await? as i64,
         };
         self.registry.update_node(NodeKind::Drainer, &status).await
-    }
-
-    /// Re-reads the pumps from the registry and starts, pauses, resumes or drops their
-    /// streams; new sources are handed to the merge before this returns (`Cistern.Notify`).
-    pub async fn refresh_pumps(self: &Arc<Self>) -> Result<()> {
-        self.collector.refresh(self).await
-    }
-
-    /// Stops every pump stream (at shutdown).
-    pub async fn collector_stop(&self) {
-        self.collector.stop().await
     }
 }

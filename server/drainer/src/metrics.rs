@@ -11,9 +11,8 @@ use prometheus::{
     IntCounterVec, Opts, Registry,
 };
 
-use crate::translate::Txn;
 use binlog_node::metrics_text::UntypedCounters;
-use binlog_node::proto::PrewriteValue;
+use binlog_node::proto::{Binlog, PrewriteValue};
 use binlog_node::tso::physical_ms;
 
 /// Every metric the drainer exposes.
@@ -166,13 +165,13 @@ impl DrainerMetrics {
 
     /// A transaction for the sink: its size, and its rows (counted from the prewrite value) or
     /// its DDL.
-    pub fn observe_txn(&self, binlog: &Txn) {
-        self.file_write_size.observe(binlog.payload.len() as f64);
-        if binlog.binlog.ddl_job_id > 0 {
+    pub fn observe_txn(&self, payload_bytes: usize, binlog: &Binlog) {
+        self.file_write_size.observe(payload_bytes as f64);
+        if binlog.ddl_job_id > 0 {
             self.events.with_label_values(&["DDL"]).inc();
             return;
         }
-        let Some(value) = binlog.binlog.prewrite_value.as_deref() else {
+        let Some(value) = binlog.prewrite_value.as_deref() else {
             return;
         };
         let Ok(value) = <PrewriteValue as prost::Message>::decode(value) else {

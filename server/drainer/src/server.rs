@@ -11,12 +11,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::checkpoint::{CheckpointStore, SavepointStore, StoredCheckpoint};
+use crate::collector::Collector;
 use crate::config::DrainerConfig;
 use crate::merge::Merger;
 use crate::service::CisternGrpc;
 use crate::syncer::{self, Syncer};
 use crate::translate::Translator;
-use crate::{collector, sink, Drainer, DrainerSettings};
+use crate::{sink, Drainer, DrainerSettings};
 use binlog_node::config::node::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
@@ -85,20 +86,14 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         stream_buffer: config.cache_binlog_count.max(1) as usize,
     };
     let (commands_tx, commands) = mpsc::unbounded_channel();
-    let drainer = Drainer::new(
-        registry.clone(),
-        tso,
-        cluster_id,
-        settings,
-        start_ts,
-        commands_tx,
-    );
+    let drainer = Drainer::new(registry.clone(), tso, cluster_id, settings, start_ts);
+    let collector = Collector::new(drainer.clone(), commands_tx);
     drainer.metrics.set_checkpoint(start_ts);
     tracing::info!(%node_id, cluster_id, %listen, registry = %registry.describe(), "drainer serving HTTP and gRPC");
 
     let (stop_serving, serving_stopped) = tokio::sync::watch::channel(false);
     let app = serve::one_port_app(
-        tonic::service::Routes::new(CisternGrpc::server(drainer.clone())),
+        tonic::service::Routes::new(CisternGrpc::server(drainer.clone(), collector.clone())),
         crate::http::router(drainer.clone()),
     );
     let server = tokio::spawn(serve::serve(listener, app, async move {
@@ -130,7 +125,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
             result
         })
     };
-    let outcome = run_online(&drainer, signals).await;
+    let outcome = run_online(&drainer, &collector, signals).await;
     // The syncer sees the shutdown, stops merging and saves the final checkpoint.
     let synced = match sync.await {
         Ok(result) => result,
@@ -138,7 +133,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
             "the sync task failed: {error}"
         ))),
     };
-    drainer.collector_stop().await;
+    collector.stop().await;
     let state = match (&outcome, &synced) {
         (Ok(Shutdown::Close), Ok(())) => NodeState::Offline,
         _ => NodeState::Paused,
@@ -167,6 +162,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
 /// the end of the sync task's usefulness: a heartbeat that keeps failing).
 async fn run_online(
     drainer: &Arc<Drainer>,
+    collector: &Arc<Collector>,
     signals: Vec<tokio::signal::unix::Signal>,
 ) -> Result<Shutdown> {
     let registered = drainer.publish(NodeState::Online).await;
@@ -177,10 +173,10 @@ async fn run_online(
             .ok();
         return Err(error);
     }
-    if let Err(error) = drainer.refresh_pumps().await {
+    if let Err(error) = collector.refresh().await {
         tracing::warn!(%error, "cannot read the pumps from the registry; retrying");
     }
-    let detect = tokio::spawn(collector::detect_loop(drainer.clone()));
+    let detect = tokio::spawn(collector.clone().detect_loop());
     let heartbeat = tokio::spawn(heartbeat_loop(drainer.clone()));
     // Left running to the end (dropping the handle does not stop it): a signal during the
     // shutdown interrupts the final-state retries.

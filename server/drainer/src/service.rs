@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
+use crate::collector::Collector;
 use crate::Drainer;
 use binlog_node::proto::cistern_server::{Cistern, CisternServer};
 use binlog_node::proto::{
@@ -14,15 +15,17 @@ use binlog_node::proto::{
     GetLatestCommitTsResp, NotifyReq, NotifyResp,
 };
 
-/// The service over a drainer.
+/// The service over a drainer and its pump discovery.
 pub struct CisternGrpc {
     drainer: Arc<Drainer>,
+    collector: Arc<Collector>,
 }
 
 impl CisternGrpc {
-    /// The tonic server for `drainer`, gzip accepted and answered.
-    pub fn server(drainer: Arc<Drainer>) -> CisternServer<CisternGrpc> {
-        CisternServer::new(CisternGrpc { drainer })
+    /// The tonic server for `drainer`, whose `Notify` refreshes `collector`; gzip accepted and
+    /// answered.
+    pub fn server(drainer: Arc<Drainer>, collector: Arc<Collector>) -> CisternServer<CisternGrpc> {
+        CisternServer::new(CisternGrpc { drainer, collector })
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
     }
@@ -58,8 +61,8 @@ impl Cistern for CisternGrpc {
 
     async fn notify(&self, _request: Request<NotifyReq>) -> Result<Response<NotifyResp>, Status> {
         tracing::info!("Notify: reading the pumps now");
-        self.drainer
-            .refresh_pumps()
+        self.collector
+            .refresh()
             .await
             .map_err(|error| Status::unknown(error.to_string()))?;
         Ok(Response::new(NotifyResp {}))

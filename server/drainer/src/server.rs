@@ -15,7 +15,7 @@ use crate::merge::Merger;
 use crate::service::CisternGrpc;
 use crate::syncer::{self, Checkpoint};
 use crate::{collector, destination, Drainer, DrainerSettings};
-use binlog_node::config::node::default_node_id;
+use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
 use binlog_node::savepoint::{self, Savepoint};

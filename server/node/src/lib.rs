@@ -6,7 +6,8 @@
 //! - [`binlog_text`]: a binlog as gogo's compact text and as JSON (`/debug/binlog/{ts}`).
 //! - [`registry`]: where nodes publish their status: the trait, the file and etcd backends.
 //! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
-//! - [`config`]: Go-style command lines, strict TOML, Go values, addresses, `[security]`.
+//! - [`config`]: one way to load a node's configuration; Go-style command lines, strict TOML,
+//!   Go values and the size and duration grammars, addresses, `[security]`.
 //! - [`logging`]: `tracing` set up from `-L` / `-log-file`.
 //! - [`lifecycle`]: the node state machine, the state-action route, signals.
 //! - [`metrics_text`]: the `/metrics` text both nodes serve.

@@ -90,17 +90,46 @@ impl Serialize for ReadableSize {
 }
 
 impl<'de> Deserialize<'de> for ReadableSize {
+    /// An integer of bytes or a size string. `""` is 0, as the original's `HumanizeBytes`
+    /// reads an empty `stop-write-at-available-space`.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Bytes(u64),
-            Text(String),
+        struct SizeVisitor;
+
+        impl serde::de::Visitor<'_> for SizeVisitor {
+            type Value = ReadableSize;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as \"10 GiB\" or \"42 MB\", or a number of bytes")
+            }
+
+            fn visit_i64<E: serde::de::Error>(
+                self,
+                bytes: i64,
+            ) -> std::result::Result<Self::Value, E> {
+                u64::try_from(bytes)
+                    .map(ReadableSize)
+                    .map_err(|_| E::custom(format!("size {bytes} is negative")))
+            }
+
+            fn visit_u64<E: serde::de::Error>(
+                self,
+                bytes: u64,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(ReadableSize(bytes))
+            }
+
+            fn visit_str<E: serde::de::Error>(
+                self,
+                text: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                if text.is_empty() {
+                    return Ok(ReadableSize(0));
+                }
+                text.parse().map_err(E::custom)
+            }
         }
-        match Raw::deserialize(deserializer)? {
-            Raw::Bytes(bytes) => Ok(ReadableSize(bytes)),
-            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
-        }
+
+        deserializer.deserialize_any(SizeVisitor)
     }
 }
 
@@ -127,11 +156,14 @@ pub enum Preallocate {
     Fallocate,
 }
 
-/// Engine configuration. Keys are kebab-case, as in the pump's `[storage]` TOML section.
+/// Engine configuration. Keys are kebab-case: the pump flattens this into its `[storage]` TOML
+/// section, so every key here is a `[storage]` key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Config {
-    /// Data directory. Default `data.pump`.
+    /// Data directory. Default `data.pump`. Not a key: the pump sets it from its `data-dir`, so
+    /// that `[storage]` cannot name a second one.
+    #[serde(skip)]
     pub dir: PathBuf,
     /// Acknowledge an append only once it is on disk (`fdatasync` per group). Default `true`.
     pub sync_log: bool,
@@ -227,7 +259,106 @@ impl Config {
     }
 }
 
-/// Serde for a duration given in whole seconds or as `"600s"`, `"10m"`, `"1h"`.
+/// A duration as every config and command line here writes one: a Go duration (`"1h30m"`,
+/// `"300ms"`, `"30s"`, see [`parse_go_duration`]) or a bare number of seconds (`"600"`,
+/// `"1.5"`).
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    match text.parse::<f64>() {
+        Ok(secs) => Duration::try_from_secs_f64(secs)
+            .map_err(|error| format!("invalid duration {text:?}: {error}")),
+        Err(_) => parse_go_duration(text),
+    }
+}
+
+/// Parses a duration the way Go's `time.ParseDuration` does: `"30m"`, `"8h"`, `"1h30m"`,
+/// `"500ms"`, `"1.5h"`, `"0"`; units `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`. Negative durations
+/// are refused (nothing here uses them), as are values past Go's range (about 292 years).
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    const UNITS: [(&str, u128); 9] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("\u{b5}s", 1_000),
+        ("\u{3bc}s", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+        ("", 0),
+    ];
+    let invalid = || format!("time: invalid duration {text:?}");
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let limit = i64::MAX as u128;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let whole_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (whole, after) = rest.split_at(whole_len);
+        let (fraction, after) = match after.strip_prefix('.') {
+            Some(after) => {
+                let len = after
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(after.len());
+                after.split_at(len)
+            }
+            None => ("", after),
+        };
+        if whole.is_empty() && fraction.is_empty() {
+            return Err(invalid());
+        }
+        let unit_len = after
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        if unit.is_empty() {
+            return Err(format!("time: missing unit in duration {text:?}"));
+        }
+        let scale = UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .map(|&(_, scale)| scale)
+            .filter(|&scale| scale > 0)
+            .ok_or_else(|| format!("time: unknown unit {unit:?} in duration {text:?}"))?;
+        let whole: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| invalid())?
+        };
+        // Digits past the 18th are below a nanosecond even in hours; Go drops them too.
+        let fraction = &fraction[..fraction.len().min(18)];
+        let fraction_nanos = if fraction.is_empty() {
+            0
+        } else {
+            let digits: u128 = fraction.parse().map_err(|_| invalid())?;
+            digits * scale / 10u128.pow(fraction.len() as u32)
+        };
+        total = whole
+            .checked_mul(scale)
+            .and_then(|nanos| nanos.checked_add(fraction_nanos))
+            .and_then(|nanos| nanos.checked_add(total))
+            .filter(|&nanos| nanos <= limit)
+            .ok_or_else(invalid)?;
+        rest = after;
+    }
+    if negative && total > 0 {
+        return Err(format!("time: negative duration {text:?} is not allowed"));
+    }
+    // `total <= i64::MAX`, so it fits in u64.
+    Ok(Duration::from_nanos(total as u64))
+}
+
+/// Serde for a duration given as an integer of seconds or a string [`parse_duration`] takes.
 mod duration_secs {
     use std::time::Duration;
 
@@ -246,26 +377,8 @@ mod duration_secs {
         }
         match Raw::deserialize(deserializer)? {
             Raw::Secs(secs) => Ok(Duration::from_secs(secs)),
-            Raw::Text(text) => parse(&text).map_err(serde::de::Error::custom),
+            Raw::Text(text) => super::parse_duration(&text).map_err(serde::de::Error::custom),
         }
-    }
-
-    fn parse(text: &str) -> Result<Duration, String> {
-        let trimmed = text.trim();
-        let split = trimmed
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(trimmed.len());
-        let (number, unit) = trimmed.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}: expected e.g. \"600s\" or \"10m\""))?;
-        let secs = match unit.trim() {
-            "" | "s" => number,
-            "m" => number * 60,
-            "h" => number * 3600,
-            other => return Err(format!("invalid duration {text:?}: unknown unit {other:?}")),
-        };
-        Ok(Duration::from_secs(secs))
     }
 }
 
@@ -336,5 +449,64 @@ mod tests {
             .to_string()
             .contains("max-record-size"));
         assert_eq!(Config::default().gc_margin_tso(), 600_000 << 18);
+    }
+
+    #[test]
+    fn go_durations() {
+        let cases = [
+            ("0", Duration::ZERO),
+            ("-0", Duration::ZERO),
+            ("30m", Duration::from_secs(1800)),
+            ("8h", Duration::from_secs(8 * 3600)),
+            ("1h30m", Duration::from_secs(5400)),
+            ("500ms", Duration::from_millis(500)),
+            ("1.5h", Duration::from_secs(5400)),
+            (".5s", Duration::from_millis(500)),
+            ("1.s", Duration::from_secs(1)),
+            ("10us", Duration::from_micros(10)),
+            ("10\u{b5}s", Duration::from_micros(10)),
+            ("3ns", Duration::from_nanos(3)),
+            ("+2m", Duration::from_secs(120)),
+            ("2562047h", Duration::from_secs(2_562_047 * 3600)),
+        ];
+        for (text, value) in cases {
+            assert_eq!(parse_go_duration(text), Ok(value), "{text}");
+        }
+        assert_eq!(
+            parse_go_duration("7d").unwrap_err(),
+            "time: unknown unit \"d\" in duration \"7d\""
+        );
+        assert_eq!(
+            parse_go_duration("5").unwrap_err(),
+            "time: missing unit in duration \"5\""
+        );
+        for text in ["", "-", "h", ".h", "1h-2m", "-1h", "2562048h", "1 h"] {
+            assert!(parse_go_duration(text).is_err(), "{text}");
+        }
+    }
+    #[test]
+    fn durations_are_go_durations_or_seconds() {
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("7d").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn sizes_deserialize_from_integers_and_strings() {
+        #[derive(Deserialize)]
+        struct Holder {
+            size: ReadableSize,
+        }
+        let size =
+            |text: &str| toml::from_str::<Holder>(&format!("size = {text}")).map(|h| h.size.0);
+        assert_eq!(size("1024").unwrap(), 1024);
+        assert_eq!(size("\"1MB\"").unwrap(), 1_000_000);
+        assert_eq!(size("\"1MiB\"").unwrap(), 1 << 20);
+        assert_eq!(size("\"\"").unwrap(), 0);
+        assert!(size("-1").unwrap_err().to_string().contains("negative"));
     }
 }

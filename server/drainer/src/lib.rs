@@ -2,7 +2,9 @@
 //! merges the streams by commit TS, writes the result to a sink and keeps a checkpoint.
 //!
 //! Module map:
-//! - [`config`]: the drainer's TOML file, flags and `BINLOG_SERVER_*` environment, validated.
+//! - [`config`]: the drainer's TOML file, flags and `BINLOG_SERVER_*` environment, validated,
+//!   loaded through `binlog_node::config`: [`config::flags`] the command line,
+//!   [`config::syncer`] `[syncer]`.
 //! - [`drainer`]: the shared state ([`Drainer`]).
 //! - [`collector`]: pump discovery (registry polls and `Cistern.Notify`), one puller per pump.
 //! - [`pull`]: one `PullBinlogs` stream per pump, reconnecting from the last commit TS.

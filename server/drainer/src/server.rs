@@ -18,7 +18,7 @@ use crate::service::CisternGrpc;
 use crate::syncer::{self, Syncer};
 use crate::translate::Translator;
 use crate::{sink, Drainer, DrainerSettings};
-use binlog_node::config::node::default_node_id;
+use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
 use binlog_node::{registry, serve, tso, Error, Result};

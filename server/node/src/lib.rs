@@ -8,7 +8,8 @@
 //! - [`tso`]: the timestamp oracle: the trait, the host-shared file and etcd backends.
 //! - `etcd`: the etcd connection both etcd backends share (below both, so neither imports the
 //!   other).
-//! - [`config`]: Go-style command lines, strict TOML, Go values, addresses, `[security]`.
+//! - [`config`]: one way to load a node's configuration; Go-style command lines, strict TOML,
+//!   Go values and the size and duration grammars, addresses, `[security]`.
 //! - [`logging`]: `tracing` set up from `-L` / `-log-file`.
 //! - [`lifecycle`]: the node state machine, the state-action route, signals.
 //! - [`metrics_text`]: the `/metrics` text both nodes serve.

@@ -2,8 +2,9 @@
 //! in commit-TS order, operators look at it and change its state over HTTP.
 //!
 //! Module map:
-//! - [`config`]: the pump's TOML file, flags and `PUMP_*` environment, validated; `[storage]`
-//!   is the engine's configuration.
+//! - [`config`]: the pump's TOML file, flags and `PUMP_*` environment, validated, loaded through
+//!   `binlog_node::config`: [`config::flags`] the command line, [`config::storage`] `[storage]`
+//!   (the engine's configuration flattened in, plus the original's keys).
 //! - [`pump`]: the shared state ([`Pump`]): write and pull paths over [`binlog_engine`].
 //! - [`refusal`]: why a binlog was not stored ([`WriteRefusal`]) and how loudly to say so.
 //! - [`service`]: the `binlog.Pump` gRPC service (`WriteBinlog`, `PullBinlogs`).

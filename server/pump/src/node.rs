@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{until_shutdown, Pump, Shutdown};
-use binlog_node::config::node::default_node_id;
+use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::publish_final_state;
 use binlog_node::proto::cistern_client::CisternClient;
 use binlog_node::proto::NotifyReq;

@@ -1,18 +1,18 @@
 //! `binlogctl`'s command line: the original's flags (Go style, through
-//! [`binlog_node::config::flags`]), `BINLOGCTL_*` environment variables, and what this build adds
+//! [`binlog_node::config::command_line`]), `BINLOGCTL_*` environment variables, and what this build adds
 //! (`-registry-dir`, `-json`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use binlog_node::config::flags::{self, ConfigError};
+use binlog_node::config::command_line::{parse_command_line, version_info, ConfigError};
+use binlog_node::config::go_values::parse_go_bool;
+use binlog_node::config::DEFAULT_REGISTRY_DIR;
 use binlog_node::Error;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Default of `-data-dir`, as the original.
 const DEFAULT_DATA_DIR: &str = "binlog_position";
-/// Default of `-registry-dir`, as the pump's.
-const DEFAULT_REGISTRY_DIR: &str = "/var/tmp/tidb-binlog";
 
 /// Printed after the flags by `binlogctl --help`.
 const AFTER_HELP: &str = "\
@@ -79,7 +79,7 @@ struct CtlFlags {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
-        value_parser = flags::parse_go_bool
+        value_parser = parse_go_bool
     )]
     show_offline_nodes: Option<bool>,
     /// Print JSON instead of text [default: false]
@@ -89,7 +89,7 @@ struct CtlFlags {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
-        value_parser = flags::parse_go_bool
+        value_parser = parse_go_bool
     )]
     json: Option<bool>,
     /// TLS CA file: not supported by this build [default: none]
@@ -111,7 +111,7 @@ struct CtlFlags {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "true",
-        value_parser = flags::parse_go_bool
+        value_parser = parse_go_bool
     )]
     print_version: Option<bool>,
 }
@@ -150,7 +150,7 @@ impl CtlConfig {
         args: Vec<String>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<CtlConfig, ConfigError> {
-        let line = flags::parse_command_line(&CtlFlags::command(), args, "BINLOGCTL", env, &["V"])?;
+        let line = parse_command_line(&CtlFlags::command(), args, "BINLOGCTL", env, &["V"])?;
         let CtlFlags {
             cmd,
             node_id,
@@ -169,7 +169,7 @@ impl CtlConfig {
             print_version,
         } = CtlFlags::from_arg_matches(&line.matches)?;
         if print_version == Some(true) {
-            return Err(ConfigError::Print(flags::version_info()));
+            return Err(ConfigError::Print(version_info()));
         }
         let invalid = |text: String| ConfigError::Invalid(Error::InvalidConfig(text));
         for (flag, value) in [
@@ -251,7 +251,7 @@ mod tests {
         let config = load(&[], &[]).unwrap();
         assert_eq!(config.cmd, "pumps");
         assert_eq!(config.data_dir, PathBuf::from("binlog_position"));
-        assert_eq!(config.registry_dir, PathBuf::from("/var/tmp/tidb-binlog"));
+        assert_eq!(config.registry_dir, PathBuf::from(DEFAULT_REGISTRY_DIR));
         assert!(config.pd_urls.is_empty());
         assert!(!config.json && !config.show_offline_nodes);
         assert_eq!(config.time_zone, None);

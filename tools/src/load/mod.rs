@@ -33,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use binlog_node::config::DEFAULT_REGISTRY_DIR;
 use binlog_node::registry::{self, NodeKind, NodeState, Registry};
 use binlog_node::tso;
 use clap::Parser;
@@ -87,7 +88,7 @@ pub struct Options {
 
     /// Directory of the file registry and file TSO (used without --pd-urls), as the pumps'
     /// -registry-dir.
-    #[arg(long, value_name = "DIR", default_value = "/var/tmp/tidb-binlog")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_REGISTRY_DIR)]
     pub registry_dir: PathBuf,
 
     /// Concurrent clients (each writes one transaction at a time).
@@ -95,7 +96,8 @@ pub struct Options {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub clients: u32,
 
-    /// How long to write: e.g. 500ms, 10s, 2m, 1h (default 10s when --count is absent).
+    /// How long to write: a Go duration such as 500ms, 10s, 2m or 1h30m, or seconds (default
+    /// 10s when --count is absent).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "count")]
     pub duration: Option<Duration>,
 
@@ -104,8 +106,8 @@ pub struct Options {
     pub count: Option<u64>,
 
     /// Size of the row in each prewrite value: SIZE (fixed) or MIN..MAX (uniform, both
-    /// included), in B, KiB or MiB, e.g. 1KiB or 256B..16KiB. The marshalled value is ~15
-    /// bytes more.
+    /// included), written as the pump's sizes: KB, MB = 10^3, 10^6 bytes; KiB, MiB = 2^10,
+    /// 2^20 bytes; e.g. 1KiB or 256B..16KiB. The marshalled value is ~15 bytes more.
     #[arg(long, value_name = "SIZE[..MAX]", default_value = "1KiB")]
     pub value_size: ValueSize,
 

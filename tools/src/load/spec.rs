@@ -3,57 +3,17 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::Duration;
 
-/// A duration: a number followed by `ms`, `s`, `m` or `h` (`500ms`, `10s`, `1.5m`); a bare
-/// number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 500ms, 10s, 2m, 1h"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "invalid duration unit {other:?} in {text:?}: use ms, s, m or h"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
-}
+use binlog_node::config::go_values::ReadableSize;
 
-/// A byte size: a whole number followed by `B`, `KiB`/`K`/`KB`, `MiB`/`M`/`MB` (all binary
-/// multiples, case-insensitive); a bare number is bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid size {text:?}: expected e.g. 512B, 4KiB, 1MiB"))?;
-    let multiple: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        other => {
-            return Err(format!(
-                "invalid size unit {other:?} in {text:?}: use B, KiB or MiB"
-            ))
-        }
-    };
-    value
-        .checked_mul(multiple)
-        .ok_or_else(|| format!("size {text:?} is too large"))
+/// A duration: a Go duration (`500ms`, `10s`, `1h30m`) or a bare number of seconds, as the
+/// pump's and drainer's configs take them.
+pub use binlog_node::config::go_values::parse_duration;
+
+/// A byte size in the pump's grammar (go-humanize's): `KB`, `MB` are powers of 10, `KiB`,
+/// `MiB` powers of 2, a bare number is bytes (see [`ReadableSize`]).
+fn parse_size(text: &str) -> Result<u64, String> {
+    text.parse::<ReadableSize>().map(|size| size.0)
 }
 
 /// A fraction in `[0, 1]`.
@@ -167,6 +127,8 @@ impl Rng {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -175,6 +137,7 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("s").is_err());
     }
@@ -183,8 +146,10 @@ mod tests {
     fn sizes_and_distributions() {
         assert_eq!(parse_size("1KiB"), Ok(1024));
         assert_eq!(parse_size("256b"), Ok(256));
-        assert_eq!(parse_size("2M"), Ok(2 << 20));
-        assert!(parse_size("1GiB").is_err());
+        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+        assert_eq!(parse_size("2M"), Ok(2_000_000));
+        assert!(parse_size("5 parsecs").is_err());
+        assert!("2GiB".parse::<ValueSize>().is_err());
         let fixed: ValueSize = "1KiB".parse().unwrap();
         assert_eq!((fixed.min, fixed.max), (1024, 1024));
         let range: ValueSize = "256B..16KiB".parse().unwrap();
@@ -204,5 +169,16 @@ mod tests {
         assert!(parse_fraction("1.5").is_err());
         assert!(parse_rate("0").is_err());
         assert_eq!(parse_rate("100"), Ok(100.0));
+    }
+
+    #[test]
+    fn value_size_1mb_means_what_the_pumps_1mb_means() {
+        // The pump reads `[storage] stop-write-at-available-space = "1MB"` as 10^6 bytes (see
+        // its config tests), as the original does.
+        let mb: ValueSize = "1MB".parse().unwrap();
+        assert_eq!((mb.min, mb.max), (1_000_000, 1_000_000));
+        assert_eq!(ReadableSize(mb.min), "1MB".parse::<ReadableSize>().unwrap());
+        let mib: ValueSize = "1KB..1MiB".parse().unwrap();
+        assert_eq!((mib.min, mib.max), (1_000, 1 << 20));
     }
 }

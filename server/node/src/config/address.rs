@@ -1,38 +1,14 @@
-//! Configuration pieces the pump and the drainer share: addresses as the original writes them
-//! (`http://host:port`), PD endpoint checks, comma lists, whole-second durations, `[security]`,
-//! and the flag-over-file merge step.
+//! Where a node is and what it is called, as the original writes it: `addr` and
+//! `advertise-addr` (`http://host:port`), PD endpoints and the file registry's directory, the
+//! default listen address and node ID.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// The scheme the original prefixes to `addr` and `advertise-addr` (without TLS).
 pub const SCHEME: &str = "http://";
-
-/// `[security]`, as the original's `security.Config`. TLS is on iff `ssl-ca` is set, which this
-/// build rejects for now; the other keys are accepted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, rename_all = "kebab-case")]
-pub struct SecurityConfig {
-    /// File of trusted CAs. Default none (an empty string counts as none).
-    pub ssl_ca: Option<PathBuf>,
-    /// This node's X509 certificate (PEM). Default none.
-    pub ssl_cert: Option<PathBuf>,
-    /// This node's X509 key (PEM). Default none.
-    pub ssl_key: Option<PathBuf>,
-    /// Common names allowed to connect. Default empty.
-    pub cert_allowed_cn: Vec<String>,
-}
-
-/// Sets `field` to `value` when a flag gave one.
-pub fn replace<T>(field: &mut T, value: Option<T>) {
-    if let Some(value) = value {
-        *field = value;
-    }
-}
 
 /// `addr` without the `http://` the original adds (accepted on input too, so that a config
 /// written back out loads unchanged).
@@ -96,17 +72,6 @@ pub fn split_list(text: &str) -> Vec<String> {
         return Vec::new();
     }
     text.split(',').map(|part| part.trim().to_owned()).collect()
-}
-
-/// Whole seconds from a signed flag or TOML integer, within Go's `time.Duration` range (as the
-/// original computes with it), so that timers never overflow adding it to an instant.
-pub fn seconds(secs: i64) -> Result<Duration, String> {
-    const MAX_SECS: i64 = i64::MAX / 1_000_000_000;
-    match secs {
-        ..0 => Err(format!("{secs} is negative: expected a number of seconds")),
-        0..=MAX_SECS => Ok(Duration::from_secs(secs.unsigned_abs())),
-        _ => Err(format!("{secs} seconds is longer than {MAX_SECS}")),
-    }
 }
 
 /// The node ID the original gives a node without one: `<hostname>:<port>`.
@@ -184,7 +149,7 @@ pub fn advertise_host(addr: &str, advertise_addr: &str) -> String {
 }
 
 /// Checks `pd-urls` and, when it is empty, that the file registry has a directory.
-pub fn check_registry(pd_urls: &[String], registry_dir: &std::path::Path) -> Result<()> {
+pub fn check_registry(pd_urls: &[String], registry_dir: &Path) -> Result<()> {
     for url in pd_urls {
         check_pd_url(url).map_err(|reason| Error::InvalidConfig(format!("pd-urls: {reason}")))?;
     }
@@ -196,30 +161,45 @@ pub fn check_registry(pd_urls: &[String], registry_dir: &std::path::Path) -> Res
     Ok(())
 }
 
-impl SecurityConfig {
-    /// Empty paths count as none, as in the original.
-    pub fn adjust(&mut self) {
-        for path in [&mut self.ssl_ca, &mut self.ssl_cert, &mut self.ssl_key] {
-            if path
-                .as_ref()
-                .is_some_and(|path| path.as_os_str().is_empty())
-            {
-                *path = None;
-            }
-        }
-    }
+/// The original's default listen address: the first non-loopback IPv4 address of the host's
+/// interfaces (`util.DefaultListenAddr`), else `127.0.0.1`, with `port`.
+pub fn default_listen_addr(port: u16) -> String {
+    let ip = first_non_loopback_ipv4().unwrap_or(Ipv4Addr::LOCALHOST);
+    format!("{ip}:{port}")
+}
 
-    /// TLS is not supported yet: a CA set is an error that says so.
-    pub fn sanitize(&self) -> Result<()> {
-        match &self.ssl_ca {
-            Some(ca) => Err(Error::InvalidConfig(format!(
-                "[security] ssl-ca = {:?}: TLS is not supported by this build yet; remove the \
-                 [security] settings to serve plain HTTP",
-                ca.display()
-            ))),
-            None => Ok(()),
+/// The first IPv4 address, in interface order, that is neither loopback nor unspecified.
+fn first_non_loopback_ipv4() -> Option<Ipv4Addr> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: `getifaddrs` only writes the list head; the list is freed below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return None;
+    }
+    let mut found = None;
+    let mut cursor = list;
+    while !cursor.is_null() {
+        // SAFETY: `cursor` is a node of the list `getifaddrs` returned, not yet freed.
+        let entry = unsafe { &*cursor };
+        cursor = entry.ifa_next;
+        if entry.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: a non-null `ifa_addr` points at a sockaddr whose family says its layout.
+        let family = unsafe { (*entry.ifa_addr).sa_family };
+        if i32::from(family) != libc::AF_INET {
+            continue;
+        }
+        // SAFETY: an AF_INET address is a `sockaddr_in`.
+        let address = unsafe { &*entry.ifa_addr.cast::<libc::sockaddr_in>() };
+        let ip = Ipv4Addr::from(u32::from_be(address.sin_addr.s_addr));
+        if !ip.is_loopback() && !ip.is_unspecified() {
+            found = Some(ip);
+            break;
         }
     }
+    // SAFETY: `list` came from `getifaddrs` and is freed once; no reference into it remains.
+    unsafe { libc::freeifaddrs(list) };
+    found
 }
 
 /// Serde for a comma-separated string list (`pd-urls`).
@@ -239,20 +219,16 @@ pub mod comma_list {
     }
 }
 
-/// Serde for a duration in whole seconds (a non-negative integer).
-pub mod whole_seconds {
-    use std::time::Duration;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    use serde::de::Error as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Whole seconds, as an integer.
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_u64(value.as_secs())
-    }
-
-    /// A non-negative integer of seconds.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        super::seconds(i64::deserialize(deserializer)?).map_err(D::Error::custom)
+    #[test]
+    fn default_listen_addr_has_the_port() {
+        let addr = default_listen_addr(8250);
+        let (host, port) = addr.rsplit_once(':').unwrap();
+        assert_eq!(port, "8250");
+        let ip: Ipv4Addr = host.parse().unwrap();
+        assert!(!ip.is_unspecified());
     }
 }

@@ -1,0 +1,280 @@
+//! The drainer's configuration: the original's TOML file, command-line flags and
+//! `BINLOG_SERVER_*` environment variables, merged with the original's precedence (flags, then
+//! environment, then file, then defaults) and validated.
+//!
+//! [`DrainerConfig::load`] loads it through [`binlog_node::config::load()`].
+//!
+//! - [`flags`]: the command line.
+//! - [`syncer`]: the `[syncer]` section, the destination.
+//!
+//! Deviations from the original, each because this build works differently:
+//! - `pd-urls` defaults to empty, which selects the file registry and file TSO in
+//!   `registry-dir` (our key, flag and `BINLOG_SERVER_REGISTRY_DIR`), as for the pump.
+//! - `[syncer] db-type` defaults to `file`, not `mysql`: the `mysql`/`tidb` destinations are not
+//!   built yet, and the embedded quick start must work. `file` (alias `pb`) and `print` are
+//!   supported; `mysql`, `tidb`, `kafka` and `oracle` are a startup error that says so, `flash` the
+//!   original's error.
+//! - The keys only the SQL and Kafka destinations read (`[syncer.to] host`, `kafka-addrs`, the
+//!   filters, ...) are accepted and type-checked so existing files load, and unused.
+//! - TLS (`[security] ssl-ca`) and the Prometheus pushgateway (`-metrics-addr`) are not
+//!   supported: setting them is an error that says so.
+
+pub mod flags;
+pub mod syncer;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use binlog_node::config::address::{
+    adjust_addresses, advertise_host, check_addresses, check_registry, comma_list,
+    default_listen_addr, listen_addr, SCHEME,
+};
+use binlog_node::config::go_values::whole_seconds;
+use binlog_node::config::load::{check_no_metrics_push, default_if_empty, empty_to_none};
+use binlog_node::config::security::SecurityConfig;
+use binlog_node::config::{ConfigError, NodeConfig, DEFAULT_REGISTRY_DIR};
+use binlog_node::error::{Error, Result};
+use binlog_node::logging;
+
+use flags::DrainerFlags;
+pub use syncer::{RelayConfig, SyncerConfig, TableName, ToConfig};
+
+/// The original's drainer port.
+const DEFAULT_PORT: u16 = 8249;
+/// `addr` when set to an empty string.
+const FALLBACK_LISTEN_ADDR: &str = "127.0.0.1:8249";
+/// Default of `data-dir`.
+const DEFAULT_DATA_DIR: &str = "data.drainer";
+/// Default of `registry-dir`, the pump's.
+/// Default of `detect-interval`.
+const DEFAULT_DETECT_INTERVAL: Duration = Duration::from_secs(5);
+/// Default of `synced-check-time`, in minutes.
+const DEFAULT_SYNCED_CHECK_TIME: i64 = 5;
+/// Default of `-cache-binlog-count`.
+const DEFAULT_CACHE_BINLOG_COUNT: i64 = 8;
+/// Default of `-metrics-interval`, in seconds.
+const DEFAULT_METRICS_INTERVAL: i64 = 15;
+
+/// Where merged binlogs go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DestinationKind {
+    /// Framed binlog files (`file`, alias `pb`).
+    File,
+    /// One readable line per binlog on stdout (`print`).
+    Print,
+}
+
+/// The drainer's configuration. TOML keys are the original's; fields marked "flag only" have
+/// no TOML key and are an unknown key in a file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct DrainerConfig {
+    /// Log level: `debug`, `info`, `warn`, `error` or `fatal`. Flag `-L`. Default `info`.
+    pub log_level: String,
+    /// This node's ID. Flag `-node-id`. Default `<hostname>:<port of addr>`.
+    pub node_id: Option<String>,
+    /// Where to listen for HTTP and gRPC (`Cistern.Notify`), as `http://host:port`. Flag
+    /// `-addr`. Default `http://<first non-loopback IPv4>:8249`.
+    pub addr: String,
+    /// Where pumps and operators reach this drainer. Flag `-advertise-addr`. Default `addr`.
+    pub advertise_addr: String,
+    /// Holds the `savepoint` checkpoint (and the `file` destination's files by default). Flag
+    /// `-data-dir`. Default `data.drainer`.
+    pub data_dir: PathBuf,
+    /// How often the registry is read for pumps, in whole seconds. Flag `-detect-interval`.
+    /// Default 5.
+    #[serde(with = "whole_seconds")]
+    pub detect_interval: Duration,
+    /// Endpoints of a plain etcd (`http://host:port`, comma-separated), as for the pump. Flag
+    /// `-pd-urls`. Default empty: the file registry and TSO in `registry-dir`.
+    #[serde(with = "comma_list")]
+    pub pd_urls: Vec<String>,
+    /// Directory of the file registry and TSO shared with the pumps of this host (ours). Flag
+    /// `-registry-dir`. Default `/var/tmp/tidb-binlog`.
+    pub registry_dir: PathBuf,
+    /// File to log to (appended). Flag `-log-file`. Default none: stderr.
+    pub log_file: Option<PathBuf>,
+    /// Where to start when there is no checkpoint: a commit TS, or -1 for a TSO taken at
+    /// start. Flag `-initial-commit-ts`. Default -1.
+    pub initial_commit_ts: i64,
+    /// `[syncer]`.
+    pub syncer: SyncerConfig,
+    /// `[security]`: TLS, which this build does not support yet.
+    pub security: SecurityConfig,
+    /// Minutes; accepted for compatibility (`/status`'s `Synced` is computed from the pumps'
+    /// watermarks here). Flag `-synced-check-time`. Default 5.
+    pub synced_check_time: i64,
+    /// Compression of the pull streams: `""` or `gzip`. Flag `-compressor`. Default `""`.
+    pub compressor: String,
+    /// Binlogs buffered per pump stream. Flag only, `-cache-binlog-count`. Default 8.
+    #[serde(skip)]
+    pub cache_binlog_count: i64,
+    /// Prometheus pushgateway: not supported. Flag only, `-metrics-addr`. Default none.
+    #[serde(skip)]
+    pub metrics_addr: Option<String>,
+    /// Pushgateway interval in seconds. Flag only, `-metrics-interval`. Default 15.
+    #[serde(skip)]
+    pub metrics_interval: i64,
+    /// The config file read. Flag only, `-config`. Default none.
+    #[serde(skip)]
+    pub config_file: Option<PathBuf>,
+    /// Deprecated flags given (`-log-rotate`), for the binary to warn about. Default empty.
+    #[serde(skip)]
+    pub deprecated_flags: Vec<String>,
+    /// `(variable, value)` of each environment variable used, for the binary to log.
+    #[serde(skip)]
+    pub env_used: Vec<(String, String)>,
+}
+
+impl Default for DrainerConfig {
+    fn default() -> DrainerConfig {
+        DrainerConfig {
+            log_level: "info".into(),
+            node_id: None,
+            addr: format!("{SCHEME}{}", default_listen_addr(DEFAULT_PORT)),
+            advertise_addr: String::new(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            detect_interval: DEFAULT_DETECT_INTERVAL,
+            pd_urls: Vec::new(),
+            registry_dir: PathBuf::from(DEFAULT_REGISTRY_DIR),
+            log_file: None,
+            initial_commit_ts: -1,
+            syncer: SyncerConfig::default(),
+            security: SecurityConfig::default(),
+            synced_check_time: DEFAULT_SYNCED_CHECK_TIME,
+            compressor: String::new(),
+            cache_binlog_count: DEFAULT_CACHE_BINLOG_COUNT,
+            metrics_addr: None,
+            metrics_interval: DEFAULT_METRICS_INTERVAL,
+            config_file: None,
+            deprecated_flags: Vec::new(),
+            env_used: Vec::new(),
+        }
+    }
+}
+
+impl DrainerConfig {
+    /// Loads the configuration from `args` (the program name first) and the environment seen
+    /// through `env`, as [`binlog_node::config::load()`] describes.
+    pub fn load(
+        args: Vec<String>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<DrainerConfig, ConfigError> {
+        binlog_node::config::load(args, env)
+    }
+
+    /// The destination `db-type` names, or why it cannot be used.
+    pub fn destination(&self) -> Result<DestinationKind> {
+        let db_type = self.syncer.db_type.as_str();
+        let unsupported = |why: &str| {
+            Err(Error::InvalidConfig(format!(
+                "[syncer] db-type {db_type:?} is not supported by this build: {why}; use \
+                 \"file\" (alias \"pb\") or \"print\""
+            )))
+        };
+        match db_type {
+            "file" | "pb" => Ok(DestinationKind::File),
+            "print" => Ok(DestinationKind::Print),
+            "mysql" | "tidb" => unsupported(
+                "the SQL destination is not built yet (it needs the table schemas from TiKV)",
+            ),
+            "kafka" => unsupported("there is no Kafka producer"),
+            "oracle" => unsupported("there is no Oracle driver"),
+            "flash" => Err(Error::InvalidConfig(
+                "the flash DestDBType is no longer supported".into(),
+            )),
+            other => Err(Error::InvalidConfig(format!(
+                "unknown [syncer] db-type {other:?}: use \"file\" (alias \"pb\") or \"print\""
+            ))),
+        }
+    }
+
+    /// The `file` destination's directory: `[syncer.to] dir`, else `data-dir`.
+    pub fn destination_dir(&self) -> PathBuf {
+        self.syncer
+            .to
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.clone())
+    }
+
+    /// How long `file` destination files are kept; `None` keeps them all.
+    pub fn retention(&self) -> Option<Duration> {
+        let days = u64::try_from(self.syncer.to.retention_time).ok()?;
+        (days > 0).then(|| Duration::from_secs(days.saturating_mul(24 * 3600)))
+    }
+
+    /// The `host:port` to bind.
+    pub fn listen_addr(&self) -> String {
+        listen_addr(&self.addr)
+    }
+
+    /// The `host:port` others reach this drainer at (the registry's `host`).
+    pub fn advertise_host(&self) -> String {
+        advertise_host(&self.addr, &self.advertise_addr)
+    }
+}
+
+impl NodeConfig for DrainerConfig {
+    const COMPONENT: &'static str = "drainer";
+    const ENV_PREFIX: &'static str = "BINLOG_SERVER";
+    type Flags = DrainerFlags;
+
+    fn set_env_used(&mut self, env_used: Vec<(String, String)>) {
+        self.env_used = env_used;
+    }
+
+    /// Fills empty values with their defaults, as the original does after parsing.
+    fn adjust(&mut self) {
+        adjust_addresses(
+            &mut self.addr,
+            &mut self.advertise_addr,
+            FALLBACK_LISTEN_ADDR,
+        );
+        default_if_empty(&mut self.data_dir, DEFAULT_DATA_DIR);
+        empty_to_none(&mut self.node_id);
+        empty_to_none(&mut self.metrics_addr);
+        empty_to_none(&mut self.log_file);
+        empty_to_none(&mut self.syncer.to.dir);
+        self.security.adjust();
+    }
+
+    fn sanitize(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidConfig(message));
+        check_addresses(&self.addr, &self.advertise_addr)?;
+        check_registry(&self.pd_urls, &self.registry_dir)?;
+        if self.detect_interval.is_zero() {
+            return invalid("detect-interval must be greater than 0".into());
+        }
+        if self.initial_commit_ts < -1 {
+            return invalid(format!(
+                "initial-commit-ts {} is invalid: a commit TS, or -1 for the current TSO",
+                self.initial_commit_ts
+            ));
+        }
+        logging::parse_level(&self.log_level)?;
+        self.destination()?;
+        if !matches!(self.compressor.as_str(), "" | "gzip") {
+            return invalid(format!(
+                "compressor {:?} is not supported: use \"gzip\" or leave it empty",
+                self.compressor
+            ));
+        }
+        if self.cache_binlog_count <= 0 {
+            return invalid("cache-binlog-count must be greater than 0".into());
+        }
+        let syncer = &self.syncer;
+        if syncer.txn_batch <= 0 || syncer.worker_count <= 0 {
+            return invalid("[syncer] txn-batch and worker-count must be greater than 0".into());
+        }
+        if syncer.to.retention_time < 0 {
+            return invalid("[syncer.to] retention-time must not be negative".into());
+        }
+        check_no_metrics_push(self.metrics_addr.as_deref(), self.metrics_interval)?;
+        self.security.sanitize()
+    }
+}

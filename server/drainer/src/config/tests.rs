@@ -1,0 +1,146 @@
+//! The drainer configuration's tests.
+
+use std::path::Path;
+use std::time::Duration;
+
+use binlog_node::config::ConfigError;
+
+use super::*;
+
+fn load(args: &[&str], env: &[(&str, &str)]) -> Result<DrainerConfig, ConfigError> {
+    let args = std::iter::once("drainer")
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    DrainerConfig::load(args, move |key| {
+        env.iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.clone())
+    })
+}
+
+fn invalid(args: &[&str]) -> String {
+    match load(args, &[]) {
+        Err(ConfigError::Invalid(error)) => error.to_string(),
+        other => panic!("expected an invalid config, got {other:?}"),
+    }
+}
+
+#[test]
+fn defaults() {
+    let config = load(&["-addr", "127.0.0.1:8249"], &[]).unwrap();
+    assert_eq!(config.data_dir, Path::new("data.drainer"));
+    assert_eq!(config.detect_interval, Duration::from_secs(5));
+    assert_eq!(config.initial_commit_ts, -1);
+    assert_eq!(config.destination().unwrap(), DestinationKind::File);
+    assert_eq!(config.destination_dir(), Path::new("data.drainer"));
+    assert_eq!(config.advertise_host(), "127.0.0.1:8249");
+    assert_eq!(config.retention(), None);
+    assert_eq!(config.syncer.worker_count, 16);
+    assert_eq!(config.syncer.txn_batch, 20);
+}
+
+#[test]
+fn original_config_file_loads_and_flags_and_environment_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drainer.toml");
+    std::fs::write(
+        &path,
+        r#"
+addr = "127.0.0.1:8249"
+detect-interval = 10
+data-dir = "/tmp/d"
+initial-commit-ts = 7
+compressor = "gzip"
+
+[syncer]
+db-type = "pb"
+txn-batch = 20
+worker-count = 16
+ignore-schemas = "INFORMATION_SCHEMA,PERFORMANCE_SCHEMA,mysql"
+safe-mode = false
+disable-dispatch = false
+replicate-do-db = ["~^b.*", "s1"]
+
+[[syncer.replicate-do-table]]
+db-name = "test"
+tbl-name = "log"
+
+[[syncer.ignore-table]]
+db-name = "test"
+tbl-name = "~^a.*"
+
+[syncer.to]
+dir = "/tmp/out"
+retention-time = 3
+host = "127.0.0.1"
+port = 3306
+
+[syncer.to.checkpoint]
+type = "mysql"
+schema = "tidb_binlog"
+"#,
+    )
+    .unwrap();
+    let config_flag = path.to_str().unwrap();
+    let config = load(
+        &["-config", config_flag, "-detect-interval", "2"],
+        &[
+            ("BINLOG_SERVER_DATA_DIR", "/tmp/env"),
+            ("BINLOG_SERVER_DETECT_INTERVAL", "9"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.detect_interval, Duration::from_secs(2));
+    assert_eq!(config.data_dir, Path::new("/tmp/env"));
+    assert_eq!(config.initial_commit_ts, 7);
+    assert_eq!(config.compressor, "gzip");
+    assert_eq!(config.destination().unwrap(), DestinationKind::File);
+    assert_eq!(config.destination_dir(), Path::new("/tmp/out"));
+    assert_eq!(config.retention(), Some(Duration::from_secs(3 * 24 * 3600)));
+    assert_eq!(config.syncer.replicate_do_table[0].tbl_name, "log");
+    assert_eq!(
+        config.env_used,
+        [("BINLOG_SERVER_DATA_DIR".to_owned(), "/tmp/env".to_owned())]
+    );
+
+    std::fs::write(&path, "[syncer]\ndb-type = \"file\"\nnope = 1\n").unwrap();
+    let error = match load(&["-config", config_flag], &[]) {
+        Err(error) => error.to_string(),
+        Ok(config) => panic!("unknown key accepted: {config:?}"),
+    };
+    assert!(error.contains("syncer.nope"), "{error}");
+}
+
+#[test]
+fn unsupported_destinations_and_bad_values_are_clear_errors() {
+    let base = ["-addr", "127.0.0.1:8249"];
+    let with = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        invalid(&args)
+    };
+    for db_type in ["mysql", "tidb", "kafka", "oracle"] {
+        let error = with(&["-dest-db-type", db_type]);
+        assert!(error.contains("not supported by this build"), "{error}");
+    }
+    assert_eq!(
+        with(&["-dest-db-type", "flash"]),
+        "the flash DestDBType is no longer supported"
+    );
+    assert!(with(&["-dest-db-type", "x"]).contains("unknown [syncer] db-type"));
+    assert!(with(&["-compressor", "lz4"]).contains("compressor"));
+    assert!(with(&["-initial-commit-ts", "-2"]).contains("initial-commit-ts"));
+    assert!(with(&["-detect-interval", "0"]).contains("detect-interval"));
+    assert!(with(&["-c", "0"]).contains("worker-count"));
+    assert_eq!(
+        load(&["-dest-db-type", "print", "-addr", "127.0.0.1:1"], &[])
+            .unwrap()
+            .destination()
+            .unwrap(),
+        DestinationKind::Print
+    );
+}

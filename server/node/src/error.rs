@@ -30,6 +30,9 @@ pub enum Error {
     /// The TSO could not give a timestamp.
     #[error("tso: {0}")]
     Tso(String),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
     /// A binlog payload could not be decoded.
     #[error("{0}")]
     Decode(#[from] prost::DecodeError),

@@ -11,6 +11,7 @@
 //! - [`config`]: one way to load a node's configuration; Go-style command lines, strict TOML,
 //!   Go values and the size and duration grammars, addresses, `[security]`.
 //! - [`logging`]: `tracing` set up from `-L` / `-log-file`.
+//! - [`node_main`]: the whole `main` of the `pump` and `drainer` binaries.
 //! - [`lifecycle`]: the node state machine, the state-action route, signals.
 //! - [`metrics_text`]: the `/metrics` text both nodes serve.
 //! - [`serve`]: gRPC and HTTP on one port.
@@ -27,6 +28,7 @@ mod etcd;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics_text;
+pub mod node_main;
 pub mod proto;
 pub mod registry;
 pub mod savepoint;

@@ -24,7 +24,7 @@ pub mod syncer;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,7 @@ use binlog_node::config::security::SecurityConfig;
 use binlog_node::config::{ConfigError, NodeConfig, DEFAULT_REGISTRY_DIR};
 use binlog_node::error::{Error, Result};
 use binlog_node::logging;
+use binlog_node::node_main::NodeBinary;
 
 use flags::DrainerFlags;
 pub use syncer::{RelayConfig, SyncerConfig, TableName, ToConfig};
@@ -276,5 +277,19 @@ impl NodeConfig for DrainerConfig {
         }
         check_no_metrics_push(self.metrics_addr.as_deref(), self.metrics_interval)?;
         self.security.sanitize()
+    }
+}
+
+impl NodeBinary for DrainerConfig {
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+
+    fn log_file(&self) -> Option<&Path> {
+        self.log_file.as_deref()
+    }
+
+    fn reported_inputs(&self) -> (&[(String, String)], &[String]) {
+        (&self.env_used, &self.deprecated_flags)
     }
 }

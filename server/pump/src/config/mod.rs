@@ -18,7 +18,7 @@
 //! - TLS (`[security] ssl-ca`, `https://` endpoints) and the Prometheus pushgateway
 //!   (`-metrics-addr`) are not supported: setting them is an error that says so.
 //! - `[storage.kv]` (goleveldb tuning) and `[storage] kv_chan_cap` are accepted and ignored,
-//!   reported by [`PumpConfig::ignored_keys`]; `[storage]` also takes the engine's options.
+//!   reported by [`StorageConfig::ignored_keys`]; `[storage]` also takes the engine's options.
 //! - Ports must be numeric; intervals must be positive (the original loops or panics on them).
 
 pub mod flags;
@@ -27,7 +27,7 @@ pub mod storage;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,7 @@ use binlog_node::config::security::SecurityConfig;
 use binlog_node::config::{ConfigError, NodeConfig, DEFAULT_REGISTRY_DIR};
 use binlog_node::error::{Error, Result};
 use binlog_node::logging;
+use binlog_node::node_main::NodeBinary;
 
 use flags::PumpFlags;
 use gc::{gc_duration, DAY_SECS, DEFAULT_GC_DAYS};
@@ -213,12 +214,6 @@ impl PumpConfig {
     pub fn advertise_host(&self) -> String {
         advertise_host(&self.addr, &self.advertise_addr)
     }
-
-    /// Dotted keys the file set that this build accepts but does not use, for the binary to
-    /// log (see [`StorageConfig::ignored_keys`]).
-    pub fn ignored_keys(&self) -> Vec<String> {
-        self.storage.ignored_keys()
-    }
 }
 
 impl NodeConfig for PumpConfig {
@@ -292,5 +287,29 @@ impl NodeConfig for PumpConfig {
         self.engine_config()
             .sanitize()
             .map_err(|error| Error::InvalidConfig(format!("[storage] {error}")))
+    }
+}
+
+impl NodeBinary for PumpConfig {
+    fn log_level(&self) -> &str {
+        &self.log_level
+    }
+
+    fn log_file(&self) -> Option<&Path> {
+        self.log_file.as_deref()
+    }
+
+    fn reported_inputs(&self) -> (&[(String, String)], &[String]) {
+        (&self.env_used, &self.deprecated_flags)
+    }
+
+    /// `[storage] kv_chan_cap` and `[storage.kv]` (see [`StorageConfig::ignored_keys`]).
+    fn ignored_keys(&self) -> Vec<(String, &'static str)> {
+        let why = "it tunes goleveldb, which this pump does not use";
+        self.storage
+            .ignored_keys()
+            .into_iter()
+            .map(|key| (key, why))
+            .collect()
     }
 }

@@ -142,7 +142,7 @@ fn config_file() {
     // Flag-only values keep their defaults when a file is read.
     assert_eq!(config.metrics_interval, 15);
     assert_eq!(config.max_message_size, DEFAULT_MAX_MESSAGE_SIZE);
-    assert!(config.ignored_keys().is_empty());
+    assert!(config.storage.ignored_keys().is_empty());
 }
 
 #[test]
@@ -271,7 +271,7 @@ write-L0-slowdown-trigger = 17
     let config = load(&["--config", &path, "-data-dir", "/data/pump"], &[]).unwrap();
     assert_eq!(config.storage.slow_write_threshold, 1.0);
     assert_eq!(
-        config.ignored_keys(),
+        config.storage.ignored_keys(),
         [
             "storage.kv_chan_cap",
             "storage.kv.block-cache-capacity",

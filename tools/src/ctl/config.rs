@@ -5,7 +5,9 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use binlog_node::config::command_line::{parse_command_line, version_info, ConfigError};
+use binlog_node::config::command_line::{
+    parse_command_line, version_info, ConfigError, VersionFlag,
+};
 use binlog_node::config::go_values::parse_go_bool;
 use binlog_node::config::DEFAULT_REGISTRY_DIR;
 use binlog_node::Error;
@@ -104,16 +106,8 @@ struct CtlFlags {
     /// Input of the encrypt command, which this build does not support [default: none]
     #[arg(long, value_name = "TEXT")]
     text: Option<String>,
-    /// Print version information and exit
-    #[arg(
-        short = 'V',
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = parse_go_bool
-    )]
-    print_version: Option<bool>,
+    #[command(flatten)]
+    version: VersionFlag,
 }
 
 /// A `binlogctl` invocation, validated.
@@ -166,9 +160,9 @@ impl CtlConfig {
             ssl_key,
             // Only the encrypt command reads it, and this build refuses that command.
             text: _,
-            print_version,
+            version,
         } = CtlFlags::from_arg_matches(&line.matches)?;
-        if print_version == Some(true) {
+        if version.asked() {
             return Err(ConfigError::Print(version_info()));
         }
         let invalid = |text: String| ConfigError::Invalid(Error::InvalidConfig(text));

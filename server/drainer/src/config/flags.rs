@@ -1,12 +1,13 @@
 //! The drainer's command line ([`DrainerFlags`]): the original's flags, Go style, each
 //! overriding the config file's value.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Parser;
 
 use binlog_node::config::address::split_list;
+use binlog_node::config::command_line::NodeFileFlags;
 use binlog_node::config::go_values::{parse_go_bool, parse_go_int, seconds};
 use binlog_node::config::load::{replace, replace_path};
 use binlog_node::config::NodeFlags;
@@ -35,19 +36,8 @@ binlog files into [syncer.to] dir; print writes one line per binlog to stdout.";
     after_help = AFTER_HELP
 )]
 pub struct DrainerFlags {
-    /// Path to the drainer configuration file (TOML) [default: none]
-    #[arg(long, value_name = "PATH")]
-    config: Option<OsString>,
-    /// Print version information and exit
-    #[arg(
-        short = 'V',
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = parse_go_bool
-    )]
-    print_version: Option<bool>,
+    #[command(flatten)]
+    file: NodeFileFlags,
     /// Address (host:port) to listen on for HTTP and gRPC [default: <first non-loopback IPv4>:8249]
     #[arg(long, value_name = "HOST:PORT")]
     addr: Option<String>,
@@ -123,18 +113,13 @@ pub struct DrainerFlags {
 impl NodeFlags for DrainerFlags {
     type Config = DrainerConfig;
 
-    fn config_file(&self) -> Option<&OsStr> {
-        self.config.as_deref()
-    }
-
-    fn print_version(&self) -> bool {
-        self.print_version == Some(true)
+    fn file_flags(&self) -> &NodeFileFlags {
+        &self.file
     }
 
     fn apply(self, config: &mut DrainerConfig) -> Result<()> {
         let DrainerFlags {
-            config: config_file,
-            print_version: _,
+            file,
             addr,
             advertise_addr,
             data_dir,
@@ -157,7 +142,7 @@ impl NodeFlags for DrainerFlags {
             metrics_interval,
             log_rotate,
         } = self;
-        config.config_file = config_file.map(PathBuf::from);
+        config.config_file = file.config.map(PathBuf::from);
         replace(&mut config.addr, addr);
         replace(&mut config.advertise_addr, advertise_addr);
         replace_path(&mut config.data_dir, data_dir);

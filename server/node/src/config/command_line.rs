@@ -14,9 +14,13 @@
 //! optional and must be attached with `=`, so `-enable-debug false` leaves `false` as a stray
 //! argument, as in Go.
 
+use std::ffi::OsString;
+
 use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Command};
+
+use super::go_values::parse_go_bool;
 
 use crate::error::{Error, Result};
 
@@ -229,6 +233,41 @@ pub fn version_info() -> String {
         "Release Version: v{}\nImplementation: binlog-server (Rust)",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// `-V` as the original spells it (a Go bool: `-V`, `-V=true`, `-V=false`), which every binary
+/// takes; flattened into each binary's flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct VersionFlag {
+    /// Print version information and exit
+    #[arg(
+        short = 'V',
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = parse_go_bool
+    )]
+    print_version: Option<bool>,
+}
+
+impl VersionFlag {
+    /// Whether `-V` asks for the version.
+    pub fn asked(&self) -> bool {
+        self.print_version == Some(true)
+    }
+}
+
+/// `-config` and `-V`, which every node takes and reads before anything else.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct NodeFileFlags {
+    /// Path to the configuration file (TOML) [default: none]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<OsString>,
+    // `-V`; not a doc comment, which clap would take as help text for the group.
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub version: VersionFlag,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use clap::{CommandFactory, FromArgMatches};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::command_line::{parse_command_line, version_info, ConfigError};
+use super::command_line::{parse_command_line, version_info, ConfigError, NodeFileFlags};
 use super::strict_toml::load_toml_strict;
 use crate::error::{Error, Result};
 
@@ -23,11 +23,8 @@ pub trait NodeFlags: CommandFactory + FromArgMatches {
     /// The configuration the flags override.
     type Config;
 
-    /// The `-config` path, when given.
-    fn config_file(&self) -> Option<&OsStr>;
-
-    /// Whether `-V` asks for the version.
-    fn print_version(&self) -> bool;
+    /// `-config` and `-V`.
+    fn file_flags(&self) -> &NodeFileFlags;
 
     /// Overrides `config` with every flag given (on the command line or through the
     /// environment). Implementations destructure `self` so that a new flag cannot be forgotten.
@@ -74,10 +71,11 @@ pub fn load<C: NodeConfig>(
         &["config", "V"],
     )?;
     let flags = C::Flags::from_arg_matches(&line.matches)?;
-    if flags.print_version() {
+    if flags.file_flags().version.asked() {
         return Err(ConfigError::Print(version_info()));
     }
-    let file = flags.config_file().filter(|path| !path.is_empty());
+    let file = flags.file_flags().config.as_deref();
+    let file = file.filter(|path| !path.is_empty());
     let mut config = match file {
         Some(path) => load_toml_strict::<C>(C::COMPONENT, Path::new(path))?,
         None => C::default(),

@@ -1,12 +1,13 @@
 //! The pump's command line ([`PumpFlags`]): the original's flags, Go style, each overriding
 //! the config file's value.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Parser;
 
 use binlog_node::config::address::split_list;
+use binlog_node::config::command_line::NodeFileFlags;
 use binlog_node::config::go_values::{parse_go_bool, parse_go_int, seconds};
 use binlog_node::config::load::{replace, replace_path};
 use binlog_node::config::NodeFlags;
@@ -33,19 +34,8 @@ over the config file, which wins over the defaults.";
     after_help = AFTER_HELP
 )]
 pub struct PumpFlags {
-    /// Path to the pump configuration file (TOML) [default: none]
-    #[arg(long, value_name = "PATH")]
-    config: Option<OsString>,
-    /// Print version information and exit
-    #[arg(
-        short = 'V',
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        value_parser = parse_go_bool
-    )]
-    print_version: Option<bool>,
+    #[command(flatten)]
+    file: NodeFileFlags,
     /// Address (host:port) to listen on for gRPC and HTTP [default: <first non-loopback IPv4>:8250]
     #[arg(long, value_name = "HOST:PORT")]
     addr: Option<String>,
@@ -125,18 +115,13 @@ pub struct PumpFlags {
 impl NodeFlags for PumpFlags {
     type Config = PumpConfig;
 
-    fn config_file(&self) -> Option<&OsStr> {
-        self.config.as_deref()
-    }
-
-    fn print_version(&self) -> bool {
-        self.print_version == Some(true)
+    fn file_flags(&self) -> &NodeFileFlags {
+        &self.file
     }
 
     fn apply(self, config: &mut PumpConfig) -> Result<()> {
         let PumpFlags {
-            config: config_file,
-            print_version: _,
+            file,
             addr,
             advertise_addr,
             socket,
@@ -160,7 +145,7 @@ impl NodeFlags for PumpFlags {
         } = self;
         let invalid =
             |flag: &str, reason: String| Error::InvalidConfig(format!("-{flag}: {reason}"));
-        config.config_file = config_file.map(PathBuf::from);
+        config.config_file = file.config.map(PathBuf::from);
         replace(&mut config.addr, addr);
         replace(&mut config.advertise_addr, advertise_addr);
         replace(&mut config.socket, socket.map(Some));

@@ -7,7 +7,7 @@
 # The two keep running until Ctrl-C, which stops both cleanly (they end `paused`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools --bins
+cargo build --release --workspace --bins
 bin="$PWD/target/release"
 mkdir -p quickstart
 cd quickstart

@@ -6,6 +6,6 @@
 #   bash scripts/soak.sh --duration 20m --pump-kills 12 --drainer-kills 6
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools -p binlog-benches --bin pump --bin drainer \
-    --bin binlog-load --bin soak
+# The whole workspace's binaries, as the soak itself builds them (one feature resolution).
+cargo build --release --workspace --bins
 exec target/release/soak "$@"

@@ -14,7 +14,8 @@
 //! - a drainer started at commit TS 0 over three pumps holding what the loads wrote (plus a
 //!   load on the two others): binlogs/s until its checkpoint reaches the last commit.
 //!
-//! Needs the release binaries: `cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools`. Then:
+//! Builds the release binaries it runs when they are missing or stale (the test kit's
+//! `binary`, `cargo build --release --workspace --bins`). Run:
 //!
 //! ```text
 //! cargo run --release -p binlog-benches --bin pump-e2e -- --json pump-e2e.json
@@ -110,7 +111,7 @@ fn start_pump(dir: &Path, name: &str) -> Result<(Process, String)> {
         &config,
         "[storage]\nstop-write-at-available-space = \"1 MiB\"\n",
     )?;
-    let child = Command::new(binary("binlog-pump", "pump"))
+    let child = Command::new(binary("pump"))
         .args(["-addr", &addr, "-L", "warn"])
         .arg("-data-dir")
         .arg(dir.join(name))
@@ -136,7 +137,7 @@ fn load(
     seconds: u64,
     rate: Option<f64>,
 ) -> Result<Value> {
-    let mut command = Command::new(binary("binlog-tools", "binlog-load"));
+    let mut command = Command::new(binary("binlog-load"));
     command
         .arg("--registry-dir")
         .arg(dir.join("registry"))
@@ -291,7 +292,7 @@ fn main() -> Result<()> {
     let drainer_addr = free_addr();
     let started = Instant::now();
     let _drainer = Process(
-        Command::new(binary("binlog-drainer", "drainer"))
+        Command::new(binary("drainer"))
             .args([
                 "-addr",
                 &drainer_addr,

@@ -19,7 +19,6 @@
 //! duplicated, corrupt, out of order or rolled back. Needs the release binaries:
 //!
 //! ```text
-//! cargo build --release -p binlog-pump -p binlog-drainer -p binlog-tools
 //! cargo run --release -p binlog-benches --bin soak -- --duration 20m --pump-kills 12 --drainer-kills 6
 //! ```
 
@@ -229,7 +228,7 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
             name,
             addr,
             ready: "\"online\"",
-            program: binary("binlog-pump", "pump"),
+            program: binary("pump"),
             process: None,
         };
         pump.start()?;
@@ -244,7 +243,7 @@ fn soak(args: &Args, dir: &Path) -> Result<Summary> {
         name: "drainer".into(),
         addr: drainer_addr,
         ready: "PumpPos",
-        program: binary("binlog-drainer", "drainer"),
+        program: binary("drainer"),
         process: None,
     };
     drainer.start()?;
@@ -387,7 +386,7 @@ fn run_load(
     rate: Option<f64>,
     out: &Path,
 ) -> Result<Process> {
-    let mut command = Command::new(binary("binlog-tools", "binlog-load"));
+    let mut command = Command::new(binary("binlog-load"));
     command
         .arg("--registry-dir")
         .arg(dir.join("registry"))

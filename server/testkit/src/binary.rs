@@ -2,34 +2,45 @@
 //! the benchmarks that drive whole processes.
 //!
 //! Cargo hands a test only the binaries of its own package (`CARGO_BIN_EXE_*`). A drainer or a
-//! tools test also needs the pump, so the kit builds the binary it asks for with the same cargo
-//! and profile the test was built with (a no-op when `cargo nextest run --workspace` already
-//! built it), once per test process, and returns its path. A failed build fails the test with
-//! cargo's output.
+//! tools test also needs the pump, so the kit builds the workspace's binaries, once per process,
+//! with the same cargo, profile and target selection that built the caller: a test runs
+//! `cargo build --workspace --tests` (what `cargo nextest run --workspace` builds), a benchmark
+//! `cargo build --workspace --bins`. The same selection matters: cargo unifies the features of
+//! shared dependencies over what it builds, so `cargo build -p binlog-pump` alone would resolve
+//! other features, compile a second copy of half the dependency tree and swap the binary under
+//! the other tests. After the workspace build this is a no-op; when the caller's crate was built
+//! alone (`cargo nextest run -p binlog-tools`), it builds what is missing once. A failed build
+//! fails the caller with cargo's output.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
-/// Binaries this process has built (or found up to date) already.
-static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+/// The directory holding the binaries, once this process has built them.
+static BUILT: OnceLock<PathBuf> = OnceLock::new();
 
-/// The path of binary `name` of workspace package `package`, built if it is missing or stale.
-pub fn binary(package: &str, name: &str) -> PathBuf {
-    let mut built = BUILT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
-        return path.clone();
-    }
-    let (target_dir, profile) = target_dir_and_profile();
+/// The path of binary `name` of the workspace, built if it is missing or stale.
+pub fn binary(name: &str) -> PathBuf {
+    let path = BUILT.get_or_init(build_workspace).join(name);
+    assert!(
+        path.is_file(),
+        "the workspace has no binary {name} ({} is missing)",
+        path.display()
+    );
+    path
+}
+
+/// Builds the workspace's binaries as the running executable was built; returns their
+/// directory.
+fn build_workspace() -> PathBuf {
+    let (target_dir, profile, is_test) = target_dir_and_profile();
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let selection = if is_test { "--tests" } else { "--bins" };
     let mut command = Command::new(&cargo);
     command
         .current_dir(&workspace)
-        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .args(["build", "--quiet", "--workspace", selection])
         .arg("--target-dir")
         .arg(&target_dir);
     if profile == "release" {
@@ -37,33 +48,26 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
     }
     let output = command.output().unwrap_or_else(|error| {
         panic!(
-            "cannot run {} to build the {name} binary: {error}",
+            "cannot run {} to build the workspace's binaries: {error}",
             Path::new(&cargo).display()
         )
     });
     assert!(
         output.status.success(),
-        "cargo build -p {package} --bin {name} failed:\n{}",
+        "cargo build --workspace {selection} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let path = target_dir.join(profile).join(name);
-    assert!(
-        path.is_file(),
-        "cargo built {name} but {} is missing",
-        path.display()
-    );
-    built
-        .get_or_insert_with(HashMap::new)
-        .insert(name.to_owned(), path.clone());
-    path
+    target_dir.join(profile)
 }
 
-/// The target directory and profile directory name of the running executable: a test
-/// (`<target>/<profile>/deps/<test>-<hash>`) or a benchmark binary (`<target>/<profile>/<name>`).
-fn target_dir_and_profile() -> (PathBuf, String) {
+/// The target directory, the profile directory name, and whether the running executable is a
+/// test (`<target>/<profile>/deps/<test>-<hash>`) rather than a binary
+/// (`<target>/<profile>/<name>`).
+fn target_dir_and_profile() -> (PathBuf, String, bool) {
     let exe = std::env::current_exe().expect("the running executable's path");
     let parent = exe.parent().expect("the executable's directory");
-    let profile_dir = if parent.ends_with("deps") {
+    let is_test = parent.ends_with("deps");
+    let profile_dir = if is_test {
         parent.parent().expect("a profile directory above deps/")
     } else {
         parent
@@ -77,5 +81,5 @@ fn target_dir_and_profile() -> (PathBuf, String) {
         .parent()
         .expect("a target directory")
         .to_path_buf();
-    (target, profile)
+    (target, profile, is_test)
 }

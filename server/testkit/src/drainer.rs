@@ -26,7 +26,7 @@ pub struct DrainerOptions<'a> {
 pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
     let addr = free_addr();
     let (mut command, log_file) = node_command(
-        binary("binlog-drainer", "drainer"),
+        binary("drainer"),
         &addr,
         options.data_dir,
         options.registry_dir,

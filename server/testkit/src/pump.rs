@@ -29,7 +29,7 @@ impl NodeProcess {
     pub fn start(options: &PumpOptions<'_>) -> PumpProcess {
         let addr = free_addr();
         let (mut command, log_file) = node_command(
-            binary("binlog-pump", "pump"),
+            binary("pump"),
             &addr,
             options.data_dir,
             options.registry_dir,

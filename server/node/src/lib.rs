@@ -14,7 +14,7 @@
 //! - [`node_main`]: the whole `main` of the `pump` and `drainer` binaries.
 //! - [`lifecycle`]: the node state machine, the state-action route, signals.
 //! - [`metrics_text`]: the `/metrics` text both nodes serve.
-//! - [`serve`]: gRPC and HTTP on one port.
+//! - [`serve`]: gRPC and HTTP on one port; [`grpc_go`]: statuses as grpc-go words them.
 //! - [`savepoint`]: the drainer's file checkpoint, `<data-dir>/savepoint` (also written by
 //!   `binlogctl -cmd generate_meta`).
 //! - [`error`]: the crate's error type.
@@ -25,6 +25,7 @@ pub mod binlog_text;
 pub mod config;
 pub mod error;
 mod etcd;
+pub mod grpc_go;
 pub mod lifecycle;
 pub mod logging;
 pub mod metrics_text;

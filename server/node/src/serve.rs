@@ -26,10 +26,14 @@ pub async fn bind(listen: &str) -> crate::Result<(tokio::net::TcpListener, u16)>
     Ok((listener, port))
 }
 
-/// One router for both protocols: gRPC paths to `grpc`, the rest to `http`, and the original's
-/// 404 body for anything else.
+/// One router for both protocols: gRPC paths to `grpc` (its statuses worded as grpc-go words
+/// them where clients read the words, see [`crate::grpc_go`]), the rest to `http`, and the
+/// original's 404 body for anything else.
 pub fn one_port_app(grpc: tonic::service::Routes, http: Router) -> Router {
     grpc.into_axum_router()
+        .layer(axum::middleware::map_response(
+            |response: Response| async move { crate::grpc_go::oversize_as_grpc_go(response) },
+        ))
         .merge(http)
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
 }

@@ -88,7 +88,7 @@ async fn concurrent_pairs_pull_back_in_order_with_prewrite_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refusals_reach_the_client_as_unknown_with_the_message() {
+async fn refusals_reach_the_client_with_the_originals_codes_and_words() {
     let dir = tempfile::tempdir().unwrap();
     let backend = backend("file", &dir.path().join("registry")).await;
     let pump = start_pump(dir.path(), &backend, &["-max-message-size", "4096"]);
@@ -128,8 +128,19 @@ async fn refusals_reach_the_client_as_unknown_with_the_message() {
         prewrite_value: Some(vec![7; 8192]),
         ..Default::default()
     };
+    // As grpc-go (the original pump) answers it: TiDB reads "ResourceExhausted" as "do not
+    // retry" and "message larger than max" as "binlog data is too large".
     let status = write(&mut client, cluster_id, &huge).await.unwrap_err();
-    assert!(status.message().contains("too large"), "{status:?}");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    let message = status.message();
+    let sizes = message
+        .strip_prefix("grpc: received message larger than max (")
+        .and_then(|rest| rest.strip_suffix(" vs. 4096)"))
+        .unwrap_or_else(|| panic!("not grpc-go's words: {status:?}"));
+    assert!(
+        sizes.parse::<u64>().is_ok_and(|size| size > 8192),
+        "{status:?}"
+    );
 
     let unmatched = Binlog {
         tp: BinlogType::Prewrite as i32,

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod drainer;
 pub mod etcd;
 pub mod http;
+pub mod kafka;
 pub mod mariadb;
 pub mod poll;
 pub mod ports;

@@ -6,6 +6,10 @@
 //! - [`process`]: a node process a test started: readiness, HTTP, gRPC, signals, always killed.
 //! - [`pump`], [`drainer`]: start the real `pump` and `drainer` with test settings.
 //! - [`etcd`]: a real etcd (Debian `etcd-server`) on free ports in a temp dir.
+//! - [`mariadb`]: a real MariaDB (Debian `mariadb-server`) on a free port in a temp dir, root
+//!   over TCP with a known password, queried with the `mariadb` client.
+//! - [`kafka`]: a real one-node KRaft Kafka broker on free ports in a temp dir, from the jars
+//!   `scripts/testbed.sh build` puts in the test bed cache; Kafka's own tools on its classpath.
 //! - [`cluster`]: a test cluster's registry and TSO, TiDB-style writes, pulls, `promtool`.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
 //! - [`poll`]: waiting for a condition with a deadline.
@@ -15,6 +19,8 @@ pub mod cluster;
 pub mod drainer;
 pub mod etcd;
 pub mod http;
+pub mod kafka;
+pub mod mariadb;
 pub mod poll;
 pub mod ports;
 pub mod process;

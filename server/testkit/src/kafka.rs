@@ -1,0 +1,253 @@
+//! A real Apache Kafka broker for tests: one KRaft node (broker and controller) run from the
+//! jars `scripts/testbed.sh build` fetched from Maven Central into the test bed cache, on free
+//! loopback ports with its logs and data in a temp dir, killed when dropped.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ports::free_port;
+
+/// The Kafka version the test bed fetches; keep in step with `KAFKA_VERSION` in
+/// `scripts/testbed.sh`.
+pub const KAFKA_VERSION: &str = "4.1.1";
+
+/// How long the broker may take to start.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// Attempts with fresh ports: another process may take a port between probing and binding.
+const START_ATTEMPTS: usize = 3;
+/// Any fixed cluster ID does: every broker has its own temp dir.
+const CLUSTER_ID: &str = "dGlkYi1iaW5sb2ctcnMtdA";
+/// What KafkaRaftServer logs when it is up.
+const STARTED: &str = "Kafka Server started";
+
+/// The test bed cache: `$BINLOG_TESTBED_CACHE`, else `$HOME/.cache/tidb-binlog-rs`.
+pub fn testbed_cache() -> PathBuf {
+    match std::env::var_os("BINLOG_TESTBED_CACHE") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => {
+            let home = std::env::var_os("HOME").expect("HOME or BINLOG_TESTBED_CACHE must be set");
+            Path::new(&home).join(".cache/tidb-binlog-rs")
+        }
+    }
+}
+
+/// The directory with Kafka's jars; panics with how to get them when they are missing.
+pub fn kafka_libs() -> PathBuf {
+    let dir = testbed_cache().join(format!("kafka-{KAFKA_VERSION}"));
+    assert!(
+        dir.join("complete").is_file(),
+        "Kafka {KAFKA_VERSION} is not in the test bed cache ({}): run scripts/testbed.sh build \
+         (needs Maven: apt-get install maven default-jre-headless)",
+        dir.display()
+    );
+    dir.join("libs")
+}
+
+/// A running Kafka broker; killed (and its data deleted) on drop.
+pub struct Kafka {
+    child: Child,
+    port: u16,
+    libs: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Kafka {
+    /// Writes a one-node KRaft configuration, formats the storage, starts `kafka.Kafka` and
+    /// waits until the broker listens and reports it has started. Panics (never skips) when
+    /// the jars or Java are missing or the broker does not come up.
+    pub fn start() -> Kafka {
+        let libs = kafka_libs();
+        let mut last_failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(&libs) {
+                Ok(kafka) => return kafka,
+                Err(failure) => last_failure = failure,
+            }
+        }
+        panic!("Kafka did not start: {last_failure}");
+    }
+
+    /// The bootstrap server, `127.0.0.1:<port>`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The broker's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("kafka.log")).unwrap_or_default()
+    }
+
+    /// `java` running `class` (e.g. `org.apache.kafka.tools.TopicCommand`) on Kafka's
+    /// classpath with a small heap, its log4j output in the temp dir; add the tool's arguments.
+    pub fn tool(&self, class: &str) -> Command {
+        java(
+            &self.libs,
+            &self.dir.path().join("tools-log4j2.properties"),
+            "256m",
+            class,
+        )
+    }
+
+    /// Runs `command` (from [`Kafka::tool`]) with `input` on its standard input; panics with its
+    /// output when it fails.
+    pub fn run(&self, mut command: Command, input: &str) -> Output {
+        use std::io::Write;
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run java ({e}); apt-get install default-jre-headless")
+            });
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write the tool's input");
+        let output = child.wait_with_output().expect("wait for the tool");
+        assert!(
+            output.status.success(),
+            "{:?} failed with {}:\n{}\n{}",
+            command.get_args().collect::<Vec<_>>(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn try_start(libs: &Path) -> Result<Kafka, String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path();
+        let (port, controller_port) = (free_port(), free_port());
+        let config = path.join("server.properties");
+        std::fs::write(&config, server_properties(path, port, controller_port))
+            .expect("write server.properties");
+        let broker_log4j = path.join("log4j2.properties");
+        std::fs::write(&broker_log4j, log4j2(&path.join("kafka.log"), "INFO"))
+            .expect("write log4j2.properties");
+        let tools_log4j = path.join("tools-log4j2.properties");
+        std::fs::write(&tools_log4j, log4j2(&path.join("tools.log"), "INFO"))
+            .expect("write tools-log4j2.properties");
+
+        // What `kafka-storage.sh format -t <id> -c server.properties` runs.
+        let format = java(libs, &tools_log4j, "256m", "kafka.tools.StorageTool")
+            .args(["format", "--ignore-formatted", "-t", CLUSTER_ID, "-c"])
+            .arg(&config)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run java ({e}); apt-get install default-jre-headless")
+            });
+        if !format.status.success() {
+            return Err(format!(
+                "formatting the storage failed with {}:\n{}\n{}",
+                format.status,
+                String::from_utf8_lossy(&format.stdout),
+                String::from_utf8_lossy(&format.stderr)
+            ));
+        }
+
+        let child = java(libs, &broker_log4j, "512m", "kafka.Kafka")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(path.join("kafka.stderr")).expect("kafka stderr file"))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run java ({e}); apt-get install default-jre-headless")
+            });
+        let mut kafka = Kafka {
+            child,
+            port,
+            libs: libs.to_path_buf(),
+            dir,
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = kafka.child.try_wait() {
+                return Err(format!("kafka exited with {status}: {}", kafka.failure()));
+            }
+            if kafka.log().contains(STARTED) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(kafka);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "not started after {START_TIMEOUT:?}: {}",
+                    kafka.failure()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The broker's log and standard error, for a failure message.
+    fn failure(&self) -> String {
+        let stderr =
+            std::fs::read_to_string(self.dir.path().join("kafka.stderr")).unwrap_or_default();
+        format!("log:\n{}\nstderr:\n{stderr}", self.log())
+    }
+}
+
+impl Drop for Kafka {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `java -Xmx<heap> -cp '<libs>/*' <class>` logging through `log4j2`.
+fn java(libs: &Path, log4j2: &Path, heap: &str, class: &str) -> Command {
+    let mut command = Command::new("java");
+    command
+        .arg(format!("-Xmx{heap}"))
+        .arg("-XX:+UseSerialGC")
+        .arg("-Djava.awt.headless=true")
+        .arg(format!("-Dlog4j2.configurationFile={}", log4j2.display()))
+        .arg("-cp")
+        .arg(format!("{}/*", libs.display()))
+        .arg(class);
+    command
+}
+
+/// A one-node KRaft cluster (broker and controller) on loopback, data in `dir`.
+fn server_properties(dir: &Path, port: u16, controller_port: u16) -> String {
+    format!(
+        "process.roles=broker,controller\n\
+         node.id=1\n\
+         controller.quorum.voters=1@127.0.0.1:{controller_port}\n\
+         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}\n\
+         advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+         controller.listener.names=CONTROLLER\n\
+         inter.broker.listener.name=PLAINTEXT\n\
+         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+         log.dirs={}\n\
+         num.partitions=1\n\
+         offsets.topic.replication.factor=1\n\
+         offsets.topic.num.partitions=1\n\
+         transaction.state.log.replication.factor=1\n\
+         transaction.state.log.min.isr=1\n\
+         share.coordinator.state.topic.replication.factor=1\n\
+         share.coordinator.state.topic.min.isr=1\n\
+         group.initial.rebalance.delay.ms=0\n",
+        dir.join("data").display()
+    )
+}
+
+/// A log4j2 configuration writing everything at `level` and above to `file`.
+fn log4j2(file: &Path, level: &str) -> String {
+    format!(
+        "status = warn\n\
+         appender.file.type = File\n\
+         appender.file.name = file\n\
+         appender.file.fileName = {}\n\
+         appender.file.layout.type = PatternLayout\n\
+         appender.file.layout.pattern = [%d] %p %m (%c)%n\n\
+         rootLogger.level = {level}\n\
+         rootLogger.appenderRef.file.ref = file\n",
+        file.display()
+    )
+}

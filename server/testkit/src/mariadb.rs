@@ -1,0 +1,228 @@
+//! A real MariaDB server for tests: Debian `mariadb-server` (`mariadb-install-db`, `mariadbd`)
+//! with a fresh data directory in a temp dir, on a free loopback port, killed (and its data
+//! deleted) when dropped.
+//!
+//! Users: `root@localhost` over the socket (unix_socket authentication, as Debian sets it up)
+//! and `root@127.0.0.1` over TCP with the password [`ROOT_PASSWORD`], created at start by an
+//! `--init-file`, so later tests can create users and grant privileges.
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ports::free_port;
+
+/// The password of `root@127.0.0.1`.
+pub const ROOT_PASSWORD: &str = "binlog";
+
+/// How long the server may take to answer on its port.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Attempts with fresh ports: another process may take a port between probing and binding.
+const START_ATTEMPTS: usize = 3;
+/// What to install when the binaries are missing.
+const INSTALL_HINT: &str = "the MariaDB tests need Debian's MariaDB server and client: \
+                            apt-get install mariadb-server mariadb-client";
+
+/// A running MariaDB server; killed (and its data deleted) on drop.
+pub struct MariaDb {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl MariaDb {
+    /// Creates a data directory with `mariadb-install-db`, starts `mariadbd` on a free loopback
+    /// port and waits until it greets a client. Panics (never skips) when MariaDB is not
+    /// installed or does not come up.
+    pub fn start() -> MariaDb {
+        let dir = tempfile::tempdir().expect("tempdir");
+        install_db(dir.path());
+        let init = dir.path().join("init.sql");
+        std::fs::write(
+            &init,
+            format!(
+                "CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}';\n\
+                 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
+            ),
+        )
+        .expect("write init.sql");
+        let mut dir = Some(dir);
+        let mut last_failure = String::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(dir.take().expect("data dir")) {
+                Ok(server) => return server,
+                Err((failure, back)) => {
+                    last_failure = failure;
+                    dir = Some(back);
+                }
+            }
+        }
+        panic!("mariadbd did not start: {last_failure}");
+    }
+
+    /// The TCP port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The server's Unix socket (root logs in there without a password).
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("mysqld.sock")
+    }
+
+    /// The server's error log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+
+    /// A `mariadb` command-line client logged in as `root@127.0.0.1` over TCP, in batch mode
+    /// without column names; add `-e <sql>` and run it.
+    pub fn client(&self) -> Command {
+        let mut command = Command::new("mariadb");
+        command
+            .arg("--no-defaults")
+            .arg("--protocol=TCP")
+            .arg("--host=127.0.0.1")
+            .arg(format!("--port={}", self.port))
+            .arg("--user=root")
+            .arg(format!("--password={ROOT_PASSWORD}"))
+            .args(["--batch", "--skip-column-names"])
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `sql` with [`MariaDb::client`] and returns its standard output; panics with the
+    /// client's error when it fails.
+    pub fn query(&self, sql: &str) -> String {
+        let output = self
+            .client()
+            .arg("-e")
+            .arg(sql)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run the mariadb client ({e}); {INSTALL_HINT}"));
+        assert!(
+            output.status.success(),
+            "mariadb -e {sql:?} failed with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 from mariadb")
+    }
+
+    fn try_start(dir: tempfile::TempDir) -> Result<MariaDb, (String, tempfile::TempDir)> {
+        let port = free_port();
+        let path = dir.path();
+        let _ = std::fs::remove_file(path.join("error.log"));
+        let child = Command::new(server_binary())
+            .arg("--no-defaults")
+            .arg("--user=root")
+            .arg(format!("--datadir={}", path.join("data").display()))
+            .arg(format!("--socket={}", path.join("mysqld.sock").display()))
+            .arg(format!("--pid-file={}", path.join("mysqld.pid").display()))
+            .arg(format!("--log-error={}", path.join("error.log").display()))
+            .arg(format!("--init-file={}", path.join("init.sql").display()))
+            .arg(format!("--tmpdir={}", path.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg("--skip-name-resolve")
+            .arg("--innodb-buffer-pool-size=32M")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run mariadbd ({e}); {INSTALL_HINT}"));
+        let mut server = MariaDb { child, port, dir };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let failure = format!("mariadbd exited with {status}: {}", server.log());
+                return Err((failure, server.into_dir()));
+            }
+            if greets(port) {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                let failure = format!("no greeting after {START_TIMEOUT:?}: {}", server.log());
+                return Err((failure, server.into_dir()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server and hands back its directory, for another attempt.
+    fn into_dir(mut self) -> tempfile::TempDir {
+        self.kill();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `mariadbd` (MariaDB ≥ 10.5) or `mysqld`, on `PATH` or in `/usr/sbin`, which a non-root
+/// `PATH` lacks.
+fn server_binary() -> PathBuf {
+    for name in ["mariadbd", "mysqld"] {
+        let candidates = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .unwrap_or_default();
+        for dir in candidates
+            .iter()
+            .map(PathBuf::as_path)
+            .chain([Path::new("/usr/sbin")])
+        {
+            let binary = dir.join(name);
+            if binary.is_file() {
+                return binary;
+            }
+        }
+    }
+    panic!("neither mariadbd nor mysqld found; {INSTALL_HINT}");
+}
+
+/// Runs `mariadb-install-db` for a data directory `<dir>/data` owned by root.
+fn install_db(dir: &Path) {
+    let output = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg("--user=root")
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .arg("--skip-test-db")
+        .arg("--auth-root-authentication-method=socket")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run mariadb-install-db ({e}); {INSTALL_HINT}"));
+    assert!(
+        output.status.success(),
+        "mariadb-install-db failed with {}:\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Whether the server sends its handshake packet (protocol version 10) on connect.
+fn greets(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    // 3 bytes payload length, 1 byte sequence number, then the protocol version.
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && head[4] == 10
+}

@@ -11,11 +11,13 @@
 //! - [`kafka`]: a real one-node KRaft Kafka broker on free ports in a temp dir, from the jars
 //!   `scripts/testbed.sh build` puts in the test bed cache; Kafka's own tools on its classpath.
 //! - [`cluster`]: a test cluster's registry and TSO, TiDB-style writes, pulls, `promtool`.
+//! - [`config`]: a node's configuration loaded from lists in a unit test.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
 //! - [`poll`]: waiting for a condition with a deadline.
 
 pub mod binary;
 pub mod cluster;
+pub mod config;
 pub mod drainer;
 pub mod etcd;
 pub mod http;

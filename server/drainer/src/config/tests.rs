@@ -6,21 +6,10 @@ use std::time::Duration;
 use binlog_node::config::ConfigError;
 
 use super::*;
+use binlog_testkit::config::load_config;
 
 fn load(args: &[&str], env: &[(&str, &str)]) -> Result<DrainerConfig, ConfigError> {
-    let args = std::iter::once("drainer")
-        .chain(args.iter().copied())
-        .map(String::from)
-        .collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-    DrainerConfig::load(args, move |key| {
-        env.iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| value.clone())
-    })
+    load_config(args, env)
 }
 
 fn invalid(args: &[&str]) -> String {

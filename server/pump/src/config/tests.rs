@@ -10,21 +10,10 @@ use clap::CommandFactory;
 use super::flags::PumpFlags;
 use super::gc::DAY_SECS;
 use super::*;
+use binlog_testkit::config::load_config;
 
 fn load(args: &[&str], env: &[(&str, &str)]) -> Result<PumpConfig, ConfigError> {
-    let args = std::iter::once("pump")
-        .chain(args.iter().copied())
-        .map(String::from)
-        .collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-    PumpConfig::load(args, move |key| {
-        env.iter()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| value.clone())
-    })
+    load_config(args, env)
 }
 
 fn write_config(dir: &tempfile::TempDir, text: &str) -> String {

@@ -90,13 +90,17 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Replaces `path` atomically with `bytes`, through `<path>.tmp` (see [`replace_file_with`]).
-pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path` atomically with the concatenation of `parts`, through `<path>.tmp` (see
+/// [`replace_file_with`]). Parts are written one after the other, so a header and a large body
+/// need not be copied into one buffer first.
+pub fn replace_file(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     replace_file_with(path, Path::new(&temporary), |temporary| {
         let mut file = File::create(temporary)?;
-        file.write_all(bytes)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
         Ok(file)
     })
 }
@@ -142,12 +146,12 @@ mod tests {
     fn replace_file_leaves_only_the_new_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
-        replace_file(&path, b"old").unwrap();
-        replace_file(&path, b"new").unwrap();
+        replace_file(&path, &[b"old"]).unwrap();
+        replace_file(&path, &[b"ne", b"w"]).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
-        let error = replace_file(&dir.path().join("missing/state"), b"x").unwrap_err();
+        let error = replace_file(&dir.path().join("missing/state"), &[b"x"]).unwrap_err();
         assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
     }
 

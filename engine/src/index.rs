@@ -243,8 +243,7 @@ pub fn write_idx_file(log_dir: &Path, id: u64, entries: &[IndexEntry]) -> Result
     header[24..32].copy_from_slice(&(entries.len() as u64).to_le_bytes());
     let header_crc = crc32fast::hash(&header[0..36]);
     header[36..40].copy_from_slice(&header_crc.to_le_bytes());
-    replace_file(&path, &[&header[..], body].concat())
-        .context(|| format!("write index file {}", path.display()))
+    replace_file(&path, &[&header, body]).context(|| format!("write index file {}", path.display()))
 }
 
 /// Whether the `.idx` of segment `id` exists with the size `expected_count` entries need: a

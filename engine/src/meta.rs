@@ -53,7 +53,7 @@ pub fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
     bytes.extend_from_slice(&crc.to_le_bytes());
 
     let path = meta_path(dir);
-    replace_file(&path, &bytes).context(|| format!("write meta file {}", path.display()))
+    replace_file(&path, &[&bytes]).context(|| format!("write meta file {}", path.display()))
 }
 
 /// Reads `<dir>/meta`; `Ok(None)` when it does not exist.

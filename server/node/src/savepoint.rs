@@ -87,7 +87,7 @@ pub fn write_annotated(data_dir: &Path, savepoint: &Savepoint, notes: &[String])
     }
     std::fs::create_dir_all(data_dir)
         .map_err(|error| Error::io("cannot create data directory", data_dir, error))?;
-    binlog_engine::data_dir::replace_file(&path(data_dir), text.as_bytes())
+    binlog_engine::data_dir::replace_file(&path(data_dir), &[text.as_bytes()])
         .map_err(|error| Error::io("cannot write savepoint", path(data_dir), error))
 }
 

@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prost::Message;
 use tokio::sync::{mpsc, watch};
 use tonic::codec::CompressionEncoding;
 use tonic::transport::Endpoint;
@@ -20,7 +19,7 @@ use crate::budget::{ByteBudget, PULL_BUDGET_BYTES};
 use crate::pulled::PulledBinlog;
 use crate::Drainer;
 use binlog_node::proto::pump_client::PumpClient;
-use binlog_node::proto::{Binlog, Entity, Pos, PullBinlogReq};
+use binlog_node::proto::{BinlogHead, Entity, Pos, PullBinlogReq};
 use binlog_node::tso::physical_ms;
 
 /// First wait before reopening a stream.
@@ -193,14 +192,15 @@ async fn stream_once(
 }
 
 /// The commit TS of a pulled entity: its `meta`'s, or, from a pump that does not fill it in,
-/// the decoded payload's. `None` when the payload does not decode: fatal, as in the original,
+/// the payload's head (only the head is decoded: the TS is all the merge needs). `None` when the
+/// payload does not decode: fatal, as in the original,
 /// since skipping it would lose a binlog and the pump would send the same bytes again.
 fn commit_ts(drainer: &Drainer, pump: &str, after: u64, entity: &Entity) -> Option<u64> {
     if let Some(meta) = entity.meta.as_ref().filter(|meta| meta.commit_ts > 0) {
         return Some(meta.commit_ts as u64);
     }
-    match Binlog::decode(&entity.payload[..]) {
-        Ok(binlog) => Some(binlog.commit_ts.max(0) as u64),
+    match BinlogHead::decode(&entity.payload[..]) {
+        Ok(head) => Some(head.commit_ts.max(0) as u64),
         Err(error) => {
             drainer.metrics.unmarshal_errors.inc();
             tracing::error!(%pump, after, %error, "a pulled binlog does not decode: stopping the drainer");

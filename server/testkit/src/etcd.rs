@@ -5,14 +5,13 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::ports::free_port;
+use crate::server::{start_with_retries, wait_ready};
 
 /// How long etcd may take to answer its health check.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
-/// Attempts with fresh ports: another process may take a port between probing and binding.
-const START_ATTEMPTS: usize = 3;
 
 /// A running etcd; killed (and its data deleted) on drop.
 pub struct EtcdServer {
@@ -25,14 +24,7 @@ impl EtcdServer {
     /// Starts etcd and waits until it reports healthy. Panics (never skips) when etcd is not
     /// installed or does not come up.
     pub fn start() -> EtcdServer {
-        let mut last_failure = String::new();
-        for _ in 0..START_ATTEMPTS {
-            match Self::try_start() {
-                Ok(server) => return server,
-                Err(failure) => last_failure = failure,
-            }
-        }
-        panic!("etcd did not start: {last_failure}");
+        start_with_retries("etcd", Self::try_start)
     }
 
     /// The client URL, `http://127.0.0.1:<port>`.
@@ -67,21 +59,9 @@ impl EtcdServer {
                 )
             });
         let mut server = EtcdServer { child, url, data };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!("etcd exited with {status}: {}", server.log()));
-            }
-            if healthy(client_port) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "etcd not healthy after {START_TIMEOUT:?}: {}",
-                    server.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match wait_ready(&mut server.child, START_TIMEOUT, || healthy(client_port)) {
+            Ok(()) => Ok(server),
+            Err(failure) => Err(format!("{failure}: {}", server.log())),
         }
     }
 

@@ -5,9 +5,10 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::ports::free_port;
+use crate::server::{start_with_retries, wait_ready};
 
 /// The Kafka version the test bed fetches; keep in step with `KAFKA_VERSION` in
 /// `scripts/testbed.sh`.
@@ -15,8 +16,6 @@ pub const KAFKA_VERSION: &str = "4.1.1";
 
 /// How long the broker may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
-/// Attempts with fresh ports: another process may take a port between probing and binding.
-const START_ATTEMPTS: usize = 3;
 /// Any fixed cluster ID does: every broker has its own temp dir.
 const CLUSTER_ID: &str = "dGlkYi1iaW5sb2ctcnMtdA";
 /// What KafkaRaftServer logs when it is up.
@@ -59,14 +58,7 @@ impl Kafka {
     /// the jars or Java are missing or the broker does not come up.
     pub fn start() -> Kafka {
         let libs = kafka_libs();
-        let mut last_failure = String::new();
-        for _ in 0..START_ATTEMPTS {
-            match Self::try_start(&libs) {
-                Ok(kafka) => return kafka,
-                Err(failure) => last_failure = failure,
-            }
-        }
-        panic!("Kafka did not start: {last_failure}");
+        start_with_retries("Kafka", || Self::try_start(&libs))
     }
 
     /// The bootstrap server, `127.0.0.1:<port>`.
@@ -127,9 +119,9 @@ impl Kafka {
         let config = path.join("server.properties");
         std::fs::write(&config, server_properties(path, port, controller_port))
             .expect("write server.properties");
+        let log = path.join("kafka.log");
         let broker_log4j = path.join("log4j2.properties");
-        std::fs::write(&broker_log4j, log4j2(&path.join("kafka.log"), "INFO"))
-            .expect("write log4j2.properties");
+        std::fs::write(&broker_log4j, log4j2(&log, "INFO")).expect("write log4j2.properties");
         let tools_log4j = path.join("tools-log4j2.properties");
         std::fs::write(&tools_log4j, log4j2(&path.join("tools.log"), "INFO"))
             .expect("write tools-log4j2.properties");
@@ -166,21 +158,13 @@ impl Kafka {
             libs: libs.to_path_buf(),
             dir,
         };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = kafka.child.try_wait() {
-                return Err(format!("kafka exited with {status}: {}", kafka.failure()));
-            }
-            if kafka.log().contains(STARTED) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(kafka);
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "not started after {START_TIMEOUT:?}: {}",
-                    kafka.failure()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let started = || {
+            std::fs::read_to_string(&log).is_ok_and(|log| log.contains(STARTED))
+                && TcpStream::connect(("127.0.0.1", port)).is_ok()
+        };
+        match wait_ready(&mut kafka.child, START_TIMEOUT, started) {
+            Ok(()) => Ok(kafka),
+            Err(failure) => Err(format!("{failure}: {}", kafka.failure())),
         }
     }
 

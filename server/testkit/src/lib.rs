@@ -10,6 +10,7 @@
 //!   over TCP with a known password, queried with the `mariadb` client.
 //! - [`kafka`]: a real one-node KRaft Kafka broker on free ports in a temp dir, from the jars
 //!   `scripts/testbed.sh build` puts in the test bed cache; Kafka's own tools on its classpath.
+//! - `server`: starting a third-party server: retries with fresh ports, readiness waits.
 //! - [`cluster`]: a test cluster's registry and TSO, TiDB-style writes, pulls, `promtool`.
 //! - [`config`]: a node's configuration loaded from lists in a unit test.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
@@ -27,6 +28,7 @@ pub mod poll;
 pub mod ports;
 pub mod process;
 pub mod pump;
+mod server;
 
 pub use binary::binary;
 pub use ports::{free_addr, free_port};

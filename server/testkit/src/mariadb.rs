@@ -10,17 +10,16 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::ports::free_port;
+use crate::server::{start_with_retries, wait_ready};
 
 /// The password of `root@127.0.0.1`.
 pub const ROOT_PASSWORD: &str = "binlog";
 
 /// How long the server may take to answer on its port.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
-/// Attempts with fresh ports: another process may take a port between probing and binding.
-const START_ATTEMPTS: usize = 3;
 /// What to install when the binaries are missing.
 const INSTALL_HINT: &str = "the MariaDB tests need Debian's MariaDB server and client: \
                             apt-get install mariadb-server mariadb-client";
@@ -48,18 +47,14 @@ impl MariaDb {
             ),
         )
         .expect("write init.sql");
+        // Each attempt gets the installed data dir; a failed one hands it back.
         let mut dir = Some(dir);
-        let mut last_failure = String::new();
-        for _ in 0..START_ATTEMPTS {
-            match Self::try_start(dir.take().expect("data dir")) {
-                Ok(server) => return server,
-                Err((failure, back)) => {
-                    last_failure = failure;
-                    dir = Some(back);
-                }
-            }
-        }
-        panic!("mariadbd did not start: {last_failure}");
+        start_with_retries("mariadbd", || {
+            Self::try_start(dir.take().expect("data dir")).map_err(|(failure, back)| {
+                dir = Some(back);
+                failure
+            })
+        })
     }
 
     /// The TCP port on 127.0.0.1.
@@ -139,20 +134,12 @@ impl MariaDb {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run mariadbd ({e}); {INSTALL_HINT}"));
         let mut server = MariaDb { child, port, dir };
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                let failure = format!("mariadbd exited with {status}: {}", server.log());
-                return Err((failure, server.into_dir()));
+        match wait_ready(&mut server.child, START_TIMEOUT, || greets(port)) {
+            Ok(()) => Ok(server),
+            Err(failure) => {
+                let failure = format!("{failure}: {}", server.log());
+                Err((failure, server.into_dir()))
             }
-            if greets(port) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                let failure = format!("no greeting after {START_TIMEOUT:?}: {}", server.log());
-                return Err((failure, server.into_dir()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -114,7 +114,6 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
                 translator: Translator::new(ignored),
                 sink,
                 store: Box::new(store),
-                saved_ts: start_ts,
             };
             let result =
                 syncer::run(drainer.clone(), Merger::new(start_ts), commands, syncer).await;

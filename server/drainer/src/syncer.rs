@@ -34,10 +34,9 @@ pub struct Syncer {
     pub translator: Translator,
     /// The downstream.
     pub sink: Box<dyn Sink>,
-    /// Where the checkpoint is saved.
+    /// Where the checkpoint is saved; what it holds is the drainer's
+    /// [`Drainer::checkpoint_ts`], where the merge starts.
     pub store: Box<dyn CheckpointStore>,
-    /// The checkpoint in the store (where the merge starts).
-    pub saved_ts: u64,
 }
 
 /// Runs the merge into the sink until a shutdown starts or a stage fails; then saves the final
@@ -53,7 +52,7 @@ pub async fn run(
     let mut ticker = tokio::time::interval(SAVE_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let budget = ByteBudget::new(SINK_BUDGET_BYTES);
-    let mut progress = Progress::new(syncer.saved_ts);
+    let mut progress = Progress::new(drainer.checkpoint_ts());
     // A merged binlog waiting for the budget: the merge is not asked for more meanwhile.
     let mut waiting: Option<PulledBinlog> = None;
     let outcome = loop {
@@ -106,7 +105,7 @@ pub async fn run(
         }
     };
     tracing::info!(
-        commit_ts = syncer.saved_ts,
+        commit_ts = drainer.checkpoint_ts(),
         consistent,
         "final checkpoint saved"
     );
@@ -122,7 +121,7 @@ impl Syncer {
         progress: &mut Progress,
         consistent: bool,
     ) -> Result<()> {
-        let idle = progress.pending() == 0 && progress.checkpoint() == self.saved_ts;
+        let idle = progress.pending() == 0 && progress.checkpoint() == drainer.checkpoint_ts();
         if idle && !consistent {
             return Ok(());
         }
@@ -139,7 +138,7 @@ impl Syncer {
         consistent: bool,
     ) -> Result<()> {
         let commit_ts = progress.checkpoint();
-        if commit_ts == self.saved_ts && !consistent {
+        if commit_ts == drainer.checkpoint_ts() && !consistent {
             return Ok(());
         }
         self.store
@@ -148,7 +147,6 @@ impl Syncer {
                 consistent,
             })
             .await?;
-        self.saved_ts = commit_ts;
         drainer.checkpoint_saved(commit_ts);
         drainer.metrics.savepoint_events.inc();
         Ok(())

@@ -49,4 +49,14 @@ pub enum Error {
         /// The schema version the binlog carries.
         schema_version: i64,
     },
+    /// A `TableInfo` snapshot that does not describe a usable table.
+    #[error("table ID {table_id} at schema version {schema_version}: {reason}")]
+    TableInfo {
+        /// The table's ID.
+        table_id: i64,
+        /// The schema version the snapshot belongs to.
+        schema_version: i64,
+        /// What is wrong.
+        reason: String,
+    },
 }

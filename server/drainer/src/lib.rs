@@ -14,6 +14,8 @@
 //! - [`translate`]: merged binlogs to what a sink consumes ([`translate::Txn`]).
 //! - [`sink`]: the async [`sink::Sink`] trait and the sinks (`file` over [`binlog_file`],
 //!   `print`); they acknowledge late, and [`progress`] turns the acks into the checkpoint.
+//! - [`schema_store`]: the schema history's DDL jobs persisted under the data dir
+//!   ([`schema_store::SchemaStore`]); [`tidb_status`]: fetching them from TiDB's status port.
 //! - [`checkpoint`]: where the checkpoint is kept ([`checkpoint::CheckpointStore`]).
 //! - [`budget`]: the byte budgets bounding memory between stages. [`blocking`]: file I/O off
 //!   the async workers.
@@ -35,10 +37,12 @@ pub mod metrics;
 pub mod progress;
 pub mod pull;
 pub mod pulled;
+pub mod schema_store;
 pub mod server;
 pub mod service;
 pub mod sink;
 pub mod syncer;
+pub mod tidb_status;
 pub mod translate;
 
 pub use drainer::*;

@@ -36,6 +36,24 @@ pub enum Error {
     /// A binlog payload could not be decoded.
     #[error("{0}")]
     Decode(#[from] prost::DecodeError),
+    /// TiDB's status API could not be reached or did not answer as expected.
+    #[error("TiDB status API at {addr}: {reason}")]
+    TidbStatus {
+        /// The address(es) asked.
+        addr: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The persisted schema history could not be read or replayed.
+    #[error("schema history {}, byte {offset}: {reason}", path.display())]
+    SchemaStore {
+        /// The file.
+        path: PathBuf,
+        /// Where in it.
+        offset: u64,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// `Result` with [`Error`].

@@ -11,6 +11,8 @@
 //! - [`kafka`]: a real one-node KRaft Kafka broker on free ports in a temp dir, from the jars
 //!   `scripts/testbed.sh build` puts in the test bed cache; Kafka's own tools on its classpath.
 //! - `server`: starting a third-party server: retries with fresh ports, readiness waits.
+//! - [`tidb_status`]: a stand-in for TiDB's status port (`/ddl/history` with TiDB's paging),
+//!   since TiDB cannot be built here; [`tidb_jobs`]: DDL job JSON in TiDB's shape to serve.
 //! - [`cluster`]: a test cluster's registry and TSO, TiDB-style writes, pulls, `promtool`.
 //! - [`config`]: a node's configuration loaded from lists in a unit test.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
@@ -29,6 +31,8 @@ pub mod ports;
 pub mod process;
 pub mod pump;
 mod server;
+pub mod tidb_jobs;
+pub mod tidb_status;
 
 pub use binary::binary;
 pub use ports::{free_addr, free_port};

@@ -83,9 +83,10 @@ impl SchemaHistory {
     }
 
     /// Applies one job (jobs must come in increasing schema version; a job already applied —
-    /// same id — is ignored). A finished job whose schema version is not after the newest one
-    /// applied is an error: replaying it out of order would give wrong shapes. On an error the
-    /// history may hold part of the job: the caller stops.
+    /// same id — is ignored). A job older than the newest applied (one that finished while a
+    /// newer one was already fetched) is replayed in place when no newer job touched its tables,
+    /// and is an error otherwise: its shapes would come out wrong. On an error the history may
+    /// hold part of the job: the caller stops.
     pub fn apply(&mut self, job: &Job) -> Result<()> {
         if self.applied_jobs.contains(&job.id) {
             tracing::debug!(job_id = job.id, "DDL job already in the schema history");
@@ -101,16 +102,17 @@ impl SchemaHistory {
         };
         let version = info.schema_version;
         if version <= self.schema_version {
-            return Err(job_error(
-                job,
-                format!(
-                    "its schema version {version} is not after the history's {}",
-                    self.schema_version
-                ),
-            ));
+            // A job that finished while a newer one was already fetched (concurrent DDL): it
+            // replays in place as long as no newer job touched its tables (else an error).
+            tracing::info!(
+                job_id = job.id,
+                schema_version = version,
+                history_schema_version = self.schema_version,
+                "DDL job older than the history's newest"
+            );
         }
         self.replay(job, info, version)?;
-        self.schema_version = version;
+        self.schema_version = self.schema_version.max(version);
         self.max_job_id = self.max_job_id.max(job.id);
         self.applied_jobs.insert(job.id);
         Ok(())
@@ -182,7 +184,7 @@ impl SchemaHistory {
                 self.put_database(job, info)?;
             }
             action::DROP_SCHEMA => {
-                let dropped = self.drop_tables_of(job.schema_id, version);
+                let dropped = self.drop_tables_of(job, job.schema_id, version)?;
                 self.dropped_with_database.insert(job.schema_id, dropped);
             }
             action::RECOVER_SCHEMA => {
@@ -193,7 +195,7 @@ impl SchemaHistory {
                     .unwrap_or_default();
                 for (logical_id, table) in recovered {
                     for physical_id in &table.physical_ids {
-                        self.bind(*physical_id, Some(logical_id), version);
+                        self.bind(job, *physical_id, Some(logical_id), version)?;
                     }
                     self.live_tables.insert(logical_id, table);
                 }
@@ -209,7 +211,7 @@ impl SchemaHistory {
                 let dropped = self.live_tables.remove(&job.table_id).ok_or_else(|| {
                     job_error(job, format!("table {} is not in the history", job.table_id))
                 })?;
-                self.unbind_all(&dropped, version);
+                self.unbind_all(job, &dropped, version)?;
             }
             action::CREATE_TABLE | action::RECOVER_TABLE => {
                 let table = snapshot(job, info)?;
@@ -299,12 +301,12 @@ impl SchemaHistory {
             .iter()
             .filter(|id| !physical_ids.contains(id))
         {
-            self.bind(*gone, None, version);
+            self.bind(job, *gone, None, version)?;
         }
         for physical_id in &physical_ids {
-            self.bind(*physical_id, Some(table.id), version);
+            self.bind(job, *physical_id, Some(table.id), version)?;
         }
-        self.push_shape(shape);
+        self.push_shape(job, shape)?;
         self.live_tables.insert(
             table.id,
             LiveTable {
@@ -378,8 +380,8 @@ impl SchemaHistory {
             .ok_or_else(|| not_in_history(job.table_id))?;
         plain_shape.id = partition_id;
         plain_shape.schema_version = version;
-        self.bind(partition_id, Some(partition_id), version);
-        self.push_shape(plain_shape);
+        self.bind(job, partition_id, Some(partition_id), version)?;
+        self.push_shape(job, plain_shape)?;
         self.live_tables.insert(
             partition_id,
             LiveTable {
@@ -391,7 +393,12 @@ impl SchemaHistory {
     }
 
     /// Drops every table of database `database_id`; gives them, for a later recovery.
-    fn drop_tables_of(&mut self, database_id: i64, version: i64) -> Vec<(i64, LiveTable)> {
+    fn drop_tables_of(
+        &mut self,
+        job: &Job,
+        database_id: i64,
+        version: i64,
+    ) -> Result<Vec<(i64, LiveTable)>> {
         let ids: Vec<i64> = self
             .live_tables
             .iter()
@@ -401,44 +408,67 @@ impl SchemaHistory {
         let mut dropped = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(table) = self.live_tables.remove(&id) {
-                self.unbind_all(&table, version);
+                self.unbind_all(job, &table, version)?;
                 dropped.push((id, table));
             }
         }
-        dropped
+        Ok(dropped)
     }
 
     /// From `version` on, none of `table`'s physical IDs names anything.
-    fn unbind_all(&mut self, table: &LiveTable, version: i64) {
+    fn unbind_all(&mut self, job: &Job, table: &LiveTable, version: i64) -> Result<()> {
         for physical_id in &table.physical_ids {
-            self.bind(*physical_id, None, version);
+            self.bind(job, *physical_id, None, version)?;
         }
+        Ok(())
     }
 
-    /// From `version` on, `physical_id` names `logical_id`.
-    fn bind(&mut self, physical_id: i64, logical_id: Option<i64>, version: i64) {
+    /// From `version` on, `physical_id` names `logical_id`. A later job already changed what
+    /// it names: this job comes too late to be replayed.
+    fn bind(
+        &mut self,
+        job: &Job,
+        physical_id: i64,
+        logical_id: Option<i64>,
+        version: i64,
+    ) -> Result<()> {
         let bindings = self.bindings.entry(physical_id).or_default();
-        if bindings.last().map(|binding| binding.logical_id) != Some(logical_id) {
-            bindings.push(Binding {
-                from_version: version,
-                logical_id,
-            });
+        match bindings.last() {
+            Some(last) if last.from_version > version => Err(out_of_order(
+                job,
+                format!("table ID {physical_id}"),
+                last.from_version,
+            )),
+            Some(last) if last.logical_id == logical_id => Ok(()),
+            _ => {
+                bindings.push(Binding {
+                    from_version: version,
+                    logical_id,
+                });
+                Ok(())
+            }
         }
     }
 
     /// Adds `shape` to its table's shapes, unless it equals the current one but for its
-    /// version: then the current one stays (shared by every later lookup).
-    fn push_shape(&mut self, mut shape: TableSchema) {
+    /// version: then the current one stays (shared by every later lookup). A later job already
+    /// changed the table: this job comes too late to be replayed.
+    fn push_shape(&mut self, job: &Job, mut shape: TableSchema) -> Result<()> {
         let shapes = self.shapes.entry(shape.id).or_default();
         if let Some(current) = shapes.last() {
             let version = shape.schema_version;
+            if current.schema_version > version {
+                let table = format!("table {}", shape.id);
+                return Err(out_of_order(job, table, current.schema_version));
+            }
             shape.schema_version = current.schema_version;
             if shape == **current {
-                return;
+                return Ok(());
             }
             shape.schema_version = version;
         }
         shapes.push(Arc::new(shape));
+        Ok(())
     }
 
     /// The logical table a table job changes: `job_table_id` when it exists now (a truncate's
@@ -467,6 +497,14 @@ fn is_database_job(job_action: u8) -> bool {
             | action::DROP_SCHEMA
             | action::MODIFY_SCHEMA_CHARSET_AND_COLLATE
             | action::RECOVER_SCHEMA
+    )
+}
+
+/// The error for a job replayed after a newer one changed `what` (at `newer_version`).
+fn out_of_order(job: &Job, what: String, newer_version: i64) -> Error {
+    job_error(
+        job,
+        format!("{what} was already changed at schema version {newer_version}: too late to replay"),
     )
 }
 

@@ -400,7 +400,7 @@ fn create_tables_creates_each_and_views_are_ignored() {
 }
 
 #[test]
-fn jobs_are_ignored_when_seen_again_or_unfinished_and_refused_out_of_order() {
+fn jobs_are_ignored_when_seen_again_or_unfinished_and_refused_when_too_late() {
     let mut history = shop();
     let add = with_table(
         6,
@@ -445,9 +445,53 @@ fn jobs_are_ignored_when_seen_again_or_unfinished_and_refused_out_of_order() {
     );
     let error = history.apply(&late).unwrap_err().to_string();
     assert!(
-        error.contains("DDL job 9") && error.contains("14") && error.contains("15"),
+        error.contains("DDL job 9")
+            && error.contains("14")
+            && error.contains("15")
+            && error.contains("too late"),
         "{error}"
     );
+}
+
+#[test]
+fn an_older_job_on_tables_no_newer_job_touched_replays_in_place() {
+    // Concurrent DDL: job 9 (version 14) finished after job 8 (version 15) was fetched.
+    let mut history = shop();
+    history
+        .apply(&with_table(
+            6,
+            action::CREATE_TABLE,
+            1000,
+            1002,
+            13,
+            table(1002, "u", 0, &[]),
+        ))
+        .unwrap();
+    history
+        .apply(&with_table(
+            8,
+            action::ADD_COLUMN,
+            1000,
+            1001,
+            15,
+            table(1001, "t", 2, &[]),
+        ))
+        .unwrap();
+    history
+        .apply(&with_table(
+            9,
+            action::ADD_COLUMN,
+            1000,
+            1002,
+            14,
+            table(1002, "u", 1, &[]),
+        ))
+        .unwrap();
+    assert_eq!((history.schema_version(), history.max_job_id()), (15, 9));
+    assert_eq!(columns_of(&history, 1002, 13), ["id"]);
+    assert_eq!(columns_of(&history, 1002, 14), ["id", "c2"]);
+    assert_eq!(columns_of(&history, 1001, 14), ["id", "c2"]);
+    assert_eq!(columns_of(&history, 1001, 15), ["id", "c2", "c3"]);
 }
 
 #[test]

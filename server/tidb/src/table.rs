@@ -154,7 +154,8 @@ pub struct Column {
     /// `ENUM`/`SET` elements.
     pub elems: Vec<String>,
     /// The origin default (what rows written before the column existed hold), as TiDB's JSON
-    /// has it: `None` for no default, a JSON string for most types (timestamps in UTC).
+    /// has it: `None` for no default, a JSON string for most types (timestamps in UTC), and for
+    /// `BIT` the unsigned number its bytes spell (TiDB's `origin_default_bit`).
     pub origin_default: Option<serde_json::Value>,
     /// Whether the column is generated (its value is never written downstream).
     pub generated: bool,

@@ -7,13 +7,24 @@
 //! - [`table`]: one table at one schema version ([`TableSchema`], [`Column`]), MySQL type codes
 //!   and column flags.
 //! - [`error`]: the crate's one error type ([`Error`]), with the context to act on.
+//! - [`row`]: a binlog's inserted, updated and deleted rows as one [`Value`] per column
+//!   ([`decode_insert`], [`decode_update`], [`decode_delete`]).
+//! - [`codec`]: TiDB's datum codec (flags, memcomparable and compact forms) the rows are made
+//!   of; [`decimal`], [`time`] and [`json`]: the binary decimals, packed times and binary JSON
+//!   inside them, read into exact text.
 
 #![warn(missing_docs)]
 
+pub mod codec;
+pub mod decimal;
 pub mod error;
+pub mod json;
+pub mod row;
 pub mod table;
+pub mod time;
 pub mod value;
 
 pub use error::{Error, Result};
+pub use row::{decode_delete, decode_insert, decode_update};
 pub use table::{Column, TableSchema, UniqueKey};
 pub use value::Value;

@@ -225,6 +225,8 @@ const JSON_TIMESTAMP: u8 = 0x10;
 const JSON_DURATION: u8 = 0x11;
 
 /// `appendBinaryJSON`: appends the value's bytes, returns its type code.
+// Format (containers): { count u32 | size u32 | key entries { offset u32 | length u16 }*
+//   (objects) | value entries { type u8 | literal byte or offset u32 }* | keys | values }
 fn append_binary_json(buf: &mut Vec<u8>, value: &TidbJson) -> u8 {
     match value {
         TidbJson::Null => {
@@ -513,6 +515,7 @@ fn encode_float(buf: &mut Vec<u8>, value: f64) {
 
 /// `EncodeBytes`: 8-byte groups padded with zeros, each followed by `0xFF - padding`; an exact
 /// multiple of 8 gets a whole padding group at the end.
+// Format: { 8 bytes | 0xFF - pad }*, the last group padded with `pad` zeros
 fn encode_bytes(buf: &mut Vec<u8>, data: &[u8]) {
     let mut index = 0;
     loop {
@@ -592,6 +595,8 @@ const DIG2BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
 /// fraction's from the point rightwards (the rightmost partial word likewise), big-endian, every
 /// byte XORed with the sign mask (all ones when negative; zero for a zero that has no fraction
 /// digits: `digitsIntFrom+fracSizeFrom == 0`), then the first byte's top bit flipped.
+// Format: { leading integer group | integer words (4 B)* | fraction words (4 B)* |
+//           trailing fraction group }, big-endian, XOR mask, first bit flipped
 fn write_bin(
     buf: &mut Vec<u8>,
     negative: bool,
@@ -644,6 +649,7 @@ fn write_bin(
 
 /// `tablecodec.EncodeOldRow`: each column ID as an int datum and its value flattened, all
 /// through `codec.EncodeValue`; a row of no columns is one `NilFlag` byte.
+// Format: { (column ID varint datum, flattened value datum)* } or { NilFlag }
 pub fn encode_old_row(columns: &[(i64, TidbDatum)]) -> Vec<u8> {
     let mut buf = Vec::new();
     if columns.is_empty() {
@@ -704,6 +710,7 @@ impl Handle {
 /// `EncodeOldRow` of the columns `AddRecord` wrote (callers leave out what `CanSkip` skips:
 /// the `pk_is_handle` column, whole common-handle columns, NULLs without any default, virtual
 /// generated columns).
+// Format: { EncodeValue(handle data...) | EncodeOldRow(columns) }
 pub fn insert_row(handle: &Handle, columns: &[(i64, TidbDatum)]) -> Vec<u8> {
     let mut buf = Vec::new();
     for datum in handle.data() {
@@ -716,6 +723,7 @@ pub fn insert_row(handle: &Handle, columns: &[(i64, TidbDatum)]) -> Vec<u8> {
 /// An updated row (`UpdateRecord` then `addUpdateBinlog`): `EncodeOldRow(old)` then
 /// `EncodeOldRow(new)` over the same column IDs, each with the column -1 holding the int handle
 /// appended when the table has neither an int nor a common handle (`extra_handle`).
+// Format: { EncodeOldRow(old [+ (-1, handle)]) | EncodeOldRow(new [+ (-1, handle)]) }
 pub fn update_row(
     column_ids: &[i64],
     old: &[TidbDatum],
@@ -743,6 +751,7 @@ pub fn update_row(
 /// A deleted row (`RemoveRecord` then `addDeleteBinlog`): `EncodeOldRow` of every column, with
 /// the column -1 holding the int handle's `Data()` appended when the table has neither an int
 /// nor a common handle (`extra_handle`).
+// Format: { EncodeOldRow(columns [+ (-1, handle)]) }
 pub fn delete_row(columns: &[(i64, TidbDatum)], extra_handle: Option<i64>) -> Vec<u8> {
     let mut columns = columns.to_vec();
     if let Some(handle) = extra_handle {

@@ -179,6 +179,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads one datum (`codec.DecodeOne`).
+    // Format: { flag u8 | value, by flag (see the table above) }
     pub fn datum(&mut self) -> Result<Datum<'a>> {
         let start = self.pos;
         let flag = *self
@@ -189,6 +190,7 @@ impl<'a> Reader<'a> {
         let datum = match flag {
             NIL_FLAG => Datum::Null,
             BYTES_FLAG => Datum::Bytes(self.memcomparable_bytes()?),
+            // Format: { zigzag varint length | bytes }
             COMPACT_BYTES_FLAG => {
                 let at = self.pos;
                 let len = self.varint("compact bytes length")?;
@@ -199,6 +201,7 @@ impl<'a> Reader<'a> {
             INT_FLAG => Datum::Int((self.take8("an int")? ^ (1 << 63)) as i64),
             UINT_FLAG => Datum::Uint(self.take8("a uint")?),
             FLOAT_FLAG => Datum::Float(decode_cmp_float(self.take8("a float")?)),
+            // Format: { precision u8 | frac u8 | WriteBin bytes (decimal::bin_size) }
             DECIMAL_FLAG => {
                 let at = self.pos;
                 let head = self.take(2, "a decimal's precision and frac")?;
@@ -214,6 +217,7 @@ impl<'a> Reader<'a> {
             DURATION_FLAG => Datum::Duration((self.take8("a duration")? ^ (1 << 63)) as i64),
             VARINT_FLAG => Datum::Int(self.varint("a varint")?),
             UVARINT_FLAG => Datum::Uint(self.uvarint("a uvarint")?),
+            // Format: { JSON type code u8 | binary JSON value (json::peek_size) }
             JSON_FLAG => {
                 let at = self.pos;
                 let size = json::peek_size(self.rest())
@@ -234,6 +238,8 @@ impl<'a> Reader<'a> {
     }
 
     /// `codec.DecodeBytes`: groups of 8 bytes and a marker `0xFF - padding`.
+    // Format: { 8 bytes | marker 0xFF - pad }*, ending at the first marker below 0xFF, whose
+    // `pad` last bytes are zeros
     fn memcomparable_bytes(&mut self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         loop {

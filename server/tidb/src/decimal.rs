@@ -54,6 +54,9 @@ pub struct Decimal {
 impl Decimal {
     /// Reads `WriteBin` bytes of the shape (precision, frac) (`MyDecimal.FromBin`), checking
     /// that every group holds a number of its width.
+    // Format: { leading integer group (dig2bytes[int % 9] B) | integer words (4 B)* |
+    //           fraction words (4 B)* | trailing fraction group (dig2bytes[frac % 9] B) },
+    //         big-endian, every byte inverted when negative, then the first bit flipped
     pub fn from_bin(precision: u8, frac: u8, bin: &[u8]) -> Result<Decimal, String> {
         let size = bin_size(precision, frac)?;
         if bin.len() < size {

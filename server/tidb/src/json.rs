@@ -199,6 +199,8 @@ fn write_value(
     }
 }
 
+// Format: { count u32 | size u32 | key entries { offset u32 | length u16 }* (objects only) |
+//           value entries { type u8 | literal byte or offset u32 }* | keys | values }
 fn write_container(
     out: &mut String,
     code: u8,

@@ -44,10 +44,9 @@ use crate::table::{column_flag, mysql_type as tp, Column, TableSchema};
 use crate::time::{self, DateTime};
 use crate::value::Value;
 
-/// The column ID of the extra handle column on deletes and updates (`model.ExtraHandleID`).
-pub const EXTRA_HANDLE_ID: i64 = -1;
-
 /// One value per `table.columns` entry (same index), non-writable columns as Value::Null.
+// Format: { handle: one int datum, or one datum per primary-key column |
+//           (column ID datum, value datum)* or a lone NilFlag }
 pub fn decode_insert(table: &TableSchema, row: &[u8]) -> Result<Vec<Value>> {
     let ids = ColumnIds::new(table);
     let mut reader = Reader::new(row);
@@ -83,18 +82,7 @@ pub fn decode_insert(table: &TableSchema, row: &[u8]) -> Result<Vec<Value>> {
             from_handle[offset] = Some(convert(table, &table.columns[offset], handle)?);
         }
     }
-    let mut found: Vec<Option<Value>> = vec![None; table.columns.len()];
-    read_pairs(table, &ids, &mut reader, |offset, value| {
-        if found[offset].is_some() {
-            return Err(column_error(
-                table,
-                &table.columns[offset],
-                "appears twice in the row",
-            ));
-        }
-        found[offset] = Some(value);
-        Ok(())
-    })?;
+    let mut found = read_row(table, &ids, &mut reader)?;
     table
         .columns
         .iter()
@@ -119,6 +107,8 @@ pub fn decode_insert(table: &TableSchema, row: &[u8]) -> Result<Vec<Value>> {
 }
 
 /// (old, new)
+// Format: { old image (column ID, value)* | new image (column ID, value)* }, the same IDs in
+//         both, -1 (the int handle) in both for tables without an int or common handle
 pub fn decode_update(table: &TableSchema, row: &[u8]) -> Result<(Vec<Value>, Vec<Value>)> {
     let ids = ColumnIds::new(table);
     let mut old: Vec<Option<Value>> = vec![None; table.columns.len()];
@@ -176,21 +166,11 @@ pub fn decode_update(table: &TableSchema, row: &[u8]) -> Result<(Vec<Value>, Vec
 }
 
 /// The deleted row: one value per `table.columns` entry, non-writable columns as Value::Null.
+// Format: { (column ID datum, value datum)* | (-1, int handle) for tables without an int or
+//           common handle }
 pub fn decode_delete(table: &TableSchema, row: &[u8]) -> Result<Vec<Value>> {
     let ids = ColumnIds::new(table);
-    let mut found: Vec<Option<Value>> = vec![None; table.columns.len()];
-    let mut reader = Reader::new(row);
-    read_pairs(table, &ids, &mut reader, |offset, value| {
-        if found[offset].is_some() {
-            return Err(column_error(
-                table,
-                &table.columns[offset],
-                "appears twice in the row",
-            ));
-        }
-        found[offset] = Some(value);
-        Ok(())
-    })?;
+    let mut found = read_row(table, &ids, &mut Reader::new(row))?;
     table
         .columns
         .iter()
@@ -222,6 +202,27 @@ impl ColumnIds {
                 .collect(),
         )
     }
+}
+
+/// One row image to its end: each writable column's value, at most once.
+fn read_row(
+    table: &TableSchema,
+    ids: &ColumnIds,
+    reader: &mut Reader<'_>,
+) -> Result<Vec<Option<Value>>> {
+    let mut found: Vec<Option<Value>> = vec![None; table.columns.len()];
+    read_pairs(table, ids, reader, |offset, value| {
+        if found[offset].is_some() {
+            return Err(column_error(
+                table,
+                &table.columns[offset],
+                "appears twice in the row",
+            ));
+        }
+        found[offset] = Some(value);
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 /// Reads the `(column ID, value)` pairs to the end of the row, handing each writable column's
@@ -333,97 +334,86 @@ fn column_value(column: &Column, datum: Datum<'_>) -> Result<Value, String> {
     if datum == Datum::Null {
         return Ok(Value::Null);
     }
-    let mismatch = |datum: &Datum<'_>| {
-        format!(
+    let mismatch = |datum: Datum<'_>| {
+        Err(format!(
             "a {} column cannot hold {} datum",
             type_name(column.tp),
             datum.kind()
-        )
+        ))
     };
-    let value = match (column.tp, datum) {
-        (tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG, Datum::Int(v)) => {
-            integer(column, v as u64)
-        }
-        (tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG, Datum::Uint(v)) => {
-            integer(column, v)
-        }
-        (tp::YEAR, Datum::Int(v)) => Value::Int(v),
-        (tp::YEAR, Datum::Uint(v)) => Value::Int(v as i64),
-        (tp::FLOAT, Datum::Float(f)) => Value::Float(f64::from(f as f32)),
-        (tp::DOUBLE, Datum::Float(f)) => Value::Float(f),
-        (
-            tp::NEWDECIMAL | tp::DECIMAL,
+    let value = match column.tp {
+        tp::TINY | tp::SHORT | tp::INT24 | tp::LONG | tp::LONGLONG => match datum {
+            Datum::Int(v) => integer(column, v as u64),
+            Datum::Uint(v) => integer(column, v),
+            other => return mismatch(other),
+        },
+        tp::YEAR => match datum {
+            Datum::Int(v) => Value::Int(v),
+            Datum::Uint(v) => Value::Int(v as i64),
+            other => return mismatch(other),
+        },
+        tp::FLOAT | tp::DOUBLE => match datum {
+            Datum::Float(f) if column.tp == tp::FLOAT => Value::Float(f64::from(f as f32)),
+            Datum::Float(f) => Value::Float(f),
+            other => return mismatch(other),
+        },
+        tp::NEWDECIMAL | tp::DECIMAL => match datum {
             Datum::Decimal {
                 precision,
                 frac,
                 bin,
-            },
-        ) => {
-            let decimal = Decimal::from_bin(precision, frac, bin)?;
-            Value::Text(decimal.to_text(scale(column)))
+            } => Value::Text(Decimal::from_bin(precision, frac, bin)?.to_text(scale(column))),
+            other => return mismatch(other),
+        },
+        tp::DATE | tp::NEWDATE | tp::DATETIME | tp::TIMESTAMP => match datum {
+            Datum::Uint(packed) => {
+                let time = DateTime::from_packed(packed)?;
+                Value::Text(if matches!(column.tp, tp::DATE | tp::NEWDATE) {
+                    time.date_text()
+                } else {
+                    time.datetime_text(time::fsp(column.decimal))
+                })
+            }
+            other => return mismatch(other),
+        },
+        tp::DURATION => match datum {
+            Datum::Int(nanos) | Datum::Duration(nanos) => {
+                Value::Text(time::duration_text(nanos, time::fsp(column.decimal)))
+            }
+            other => return mismatch(other),
+        },
+        tp::ENUM | tp::SET | tp::BIT => {
+            let bits = match datum {
+                Datum::Uint(v) => v,
+                Datum::Int(v) => v as u64,
+                other => return mismatch(other),
+            };
+            match column.tp {
+                tp::ENUM => enum_value(column, bits),
+                tp::SET => set_value(column, bits)?,
+                _ => bit_value(column, bits),
+            }
         }
-        (tp::DATE | tp::NEWDATE, Datum::Uint(packed)) => {
-            Value::Text(DateTime::from_packed(packed)?.date_text())
-        }
-        (tp::DATETIME | tp::TIMESTAMP, Datum::Uint(packed)) => {
-            Value::Text(DateTime::from_packed(packed)?.datetime_text(time::fsp(column.decimal)))
-        }
-        (tp::DURATION, Datum::Int(nanos) | Datum::Duration(nanos)) => {
-            Value::Text(time::duration_text(nanos, time::fsp(column.decimal)))
-        }
-        (tp::ENUM, Datum::Uint(index)) => enum_value(column, index),
-        (tp::ENUM, Datum::Int(index)) => enum_value(column, index as u64),
-        (tp::SET, Datum::Uint(bits)) => set_value(column, bits)?,
-        (tp::SET, Datum::Int(bits)) => set_value(column, bits as u64)?,
-        (tp::BIT, Datum::Uint(bits)) => bit_value(column, bits),
-        (tp::BIT, Datum::Int(bits)) => bit_value(column, bits as u64),
-        (tp::JSON, Datum::Json { type_code, value }) => Value::Text(
-            json::to_text(type_code, value).map_err(|reason| format!("JSON: {reason}"))?,
-        ),
-        (
-            tp::VARCHAR
-            | tp::VAR_STRING
-            | tp::STRING
-            | tp::TINY_BLOB
-            | tp::MEDIUM_BLOB
-            | tp::LONG_BLOB
-            | tp::BLOB
-            | tp::GEOMETRY,
-            Datum::Bytes(bytes),
-        ) => Value::Bytes(bytes),
-        (tp::NULL, _) => Value::Null,
-        (tp::TIDB_VECTOR_FLOAT32, _) => return Err("VECTOR columns are not supported".into()),
-        (
-            tp::TINY
-            | tp::SHORT
-            | tp::INT24
-            | tp::LONG
-            | tp::LONGLONG
-            | tp::YEAR
-            | tp::FLOAT
-            | tp::DOUBLE
-            | tp::NEWDECIMAL
-            | tp::DECIMAL
-            | tp::DATE
-            | tp::NEWDATE
-            | tp::DATETIME
-            | tp::TIMESTAMP
-            | tp::DURATION
-            | tp::ENUM
-            | tp::SET
-            | tp::BIT
-            | tp::JSON
-            | tp::VARCHAR
-            | tp::VAR_STRING
-            | tp::STRING
-            | tp::TINY_BLOB
-            | tp::MEDIUM_BLOB
-            | tp::LONG_BLOB
-            | tp::BLOB
-            | tp::GEOMETRY,
-            datum,
-        ) => return Err(mismatch(&datum)),
-        (other, _) => return Err(format!("unsupported column type code {other}")),
+        tp::JSON => match datum {
+            Datum::Json { type_code, value } => Value::Text(
+                json::to_text(type_code, value).map_err(|reason| format!("JSON: {reason}"))?,
+            ),
+            other => return mismatch(other),
+        },
+        tp::VARCHAR
+        | tp::VAR_STRING
+        | tp::STRING
+        | tp::TINY_BLOB
+        | tp::MEDIUM_BLOB
+        | tp::LONG_BLOB
+        | tp::BLOB
+        | tp::GEOMETRY => match datum {
+            Datum::Bytes(bytes) => Value::Bytes(bytes),
+            other => return mismatch(other),
+        },
+        tp::NULL => Value::Null,
+        tp::TIDB_VECTOR_FLOAT32 => return Err("VECTOR columns are not supported".into()),
+        other => return Err(format!("unsupported column type code {other}")),
     };
     Ok(value)
 }
@@ -541,17 +531,7 @@ fn origin_default(column: &Column, default: &serde_json::Value) -> Result<Value,
 /// `ParseEnumName`: the element's 1-based index (exact, then ignoring ASCII case), else a
 /// number that is an index.
 fn enum_index(column: &Column, name: &str) -> Result<u64, String> {
-    let position = column
-        .elems
-        .iter()
-        .position(|elem| elem == name)
-        .or_else(|| {
-            column
-                .elems
-                .iter()
-                .position(|elem| elem.eq_ignore_ascii_case(name))
-        });
-    if let Some(position) = position {
+    if let Some(position) = element_position(column, name) {
         return Ok(position as u64 + 1);
     }
     match name.trim().parse::<u64>() {
@@ -563,6 +543,17 @@ fn enum_index(column: &Column, name: &str) -> Result<u64, String> {
     }
 }
 
+/// The position of an enum/set element by name: exact, then ignoring ASCII case (the
+/// collation's comparison for the usual `_ci` and `_bin` ones).
+fn element_position(column: &Column, name: &str) -> Option<usize> {
+    let elems = &column.elems;
+    elems.iter().position(|elem| elem == name).or_else(|| {
+        elems
+            .iter()
+            .position(|elem| elem.eq_ignore_ascii_case(name))
+    })
+}
+
 /// `ParseSetName`: the bits of the comma-separated elements, else a number of valid bits.
 fn set_bits(column: &Column, names: &str) -> Result<u64, String> {
     if names.is_empty() {
@@ -571,17 +562,7 @@ fn set_bits(column: &Column, names: &str) -> Result<u64, String> {
     let mut bits = 0u64;
     let mut all_found = true;
     for name in names.split(',') {
-        let position = column
-            .elems
-            .iter()
-            .position(|elem| elem == name)
-            .or_else(|| {
-                column
-                    .elems
-                    .iter()
-                    .position(|elem| elem.eq_ignore_ascii_case(name))
-            });
-        match position {
+        match element_position(column, name) {
             Some(position) if position < 64 => bits |= 1 << position,
             _ => all_found = false,
         }

@@ -40,6 +40,8 @@ pub fn fsp(decimal: i64) -> usize {
 
 impl DateTime {
     /// `Time.FromPackedUint`, checking that each field is in its range.
+    // Format: { 0 (1 bit) | year*13+month (17) | day (5) | hour (5) | minute (6) |
+    //           second (6) | microsecond (24) }, most significant first
     pub fn from_packed(packed: u64) -> Result<DateTime, String> {
         if packed == 0 {
             return Ok(DateTime::default());
@@ -69,6 +71,8 @@ impl DateTime {
     }
 
     /// A `CoreTime` (the time inside binary JSON), checking that each field is in its range.
+    // Format: { year (14 bits) | month (4) | day (5) | hour (5) | minute (6) | second (6) |
+    //           microsecond (20) | fsp and type (4) }, most significant first
     pub fn from_core_time(core: u64) -> Result<DateTime, String> {
         let field = |offset: u32, width: u32| (core >> offset) & ((1 << width) - 1);
         let year = field(50, 14);

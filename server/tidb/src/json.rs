@@ -27,6 +27,7 @@
 //! quoted with 6 fraction digits.
 
 use crate::time::{duration_text, DateTime};
+use crate::varint::uvarint;
 
 const OBJECT: u8 = 0x01;
 const ARRAY: u8 = 0x03;
@@ -62,7 +63,7 @@ pub fn peek_size(b: &[u8]) -> Result<usize, String> {
             u32_at(value, 4) as usize
         }
         STRING => {
-            let (len, n) = crate::codec::uvarint(value).map_err(|r| format!("string: {r}"))?;
+            let (len, n) = uvarint(value).map_err(|r| format!("string: {r}"))?;
             usize::try_from(len)
                 .ok()
                 .and_then(|len| len.checked_add(n))
@@ -72,8 +73,7 @@ pub fn peek_size(b: &[u8]) -> Result<usize, String> {
             if value.is_empty() {
                 return Err("opaque value truncated".into());
             }
-            let (len, n) =
-                crate::codec::uvarint(&value[1..]).map_err(|r| format!("opaque: {r}"))?;
+            let (len, n) = uvarint(&value[1..]).map_err(|r| format!("opaque: {r}"))?;
             usize::try_from(len)
                 .ok()
                 .and_then(|len| len.checked_add(n + 1))
@@ -159,7 +159,7 @@ fn write_value(
             write_double(out, f64::from_bits(u64_at(value, 0)))
         }
         STRING => {
-            let (len, n) = crate::codec::uvarint(value).map_err(|r| format!("string: {r}"))?;
+            let (len, n) = uvarint(value).map_err(|r| format!("string: {r}"))?;
             let bytes = usize::try_from(len)
                 .ok()
                 .and_then(|len| value.get(n..n.checked_add(len)?))
@@ -169,7 +169,7 @@ fn write_value(
         }
         OPAQUE => {
             let (&mysql_type, rest) = value.split_first().ok_or("opaque value truncated")?;
-            let (len, n) = crate::codec::uvarint(rest).map_err(|r| format!("opaque: {r}"))?;
+            let (len, n) = uvarint(rest).map_err(|r| format!("opaque: {r}"))?;
             let bytes = usize::try_from(len)
                 .ok()
                 .and_then(|len| rest.get(n..n.checked_add(len)?))

@@ -11,7 +11,7 @@
 //!   ([`decode_insert`], [`decode_update`], [`decode_delete`]).
 //! - [`codec`]: TiDB's datum codec (flags, memcomparable and compact forms) the rows are made
 //!   of; [`decimal`], [`time`] and [`json`]: the binary decimals, packed times and binary JSON
-//!   inside them, read into exact text.
+//!   inside them, read into exact text; [`varint`]: Go's varints both use.
 
 #![warn(missing_docs)]
 
@@ -23,6 +23,7 @@ pub mod row;
 pub mod table;
 pub mod time;
 pub mod value;
+pub mod varint;
 
 pub use error::{Error, Result};
 pub use row::{decode_delete, decode_insert, decode_update};

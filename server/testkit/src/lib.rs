@@ -17,6 +17,8 @@
 //! - [`config`]: a node's configuration loaded from lists in a unit test.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
 //! - [`poll`]: waiting for a condition with a deadline.
+//! - [`tidb_rows`]: binlog rows as TiDB writes them (datums, decimals, packed times, binary
+//!   JSON, insert/update/delete rows), written from TiDB's encode side for fixtures.
 
 pub mod binary;
 pub mod cluster;
@@ -33,6 +35,7 @@ pub mod pump;
 mod server;
 pub mod tidb_jobs;
 pub mod tidb_status;
+pub mod tidb_rows;
 
 pub use binary::binary;
 pub use ports::{free_addr, free_port};

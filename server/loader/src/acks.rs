@@ -13,6 +13,14 @@ use tokio::sync::Notify;
 
 use crate::error::{LoaderError, Result};
 
+/// Locks `mutex`, also after a panic elsewhere held it: the counters stay consistent enough to
+/// report on, better than poisoning every later call.
+fn unpoisoned<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Called once a transaction is committed downstream.
 pub type Done = Box<dyn FnOnce() + Send>;
 
@@ -36,6 +44,10 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Acks {
     state: Mutex<State>,
+    /// Held while popping completed transactions and calling their `done`s: two workers
+    /// committing at once must not call them out of order. `done`s run without `state`
+    /// locked, so they may ask for the applied TS.
+    in_order: Mutex<()>,
     changed: Notify,
 }
 
@@ -47,6 +59,7 @@ impl Acks {
                 applied_ts,
                 ..State::default()
             }),
+            in_order: Mutex::new(()),
             changed: Notify::new(),
         }
     }
@@ -82,11 +95,11 @@ impl Acks {
 
     /// All rows of the transaction were given to workers.
     pub fn seal(&self, commit_ts: u64) {
-        let mut state = self.state();
-        if let Some(txn) = state.txns.get_mut(&commit_ts) {
-            txn.sealed = true;
-        }
-        self.finish(state);
+        self.update(|state| {
+            if let Some(txn) = state.txns.get_mut(&commit_ts) {
+                txn.sealed = true;
+            }
+        });
     }
 
     /// A transaction with nothing left to apply (already applied, or a DDL that ran).
@@ -97,28 +110,33 @@ impl Acks {
 
     /// A worker committed rows: per transaction, how many.
     pub fn committed(&self, rows: &[(u64, usize)]) {
-        let mut state = self.state();
-        for &(commit_ts, count) in rows {
-            state.rows_in_flight = state.rows_in_flight.saturating_sub(count);
-            if let Some(txn) = state.txns.get_mut(&commit_ts) {
-                txn.uncommitted = txn.uncommitted.saturating_sub(count);
+        self.update(|state| {
+            for &(commit_ts, count) in rows {
+                state.rows_in_flight = state.rows_in_flight.saturating_sub(count);
+                if let Some(txn) = state.txns.get_mut(&commit_ts) {
+                    txn.uncommitted = txn.uncommitted.saturating_sub(count);
+                }
             }
-        }
-        self.finish(state);
+        });
     }
 
-    /// Pops the completed transactions at the front, then calls their `done`s unlocked.
-    fn finish(&self, mut state: MutexGuard<'_, State>) {
+    /// Applies `change`, pops the completed transactions at the front and calls their
+    /// `done`s, in order.
+    fn update(&self, change: impl FnOnce(&mut State)) {
+        let _in_order = unpoisoned(&self.in_order);
         let mut dones = Vec::new();
-        while let Some(entry) = state.txns.first_entry() {
-            if !entry.get().sealed || entry.get().uncommitted > 0 {
-                break;
+        {
+            let mut state = self.state();
+            change(&mut state);
+            while let Some(entry) = state.txns.first_entry() {
+                if !entry.get().sealed || entry.get().uncommitted > 0 {
+                    break;
+                }
+                let commit_ts = *entry.key();
+                dones.extend(entry.remove().done);
+                state.applied_ts = state.applied_ts.max(Some(commit_ts));
             }
-            let commit_ts = *entry.key();
-            dones.extend(entry.remove().done);
-            state.applied_ts = state.applied_ts.max(Some(commit_ts));
         }
-        drop(state);
         self.changed.notify_waiters();
         for done in dones {
             done();

@@ -299,3 +299,26 @@ impl Loader {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The drainer runs the loader in spawned tasks: its futures must be `Send`.
+    #[test]
+    fn loader_futures_are_send() {
+        let _type_checked_only = async |config: LoaderConfig, txn: LoadTxn| {
+            let open = Loader::open(config);
+            assert_send(&open);
+            let mut loader = open.await?;
+            let load = loader.load(txn, Box::new(|| {}));
+            assert_send(&load);
+            load.await?;
+            let flush = loader.flush();
+            assert_send(&flush);
+            flush.await
+        };
+    }
+}

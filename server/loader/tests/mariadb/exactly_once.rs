@@ -4,6 +4,8 @@
 //! changed in between.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use binlog_loader::{LoadTxn, Loader, LoaderConfig};
@@ -193,4 +195,48 @@ async fn a_changed_worker_count_replays_with_the_stored_one_then_switches() {
         db.query("SELECT DISTINCT workers FROM tidb_binlog.loader_progress WHERE worker >= 0"),
         "3\n"
     );
+}
+
+/// Connections killed by the server while loading (as a failover would) are opened again and
+/// their batch tried again; a batch whose commit may have gone through before the kill is
+/// checked against the progress row first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connections_are_retried_without_applying_twice() {
+    let (db, config) = start();
+    create_tables(&db);
+    let db = Arc::new(db);
+    let workload = workload();
+    let loading = Arc::new(AtomicBool::new(true));
+    let killer = {
+        let (db, loading) = (Arc::clone(&db), Arc::clone(&loading));
+        std::thread::spawn(move || {
+            let mut kills = 0;
+            while loading.load(Ordering::SeqCst) {
+                let ids = db.query(
+                    "SELECT id FROM information_schema.processlist \
+                     WHERE user = 'root' AND id != CONNECTION_ID()",
+                );
+                for id in ids.lines() {
+                    // The connection may be gone already.
+                    let _ = db.client().arg("-e").arg(format!("KILL {id}")).output();
+                    kills += 1;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            kills
+        })
+    };
+    let mut loader = Loader::open(config.clone()).await.unwrap();
+    let dones = Dones::default();
+    // Slowly, so that kills land among the batches.
+    for txn in workload.txns.clone() {
+        load_all(&mut loader, &dones, [txn]).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    loader.flush().await.unwrap();
+    loading.store(false, Ordering::SeqCst);
+    let kills = killer.join().unwrap();
+    assert!(kills >= 10, "only {kills} connections were killed");
+    assert_contents(&db, &workload);
+    assert_eq!(dones.calls(), (0..TXNS).map(commit_ts).collect::<Vec<_>>());
 }

@@ -204,3 +204,33 @@ async fn a_failed_row_names_its_commit_ts_and_sql_and_stops_the_loader() {
     assert_eq!(again.unwrap_err(), error);
     assert!(dones.calls().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_columns_are_left_to_the_downstream() {
+    let (db, config) = start();
+    db.query(
+        "CREATE DATABASE d; CREATE TABLE d.g (id INT PRIMARY KEY, a INT, \
+         twice INT AS (a * 2) VIRTUAL, thrice INT AS (a * 3) STORED)",
+    );
+    let t = table("d", "g", &["id", "a", "twice", "thrice"]);
+    let mut loader = Loader::open(config).await.unwrap();
+    let dones = Dones::default();
+    load_all(
+        &mut loader,
+        &dones,
+        [
+            rows(10, vec![insert(&t, vec![int(1), int(1), int(2), int(3)])]),
+            rows(
+                20,
+                vec![update(
+                    &t,
+                    vec![int(1), int(1), int(2), int(3)],
+                    vec![int(1), int(5), int(10), int(15)],
+                )],
+            ),
+        ],
+    )
+    .await;
+    loader.flush().await.unwrap();
+    assert_eq!(db.query("SELECT * FROM d.g"), "1\t5\t10\t15\n");
+}

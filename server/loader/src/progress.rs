@@ -139,13 +139,15 @@ pub(crate) async fn read_worker(
         .exec(READ_WORKER, (worker,))
         .await
         .map_err(progress_error(READ_WORKER))?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .next()
-        .map(|(commit_ts, ordinal)| Position {
-            commit_ts,
-            ordinal: u32::try_from(ordinal).unwrap_or(0),
-        }))
+        .map(|(commit_ts, ordinal)| match u32::try_from(ordinal) {
+            Ok(ordinal) => Ok(Position { commit_ts, ordinal }),
+            Err(_) => Err(LoaderError::ProgressInconsistent {
+                detail: format!("worker {worker} at commit TS {commit_ts} has ordinal {ordinal}"),
+            }),
+        })
+        .transpose()
 }
 
 /// Records that every transaction at or below `commit_ts` is applied.

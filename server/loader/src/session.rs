@@ -243,3 +243,34 @@ fn check_params(config: &ConnectionConfig) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_param(name: &str) -> ConnectionConfig {
+        let mut config = ConnectionConfig::default();
+        config.params.insert(name.to_owned(), "1".to_owned());
+        config
+    }
+
+    #[test]
+    fn only_plain_variable_names_other_than_time_zone_are_set() {
+        assert_eq!(check_params(&with_param("foreign_key_checks")), Ok(()));
+        for name in ["a = 1; DROP TABLE t; SET b", "", "TIME_ZONE"] {
+            let error = check_params(&with_param(name)).unwrap_err();
+            assert!(
+                matches!(&error, LoaderError::InvalidParam { name: rejected, .. } if rejected == name),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn waits_double_up_to_the_longest() {
+        let waits: Vec<u64> = (1..=8)
+            .map(|retry| ROW_RETRY.wait_before(retry).as_millis() as u64)
+            .collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    }
+}

@@ -60,6 +60,7 @@ impl Loader {
         let stored = with_retries!(&mut control, &ROW_RETRY, |session, _attempt| {
             progress::open(&mut session).await
         })?;
+        let applied_ts = stored.applied_ts();
         let configured = config.effective_workers();
         let mut workers = configured;
         let mut replay = None;
@@ -77,7 +78,7 @@ impl Loader {
                 }
                 workers = stored_workers;
                 replay = Some(Replay {
-                    positions: stored.positions.clone(),
+                    positions: stored.positions,
                     until,
                 });
             }
@@ -89,7 +90,7 @@ impl Loader {
             }
             _ => {}
         }
-        let acks = Arc::new(Acks::new(stored.applied_ts()));
+        let acks = Arc::new(Acks::new(applied_ts));
         let pool = WorkerPool::start(workers, &config, &acks);
         Ok(Loader {
             safe_mode: config.safe_mode,

@@ -80,3 +80,33 @@ pub(crate) async fn timed<T>(
         Err(_) => Err(DbError::timed_out(read_timeout)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: u16) -> DbError {
+        DbError::from(mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: "m".to_owned(),
+            state: "HY000".to_owned(),
+        }))
+    }
+
+    #[test]
+    fn deadlocks_and_lost_connections_are_transient_other_errors_not() {
+        assert!(server(1213).transient);
+        assert!(server(1205).transient);
+        assert!(!server(1062).transient);
+        let lost = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(DbError::from(mysql_async::Error::from(lost)).transient);
+        assert_eq!(server(1062).code, Some(1062));
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_exchange_times_out_as_a_lost_connection() {
+        let never = std::future::pending::<Result<(), mysql_async::Error>>();
+        let error = timed(Duration::from_millis(10), never).await.unwrap_err();
+        assert!(error.transient && error.code.is_none(), "{error:?}");
+    }
+}

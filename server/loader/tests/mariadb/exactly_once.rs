@@ -197,6 +197,59 @@ async fn a_changed_worker_count_replays_with_the_stored_one_then_switches() {
     );
 }
 
+/// Kills every loader connection every 10 ms, on a thread, until stopped (also when the test
+/// fails: the thread then lets go of the server, which is stopped in turn).
+struct Killer {
+    killing: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<usize>>,
+}
+
+impl Killer {
+    fn start(db: &Arc<MariaDb>) -> Killer {
+        let killing = Arc::new(AtomicBool::new(true));
+        let thread = {
+            let (db, killing) = (Arc::clone(db), Arc::clone(&killing));
+            std::thread::spawn(move || {
+                let mut kills = 0;
+                while killing.load(Ordering::SeqCst) {
+                    let ids = db.query(
+                        "SELECT id FROM information_schema.processlist \
+                         WHERE user = 'root' AND id != CONNECTION_ID()",
+                    );
+                    for id in ids.lines() {
+                        // The connection may be gone already.
+                        let _ = db.client().arg("-e").arg(format!("KILL {id}")).output();
+                        kills += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                kills
+            })
+        };
+        Killer {
+            killing,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops killing; how many connections were killed.
+    fn stop(mut self) -> usize {
+        self.killing.store(false, Ordering::SeqCst);
+        self.thread
+            .take()
+            .map_or(0, |thread| thread.join().unwrap())
+    }
+}
+
+impl Drop for Killer {
+    fn drop(&mut self) {
+        self.killing.store(false, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Connections killed by the server while loading (as a failover would) are opened again and
 /// their batch tried again; a batch whose commit may have gone through before the kill is
 /// checked against the progress row first.
@@ -206,26 +259,7 @@ async fn killed_connections_are_retried_without_applying_twice() {
     create_tables(&db);
     let db = Arc::new(db);
     let workload = workload();
-    let loading = Arc::new(AtomicBool::new(true));
-    let killer = {
-        let (db, loading) = (Arc::clone(&db), Arc::clone(&loading));
-        std::thread::spawn(move || {
-            let mut kills = 0;
-            while loading.load(Ordering::SeqCst) {
-                let ids = db.query(
-                    "SELECT id FROM information_schema.processlist \
-                     WHERE user = 'root' AND id != CONNECTION_ID()",
-                );
-                for id in ids.lines() {
-                    // The connection may be gone already.
-                    let _ = db.client().arg("-e").arg(format!("KILL {id}")).output();
-                    kills += 1;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            kills
-        })
-    };
+    let killer = Killer::start(&db);
     let mut loader = Loader::open(config.clone()).await.unwrap();
     let dones = Dones::default();
     // Slowly, so that kills land among the batches.
@@ -234,8 +268,7 @@ async fn killed_connections_are_retried_without_applying_twice() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     loader.flush().await.unwrap();
-    loading.store(false, Ordering::SeqCst);
-    let kills = killer.join().unwrap();
+    let kills = killer.stop();
     assert!(kills >= 10, "only {kills} connections were killed");
     assert_contents(&db, &workload);
     assert_eq!(dones.calls(), (0..TXNS).map(commit_ts).collect::<Vec<_>>());

@@ -183,9 +183,13 @@ fn server_binary() -> PathBuf {
     panic!("neither mariadbd nor mysqld found; {INSTALL_HINT}");
 }
 
-/// Runs `mariadb-install-db` for a data directory `<dir>/data` owned by root.
+/// Runs `mariadb-install-db` for a data directory `<dir>/data` owned by root. Its bootstrap
+/// server keeps temporary tables in `TMPDIR`: each install gets its own, since concurrent
+/// installs sharing `/tmp` collide on those tables' names ("Unknown table
+/// 'mysql.tmp_user_sys'").
 fn install_db(dir: &Path) {
     let output = Command::new("mariadb-install-db")
+        .env("TMPDIR", dir)
         .arg("--no-defaults")
         .arg("--user=root")
         .arg(format!("--datadir={}", dir.join("data").display()))

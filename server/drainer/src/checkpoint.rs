@@ -1,15 +1,19 @@
 //! Where the checkpoint lives ([`CheckpointStore`]): the commit TS below which everything is
-//! durable downstream, read at start and saved as the progress tracker moves it. Today the
-//! savepoint file ([`SavepointStore`], `<data-dir>/savepoint`); a SQL sink will keep it in a
-//! downstream table and a Kafka sink in its topic, written with the data they cover.
+//! durable downstream, read at start and saved as the progress tracker moves it: the savepoint
+//! file ([`SavepointStore`], `<data-dir>/savepoint`), or for the `mysql`/`tidb` destinations
+//! the original's table in the downstream database ([`DownstreamCheckpointStore`],
+//! `tidb_binlog.checkpoint` by default, `[syncer.to.checkpoint] schema` and `table`).
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 
 use crate::blocking::blocking;
+use binlog_loader::CheckpointTable;
 use binlog_node::savepoint::{self, Savepoint};
 use binlog_node::Result;
+
+use crate::sink::mysql::downstream;
 
 /// A checkpoint as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,5 +73,38 @@ impl CheckpointStore for SavepointStore {
             schema_version: self.schema_version,
         };
         blocking(move || savepoint::write(&data_dir, &saved)).await
+    }
+}
+
+/// The checkpoint in the downstream database, as the original's mysql checkpoint: one row per
+/// cluster ID holding `{"consistent":..,"commitTS":..,"ts-map":{},"schema-version":..}`.
+pub struct DownstreamCheckpointStore {
+    table: CheckpointTable,
+}
+
+impl DownstreamCheckpointStore {
+    /// The store in `table` (see [`CheckpointTable::open`]).
+    pub fn new(table: CheckpointTable) -> DownstreamCheckpointStore {
+        DownstreamCheckpointStore { table }
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for DownstreamCheckpointStore {
+    async fn load(&mut self) -> Result<Option<StoredCheckpoint>> {
+        let loaded = self.table.load().await.map_err(downstream)?;
+        Ok(loaded.map(|saved| StoredCheckpoint {
+            commit_ts: saved.commit_ts,
+            consistent: saved.consistent,
+        }))
+    }
+
+    async fn save(&mut self, checkpoint: StoredCheckpoint) -> Result<()> {
+        // The schema version saved only grows from what was loaded: this drainer keeps its
+        // schema history in its data dir and does not read it back from here.
+        self.table
+            .save(checkpoint.commit_ts, checkpoint.consistent, 0)
+            .await
+            .map_err(downstream)
     }
 }

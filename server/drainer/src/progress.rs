@@ -181,6 +181,7 @@ mod tests {
             commit_ts,
             payload: Bytes::new(),
             binlog: Binlog::default(),
+            load: None,
         }
     }
 

@@ -10,14 +10,21 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::checkpoint::{CheckpointStore, SavepointStore, StoredCheckpoint};
+use crate::checkpoint::{
+    CheckpointStore, DownstreamCheckpointStore, SavepointStore, StoredCheckpoint,
+};
 use crate::collector::Collector;
-use crate::config::DrainerConfig;
+use crate::config::{DestinationKind, DrainerConfig};
+use crate::filter::TableFilter;
 use crate::merge::Merger;
+use crate::schema::{Schema, SCHEMA_WAIT};
 use crate::service::CisternGrpc;
+use crate::sink::mysql;
 use crate::syncer::{self, Syncer};
-use crate::translate::Translator;
+use crate::tidb_status::TidbStatus;
+use crate::translate::{RowTranslation, Translator};
 use crate::{sink, Drainer, DrainerSettings};
+use binlog_loader::CheckpointTable;
 use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
@@ -39,14 +46,10 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
     let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
-    let sink = sink::open(
-        config.destination()?,
-        &config.destination_dir(),
-        config.retention(),
-    )
-    .await?;
+    let sink = sink::open(config).await?;
+    let rows = row_translation(config).await?;
 
-    let mut store = SavepointStore::new(config.data_dir.clone());
+    let mut store = checkpoint_store(config, cluster_id).await?;
     let loaded = store.load().await?.filter(|s| s.commit_ts > 0);
     let checkpoint_ts = match &loaded {
         Some(saved) => saved.commit_ts,
@@ -111,9 +114,9 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         let drainer = drainer.clone();
         tokio::spawn(async move {
             let syncer = Syncer {
-                translator: Translator::new(ignored),
+                translator: Translator::new(ignored, rows),
                 sink,
-                store: Box::new(store),
+                store,
             };
             let result =
                 syncer::run(drainer.clone(), Merger::new(start_ts), commands, syncer).await;
@@ -218,4 +221,35 @@ async fn heartbeat_loop(drainer: Arc<Drainer>) {
             }
         }
     }
+}
+
+/// The row translation of the destinations that write rows: the schema history, up to date
+/// with TiDB, and the table filter.
+async fn row_translation(config: &DrainerConfig) -> Result<Option<RowTranslation>> {
+    if config.destination()? != DestinationKind::Sql {
+        return Ok(None);
+    }
+    let status = TidbStatus::new(config.tidb_status_addr.clone());
+    Ok(Some(RowTranslation {
+        schema: Schema::open(&config.data_dir, status, SCHEMA_WAIT).await?,
+        filter: TableFilter::new(&config.syncer)?,
+        sync_ddl: config.syncer.sync_ddl,
+    }))
+}
+
+/// Where the checkpoint is kept: in the downstream for the SQL destinations (as the original),
+/// else the savepoint file of the data dir.
+async fn checkpoint_store(
+    config: &DrainerConfig,
+    cluster_id: u64,
+) -> Result<Box<dyn CheckpointStore>> {
+    if config.destination()? != DestinationKind::Sql {
+        return Ok(Box::new(SavepointStore::new(config.data_dir.clone())));
+    }
+    let loader = mysql::loader_config(&config.syncer, |name| std::env::var(name).ok())?;
+    let (schema, table) = mysql::checkpoint_table_name(&config.syncer.to)?;
+    let table = CheckpointTable::open(&loader.connection, &schema, &table, cluster_id)
+        .await
+        .map_err(mysql::downstream)?;
+    Ok(Box::new(DownstreamCheckpointStore::new(table)))
 }

@@ -70,7 +70,7 @@ pub async fn run(
             permit = budget.acquire(wanted), if waiting.is_some() => {
                 let binlog = waiting.take().expect("a binlog waits for the budget");
                 let commit_ts = binlog.commit_ts;
-                let translated = match syncer.translator.translate(&drainer, &binlog) {
+                let translated = match syncer.translator.translate(&drainer, &binlog).await {
                     Ok(translated) => translated,
                     Err(error) => break Err(error),
                 };

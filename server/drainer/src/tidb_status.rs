@@ -71,6 +71,11 @@ impl TidbStatus {
         }
     }
 
+    /// The addresses asked, for messages.
+    pub fn describe(&self) -> String {
+        self.shared.base_urls.join(",")
+    }
+
     /// Every job with an ID above `job_id`, in the order the history applies them (by schema
     /// version), finished or not (the history skips those that changed nothing). Pages down
     /// from the newest job until a page reaches `job_id` or the oldest job.

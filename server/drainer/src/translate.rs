@@ -1,20 +1,28 @@
 //! The translation stage between the merge and the sink: a [`PulledBinlog`] becomes what a sink
-//! consumes, a [`Txn`], or is [`Translated::Skip`]ped (a fake binlog, or one listed in
-//! `ignore-txn-commit-ts`), which only moves the checkpoint.
+//! consumes, a [`Txn`], or is [`Translated::Skip`]ped (a fake binlog, one listed in
+//! `ignore-txn-commit-ts`, or one whose tables the filter leaves out), which only moves the
+//! checkpoint.
 //!
-//! Today a transaction is the decoded tipb binlog next to its payload bytes: there is no schema
-//! history yet to turn rows into named, typed columns (DESIGN §4b). This is the one place where
-//! a binlog is decoded in full; the `file` sink still writes the payload as received.
+//! Destinations that write rows (`mysql`, `tidb`) get the binlog as a [`LoadTxn`]: its rows
+//! decoded against the schema history at the binlog's schema version, only the writable columns
+//! by name, in the order TiDB made them (each mutation's `sequence`); or its DDL with the
+//! database it runs in. The others (`file`, `print`) get the payload as the pump sent it.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use prost::Message;
 
+use crate::filter::TableFilter;
 use crate::pulled::PulledBinlog;
+use crate::schema::Schema;
 use crate::Drainer;
-use binlog_node::proto::Binlog;
-use binlog_node::Result;
+use binlog_loader::{Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};
+use binlog_node::proto::{Binlog, MutationType, PrewriteValue, TableMutation};
+use binlog_node::{Error, Result};
+use binlog_tidb::job::action;
+use binlog_tidb::{row, TableSchema, Value};
 
 /// A transaction for a sink, in commit-TS order.
 #[derive(Clone, Debug)]
@@ -25,6 +33,8 @@ pub struct Txn {
     pub payload: Bytes,
     /// The decoded binlog (what `print` shows and the metrics count rows from).
     pub binlog: Binlog,
+    /// Its rows or DDL, for the destinations that write rows; `None` for the others.
+    pub load: Option<Box<LoadTxn>>,
 }
 
 /// What the translation makes of one binlog.
@@ -36,22 +46,39 @@ pub enum Translated {
     Skip,
 }
 
+/// The row translation of the destinations that write rows.
+pub struct RowTranslation {
+    /// The schema history.
+    pub schema: Schema,
+    /// Which tables go downstream.
+    pub filter: TableFilter,
+    /// Whether DDL goes downstream (`[syncer] sync-ddl`).
+    pub sync_ddl: bool,
+}
+
 /// The translation stage.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Translator {
     /// Commit TSs never to write (`[syncer] ignore-txn-commit-ts`).
     ignored: HashSet<u64>,
+    /// Present for the destinations that write rows.
+    rows: Option<RowTranslation>,
 }
 
 impl Translator {
-    /// A translator skipping the binlogs committed at `ignored`.
-    pub fn new(ignored: HashSet<u64>) -> Translator {
-        Translator { ignored }
+    /// A translator skipping the binlogs committed at `ignored`, turning binlogs into rows when
+    /// `rows` is given.
+    pub fn new(ignored: HashSet<u64>, rows: Option<RowTranslation>) -> Translator {
+        Translator { ignored, rows }
     }
 
-    /// Translates one merged binlog. A payload that does not decode is an error (the drainer
-    /// stops, as the original's): skipping it would lose a transaction.
-    pub fn translate(&self, drainer: &Drainer, binlog: &PulledBinlog) -> Result<Translated> {
+    /// Translates one merged binlog. A payload, row or DDL that cannot be translated is an
+    /// error (the drainer stops, as the original's): skipping it would lose a transaction.
+    pub async fn translate(
+        &mut self,
+        drainer: &Drainer,
+        binlog: &PulledBinlog,
+    ) -> Result<Translated> {
         let decoded = match Binlog::decode(&binlog.payload[..]) {
             Ok(decoded) => decoded,
             Err(error) => {
@@ -70,10 +97,161 @@ impl Translator {
             );
             return Ok(Translated::Skip);
         }
+        let load = match &mut self.rows {
+            None => None,
+            Some(rows) => match rows.translate(binlog.commit_ts, &decoded).await? {
+                Some(body) => Some(Box::new(LoadTxn {
+                    commit_ts: binlog.commit_ts,
+                    body,
+                })),
+                None => return Ok(Translated::Skip),
+            },
+        };
         Ok(Translated::Txn(Txn {
             commit_ts: binlog.commit_ts,
             payload: binlog.payload.clone(),
             binlog: decoded,
+            load,
         }))
     }
+}
+
+impl RowTranslation {
+    /// The rows or DDL of `binlog`, or `None` when nothing of it goes downstream.
+    async fn translate(&mut self, commit_ts: u64, binlog: &Binlog) -> Result<Option<TxnBody>> {
+        if binlog.ddl_job_id > 0 {
+            return self.ddl(commit_ts, binlog).await;
+        }
+        let value = binlog.prewrite_value.as_deref().unwrap_or_default();
+        let prewrite = PrewriteValue::decode(value).map_err(|error| {
+            Error::Translate(format!(
+                "binlog at commit TS {commit_ts}: its prewrite value does not decode: {error}"
+            ))
+        })?;
+        let mut events = Vec::new();
+        for mutation in &prewrite.mutations {
+            let table = self
+                .schema
+                .table(commit_ts, mutation.table_id, prewrite.schema_version)
+                .await?;
+            if self.filter.skips(&table.db, &table.name) {
+                continue;
+            }
+            mutation_rows(&table, mutation, &mut events).map_err(|error| {
+                Error::Translate(format!("binlog at commit TS {commit_ts}: {error}"))
+            })?;
+        }
+        Ok((!events.is_empty()).then_some(TxnBody::Rows(events)))
+    }
+
+    /// A DDL binlog's statement, unless the original leaves it out (failed DDL, a filtered
+    /// table, `sync-ddl = false`, statements with no downstream meaning).
+    async fn ddl(&mut self, commit_ts: u64, binlog: &Binlog) -> Result<Option<TxnBody>> {
+        let job = self.schema.ddl_job(commit_ts, binlog.ddl_job_id).await?;
+        let (db, table) = self.schema.ddl_target(&job);
+        let query = String::from_utf8_lossy(binlog.ddl_query.as_deref().unwrap_or_default());
+        let skip_reason = if job.schema_version() == 0 {
+            Some("a failed DDL (schema version 0)")
+        } else if job.has_no_downstream_effect() {
+            Some("a DDL with no downstream effect")
+        } else if !self.sync_ddl {
+            Some("sync-ddl is false")
+        } else if self.filter.skips(&db, &table) {
+            Some("its table is filtered out")
+        } else {
+            None
+        };
+        if let Some(reason) = skip_reason {
+            tracing::info!(commit_ts, job_id = job.id, %query, reason, "DDL not replicated");
+            return Ok(None);
+        }
+        // The original runs every DDL after `USE <db>`, except CREATE DATABASE (its database
+        // does not exist yet).
+        let db = if job.action == action::CREATE_SCHEMA {
+            String::new()
+        } else {
+            db
+        };
+        Ok(Some(TxnBody::Ddl(Ddl {
+            db,
+            table,
+            query: query.into_owned(),
+        })))
+    }
+}
+
+/// Appends the rows of `mutation` to `events`, in TiDB's order (`sequence`).
+fn mutation_rows(
+    table: &TableSchema,
+    mutation: &TableMutation,
+    events: &mut Vec<RowEvent>,
+) -> binlog_tidb::Result<()> {
+    let writable: Vec<usize> = (0..table.columns.len())
+        .filter(|&i| table.columns[i].is_writable())
+        .collect();
+    let table_ref = Arc::new(TableRef {
+        db: table.db.clone(),
+        table: table.name.clone(),
+        columns: writable
+            .iter()
+            .map(|&i| table.columns[i].name.clone())
+            .collect(),
+    });
+    let pick = |values: Vec<Value>| -> Vec<Value> {
+        let mut values: Vec<Option<Value>> = values.into_iter().map(Some).collect();
+        writable
+            .iter()
+            .map(|&i| values[i].take().unwrap_or(Value::Null))
+            .collect()
+    };
+    let (mut inserted, mut updated, mut deleted) = (
+        mutation.inserted_rows.iter(),
+        mutation.updated_rows.iter(),
+        mutation.deleted_rows.iter(),
+    );
+    let missing = |kind: &str| binlog_tidb::Error::Row {
+        table: table.qualified_name(),
+        reason: format!("its sequence lists more {kind} rows than the mutation holds"),
+    };
+    for step in mutation.sequence() {
+        let event = |kind, old, new| RowEvent {
+            table: table_ref.clone(),
+            kind,
+            old,
+            new,
+        };
+        events.push(match step {
+            MutationType::Insert => {
+                let row = inserted.next().ok_or_else(|| missing("inserted"))?;
+                event(
+                    RowKind::Insert,
+                    Vec::new(),
+                    pick(row::decode_insert(table, row)?),
+                )
+            }
+            MutationType::Update => {
+                let row = updated.next().ok_or_else(|| missing("updated"))?;
+                let (old, new) = row::decode_update(table, row)?;
+                event(RowKind::Update, pick(old), pick(new))
+            }
+            MutationType::DeleteRow => {
+                let row = deleted.next().ok_or_else(|| missing("deleted"))?;
+                event(
+                    RowKind::Delete,
+                    pick(row::decode_delete(table, row)?),
+                    Vec::new(),
+                )
+            }
+            MutationType::DeleteId | MutationType::DeletePk => {
+                return Err(binlog_tidb::Error::Row {
+                    table: table.qualified_name(),
+                    reason: format!(
+                        "a {step:?} mutation (written by TiDB before v2.0, without the row) \
+                         cannot be replicated"
+                    ),
+                })
+            }
+        });
+    }
+    Ok(())
 }

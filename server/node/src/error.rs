@@ -54,6 +54,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A binlog the drainer cannot turn into rows or DDL (its schema is unknown, a row does not
+    /// decode); the message names the commit TS and what is missing.
+    #[error("{0}")]
+    Translate(String),
+    /// The downstream refused or lost what the drainer wrote; the message names the commit TS
+    /// and the statement.
+    #[error("downstream: {0}")]
+    Downstream(String),
 }
 
 /// `Result` with [`Error`].

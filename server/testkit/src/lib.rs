@@ -11,14 +11,15 @@
 //! - [`kafka`]: a real one-node KRaft Kafka broker on free ports in a temp dir, from the jars
 //!   `scripts/testbed.sh build` puts in the test bed cache; Kafka's own tools on its classpath.
 //! - `server`: starting a third-party server: retries with fresh ports, readiness waits.
-//! - [`tidb_status`]: a stand-in for TiDB's status port (`/ddl/history` with TiDB's paging),
-//!   since TiDB cannot be built here; [`tidb_jobs`]: DDL job JSON in TiDB's shape to serve.
 //! - [`cluster`]: a test cluster's registry and TSO, TiDB-style writes, pulls, `promtool`.
 //! - [`config`]: a node's configuration loaded from lists in a unit test.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
 //! - [`poll`]: waiting for a condition with a deadline.
-//! - [`tidb_rows`]: binlog rows as TiDB writes them (datums, decimals, packed times, binary
-//!   JSON, insert/update/delete rows), written from TiDB's encode side for fixtures.
+//! - Stand-ins for TiDB, which cannot be built here (`scripts/testbed.sh`): [`tidb_rows`],
+//!   binlog rows as TiDB writes them (datums, decimals, packed times, binary JSON), written from
+//!   TiDB's encode side; [`tidb_jobs`], DDL job JSON in TiDB's shape; [`tidb_status`], TiDB's
+//!   status port serving them (`/ddl/history` with TiDB's paging); [`tidb_writer`], binlogs
+//!   written to a pump as TiDB writes them, DDL included.
 
 pub mod binary;
 pub mod cluster;
@@ -34,8 +35,9 @@ pub mod process;
 pub mod pump;
 mod server;
 pub mod tidb_jobs;
-pub mod tidb_status;
 pub mod tidb_rows;
+pub mod tidb_status;
+pub mod tidb_writer;
 
 pub use binary::binary;
 pub use ports::{free_addr, free_port};

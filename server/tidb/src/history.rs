@@ -123,6 +123,11 @@ impl SchemaHistory {
         self.schema_version
     }
 
+    /// Whether job `job_id` is in the history.
+    pub fn has_job(&self, job_id: i64) -> bool {
+        self.applied_jobs.contains(&job_id)
+    }
+
     /// The highest job ID applied.
     pub fn max_job_id(&self) -> i64 {
         self.max_job_id

@@ -67,6 +67,28 @@ pub mod action {
     pub const FLASHBACK_CLUSTER: u8 = 62;
     /// `FLASHBACK DATABASE`: the database and its tables come back with their old IDs.
     pub const RECOVER_SCHEMA: u8 = 63;
+    /// `LOCK TABLES`.
+    pub const LOCK_TABLE: u8 = 27;
+    /// `UNLOCK TABLES`.
+    pub const UNLOCK_TABLE: u8 = 28;
+    /// TiFlash replica availability (internal).
+    pub const UPDATE_TIFLASH_REPLICA_STATUS: u8 = 31;
+    /// `ALTER TABLE ... ATTRIBUTES`.
+    pub const ALTER_TABLE_ATTRIBUTES: u8 = 49;
+    /// `ALTER TABLE ... PARTITION ... ATTRIBUTES`.
+    pub const ALTER_TABLE_PARTITION_ATTRIBUTES: u8 = 50;
+    /// `CREATE PLACEMENT POLICY`.
+    pub const CREATE_PLACEMENT_POLICY: u8 = 51;
+    /// `ALTER TABLE ... PLACEMENT POLICY`, the last placement action.
+    pub const ALTER_TABLE_PLACEMENT: u8 = 56;
+    /// `ALTER TABLE ... CACHE`.
+    pub const ALTER_CACHE_TABLE: u8 = 57;
+    /// `ALTER TABLE ... NOCACHE`.
+    pub const ALTER_NO_CACHE_TABLE: u8 = 59;
+    /// `CREATE RESOURCE GROUP`.
+    pub const CREATE_RESOURCE_GROUP: u8 = 68;
+    /// `DROP RESOURCE GROUP`.
+    pub const DROP_RESOURCE_GROUP: u8 = 70;
 }
 
 /// TiDB's `model.JobState` numbers.
@@ -329,6 +351,26 @@ impl Job {
     /// The schema version the job produced (0 when it did not finish).
     pub fn schema_version(&self) -> i64 {
         self.binlog.as_ref().map_or(0, |info| info.schema_version)
+    }
+
+    /// Whether the original drainer leaves this job's DDL out of the downstream: cluster-local
+    /// statements (TiFlash replica status, table locks, table cache, attributes, placement
+    /// policies, resource groups; tidb-binlog `drainer/syncer.go`) and batch `CREATE TABLES`
+    /// (written by BR restores, not replayed by the original's SQL destinations).
+    pub fn has_no_downstream_effect(&self) -> bool {
+        matches!(
+            self.action,
+            action::LOCK_TABLE
+                | action::UNLOCK_TABLE
+                | action::UPDATE_TIFLASH_REPLICA_STATUS
+                | action::ALTER_TABLE_ATTRIBUTES
+                | action::ALTER_TABLE_PARTITION_ATTRIBUTES
+                | action::CREATE_PLACEMENT_POLICY..=action::ALTER_TABLE_PLACEMENT
+                | action::ALTER_CACHE_TABLE
+                | action::ALTER_NO_CACHE_TABLE
+                | action::CREATE_TABLES
+                | action::CREATE_RESOURCE_GROUP..=action::DROP_RESOURCE_GROUP
+        )
     }
 
     /// Whether the job changed the schema: finished (done or synced) with a schema version

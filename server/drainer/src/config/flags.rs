@@ -24,8 +24,10 @@ Every flag but -config and -V can also be set from the environment as BINLOG_SER
 (upper case, '-' as '_'), e.g. BINLOG_SERVER_DATA_DIR. The command line wins over the
 environment, which wins over the config file, which wins over the defaults.
 
-Destinations ([syncer] db-type, -dest-db-type): file (alias pb) writes the original's framed
-binlog files into [syncer.to] dir; print writes one line per binlog to stdout.";
+Destinations ([syncer] db-type, -dest-db-type): mysql and tidb apply the rows and DDL to the
+database of [syncer.to] (table schemas from TiDB's status port, -tidb-status-addr); file (alias
+pb) writes the original's framed binlog files into [syncer.to] dir; print writes one line per
+binlog to stdout.";
 
 /// The drainer's command line. Doc comments are the `--help` text.
 #[derive(Debug, Parser)]
@@ -53,6 +55,9 @@ pub struct DrainerFlags {
     /// Comma-separated etcd endpoints (http://host:port); empty uses the file registry and TSO in -registry-dir [default: empty]
     #[arg(long, value_name = "URLS")]
     pd_urls: Option<String>,
+    /// TiDB status addresses (host:port, comma-separated) the mysql and tidb destinations read table schemas from [default: empty]
+    #[arg(long, value_name = "HOST:PORT")]
+    tidb_status_addr: Option<String>,
     /// Directory of the file registry and TSO shared by every process on this host [default: /var/tmp/tidb-binlog]
     #[arg(long, value_name = "DIR")]
     registry_dir: Option<OsString>,
@@ -68,7 +73,7 @@ pub struct DrainerFlags {
     /// File to log to, appended [default: stderr]
     #[arg(long, value_name = "PATH")]
     log_file: Option<OsString>,
-    /// Destination: file (alias pb) or print [default: file]
+    /// Destination: mysql, tidb, file (alias pb) or print [default: file]
     #[arg(long, value_name = "TYPE")]
     dest_db_type: Option<String>,
     /// Statements per downstream transaction (SQL destinations) [default: 20]
@@ -125,6 +130,7 @@ impl NodeFlags for DrainerFlags {
             data_dir,
             detect_interval,
             pd_urls,
+            tidb_status_addr,
             registry_dir,
             node_id,
             initial_commit_ts,
@@ -151,6 +157,10 @@ impl NodeFlags for DrainerFlags {
                 .map_err(|reason| Error::InvalidConfig(format!("-detect-interval: {reason}")))?;
         }
         replace(&mut config.pd_urls, pd_urls.as_deref().map(split_list));
+        replace(
+            &mut config.tidb_status_addr,
+            tidb_status_addr.as_deref().map(split_list),
+        );
         replace_path(&mut config.registry_dir, registry_dir);
         replace(&mut config.node_id, node_id.map(Some));
         replace(&mut config.initial_commit_ts, initial_commit_ts);

@@ -10,12 +10,15 @@
 //! Deviations from the original, each because this build works differently:
 //! - `pd-urls` defaults to empty, which selects the file registry and file TSO in
 //!   `registry-dir` (our key, flag and `BINLOG_SERVER_REGISTRY_DIR`), as for the pump.
-//! - `[syncer] db-type` defaults to `file`, not `mysql`: the `mysql`/`tidb` destinations are not
-//!   built yet, and the embedded quick start must work. `file` (alias `pb`) and `print` are
-//!   supported; `mysql`, `tidb`, `kafka` and `oracle` are a startup error that says so, `flash` the
-//!   original's error.
-//! - The keys only the SQL and Kafka destinations read (`[syncer.to] host`, `kafka-addrs`, the
-//!   filters, ...) are accepted and type-checked so existing files load, and unused.
+//! - `[syncer] db-type` defaults to `file`, not `mysql`, so that the embedded quick start works
+//!   without a downstream database and a TiDB. `mysql`, `tidb`, `file` (alias `pb`) and `print`
+//!   are supported; `kafka` and `oracle` are a startup error that says so, `flash` the original's
+//!   error.
+//! - `mysql`/`tidb` read table schemas from TiDB's status port (`tidb-status-addr`, ours), not
+//!   from TiKV: the original's TiKV reads need a real PD, which this build does not join.
+//! - The table filters apply to `mysql`/`tidb`; with `file` or `print`, which write binlogs as
+//!   TiDB sent them (no table names without a schema), setting one is a startup error.
+//! - The Kafka destination's keys are accepted and type-checked so existing files load.
 //! - TLS (`[security] ssl-ca`) and the Prometheus pushgateway (`-metrics-addr`) are not
 //!   supported: setting them is an error that says so.
 
@@ -41,6 +44,7 @@ use binlog_node::error::{Error, Result};
 use binlog_node::logging;
 use binlog_node::node_main::NodeBinary;
 
+use crate::filter::TableFilter;
 use flags::DrainerFlags;
 pub use syncer::{RelayConfig, SyncerConfig, TableName, ToConfig};
 
@@ -67,6 +71,8 @@ pub enum DestinationKind {
     File,
     /// One readable line per binlog on stdout (`print`).
     Print,
+    /// SQL to MySQL or TiDB (`mysql`, `tidb`).
+    Sql,
 }
 
 /// The drainer's configuration. TOML keys are the original's; fields marked "flag only" have
@@ -102,6 +108,11 @@ pub struct DrainerConfig {
     /// Where to start when there is no checkpoint: a commit TS, or -1 for a TSO taken at
     /// start. Flag `-initial-commit-ts`. Default -1.
     pub initial_commit_ts: i64,
+    /// TiDB status addresses (`host:port` of TiDB's status port, 10080 by default,
+    /// comma-separated; each tried in turn) the `mysql`/`tidb` destinations read table schemas
+    /// from (`/ddl/history`). Ours. Flag `-tidb-status-addr`. Default empty.
+    #[serde(with = "comma_list")]
+    pub tidb_status_addr: Vec<String>,
     /// `[syncer]`.
     pub syncer: SyncerConfig,
     /// `[security]`: TLS, which this build does not support yet.
@@ -144,6 +155,7 @@ impl Default for DrainerConfig {
             registry_dir: PathBuf::from(DEFAULT_REGISTRY_DIR),
             log_file: None,
             initial_commit_ts: -1,
+            tidb_status_addr: Vec::new(),
             syncer: SyncerConfig::default(),
             security: SecurityConfig::default(),
             synced_check_time: DEFAULT_SYNCED_CHECK_TIME,
@@ -174,24 +186,50 @@ impl DrainerConfig {
         let unsupported = |why: &str| {
             Err(Error::InvalidConfig(format!(
                 "[syncer] db-type {db_type:?} is not supported by this build: {why}; use \
-                 \"file\" (alias \"pb\") or \"print\""
+                 \"mysql\", \"tidb\", \"file\" (alias \"pb\") or \"print\""
             )))
         };
         match db_type {
             "file" | "pb" => Ok(DestinationKind::File),
             "print" => Ok(DestinationKind::Print),
-            "mysql" | "tidb" => unsupported(
-                "the SQL destination is not built yet (it needs the table schemas from TiKV)",
-            ),
-            "kafka" => unsupported("there is no Kafka producer"),
+            "mysql" | "tidb" => Ok(DestinationKind::Sql),
+            "kafka" => unsupported("there is no Kafka producer yet"),
             "oracle" => unsupported("there is no Oracle driver"),
             "flash" => Err(Error::InvalidConfig(
                 "the flash DestDBType is no longer supported".into(),
             )),
             other => Err(Error::InvalidConfig(format!(
-                "unknown [syncer] db-type {other:?}: use \"file\" (alias \"pb\") or \"print\""
+                "unknown [syncer] db-type {other:?}: use \"mysql\", \"tidb\", \"file\" (alias \
+                 \"pb\") or \"print\""
             ))),
         }
+    }
+
+    /// Checks that the destination has what it needs: a schema source for the SQL
+    /// destinations, no table filter for those that cannot apply one.
+    fn check_destination(&self) -> Result<()> {
+        let kind = self.destination()?;
+        TableFilter::new(&self.syncer)?;
+        if kind == DestinationKind::Sql && self.tidb_status_addr.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "[syncer] db-type {:?} needs tidb-status-addr: the table schemas come from \
+                 TiDB's status port (host:port, 10080 by default)",
+                self.syncer.db_type
+            )));
+        }
+        if kind == DestinationKind::Sql {
+            crate::sink::mysql::checkpoint_table_name(&self.syncer.to)?;
+            crate::sink::mysql::loader_config(&self.syncer, |name| std::env::var(name).ok())?;
+        }
+        if kind != DestinationKind::Sql && TableFilter::names_tables(&self.syncer) {
+            return Err(Error::InvalidConfig(format!(
+                "[syncer] db-type {:?} writes binlogs as TiDB sent them, without table names: \
+                 replicate-do-db, replicate-do-table, ignore-table and ignore-schemas apply only \
+                 to \"mysql\" and \"tidb\"",
+                self.syncer.db_type
+            )));
+        }
+        Ok(())
     }
 
     /// The `file` destination's directory: `[syncer.to] dir`, else `data-dir`.
@@ -258,7 +296,7 @@ impl NodeConfig for DrainerConfig {
             ));
         }
         logging::parse_level(&self.log_level)?;
-        self.destination()?;
+        self.check_destination()?;
         if !matches!(self.compressor.as_str(), "" | "gzip") {
             return invalid(format!(
                 "compressor {:?} is not supported: use \"gzip\" or leave it empty",

@@ -26,6 +26,7 @@ fn defaults() {
     assert_eq!(config.detect_interval, Duration::from_secs(5));
     assert_eq!(config.initial_commit_ts, -1);
     assert_eq!(config.destination().unwrap(), DestinationKind::File);
+    assert!(config.tidb_status_addr.is_empty());
     assert_eq!(config.destination_dir(), Path::new("data.drainer"));
     assert_eq!(config.advertise_host(), "127.0.0.1:8249");
     assert_eq!(config.retention(), None);
@@ -45,9 +46,10 @@ detect-interval = 10
 data-dir = "/tmp/d"
 initial-commit-ts = 7
 compressor = "gzip"
+tidb-status-addr = "127.0.0.1:10080"
 
 [syncer]
-db-type = "pb"
+db-type = "mysql"
 txn-batch = 20
 worker-count = 16
 ignore-schemas = "INFORMATION_SCHEMA,PERFORMANCE_SCHEMA,mysql"
@@ -88,7 +90,8 @@ schema = "tidb_binlog"
     assert_eq!(config.data_dir, Path::new("/tmp/env"));
     assert_eq!(config.initial_commit_ts, 7);
     assert_eq!(config.compressor, "gzip");
-    assert_eq!(config.destination().unwrap(), DestinationKind::File);
+    assert_eq!(config.destination().unwrap(), DestinationKind::Sql);
+    assert_eq!(config.tidb_status_addr, ["127.0.0.1:10080"]);
     assert_eq!(config.destination_dir(), Path::new("/tmp/out"));
     assert_eq!(config.retention(), Some(Duration::from_secs(3 * 24 * 3600)));
     assert_eq!(config.syncer.replicate_do_table[0].tbl_name, "log");
@@ -96,6 +99,13 @@ schema = "tidb_binlog"
         config.env_used,
         [("BINLOG_SERVER_DATA_DIR".to_owned(), "/tmp/env".to_owned())]
     );
+
+    // Filters need table names, which binlogs as TiDB sent them do not have.
+    let error = match load(&["-config", config_flag, "-dest-db-type", "pb"], &[]) {
+        Err(error) => error.to_string(),
+        Ok(config) => panic!("filters accepted for pb: {config:?}"),
+    };
+    assert!(error.contains("apply only to \"mysql\""), "{error}");
 
     std::fs::write(&path, "[syncer]\ndb-type = \"file\"\nnope = 1\n").unwrap();
     let error = match load(&["-config", config_flag], &[]) {
@@ -112,10 +122,25 @@ fn unsupported_destinations_and_bad_values_are_clear_errors() {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         invalid(&args)
     };
-    for db_type in ["mysql", "tidb", "kafka", "oracle"] {
+    for db_type in ["kafka", "oracle"] {
         let error = with(&["-dest-db-type", db_type]);
         assert!(error.contains("not supported by this build"), "{error}");
     }
+    for db_type in ["mysql", "tidb"] {
+        let error = with(&["-dest-db-type", db_type]);
+        assert!(error.contains("needs tidb-status-addr"), "{error}");
+    }
+    let sql = [
+        "-dest-db-type",
+        "mysql",
+        "-tidb-status-addr",
+        "127.0.0.1:10080",
+    ];
+    let with_sql = |extra: &[&str]| {
+        let args: Vec<&str> = sql.iter().chain(extra).copied().collect();
+        with(&args)
+    };
+    assert!(with_sql(&["-ignore-schemas", "~("]).contains("ignore-schemas"));
     assert_eq!(
         with(&["-dest-db-type", "flash"]),
         "the flash DestDBType is no longer supported"

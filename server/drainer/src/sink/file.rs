@@ -135,6 +135,7 @@ mod tests {
             commit_ts,
             payload: Bytes::from(binlog.encode_to_vec()),
             binlog,
+            load: None,
         }
     }
 

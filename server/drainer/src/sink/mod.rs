@@ -1,5 +1,5 @@
 //! Sinks: where translated transactions go ([`Sink`]), one file per kind: [`file`] (alias
-//! `pb`) and [`print`].
+//! `pb`), [`mysql`] (also `tidb`) and [`print`].
 //!
 //! A sink takes transactions in commit-TS order and acknowledges each one through its [`Ack`]
 //! once the downstream holds it durably: at once, after a batch, or later and out of order
@@ -7,14 +7,12 @@
 //! [`crate::progress`]), never what was merely handed over.
 
 pub mod file;
+pub mod mysql;
 pub mod print;
-
-use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::DestinationKind;
+use crate::config::{DestinationKind, DrainerConfig};
 use crate::progress::Ack;
 use crate::translate::Txn;
 use binlog_node::Result;
@@ -33,14 +31,18 @@ pub trait Sink: Send {
     fn resume_ts(&self) -> Option<u64>;
 }
 
-/// Opens the sink of `kind` (`dir` and `retention` are the `file` sink's).
-pub async fn open(
-    kind: DestinationKind,
-    dir: &Path,
-    retention: Option<Duration>,
-) -> Result<Box<dyn Sink>> {
-    Ok(match kind {
-        DestinationKind::File => Box::new(file::FileSink::open(dir, retention).await?),
+/// Opens the sink `config` names (its `[syncer] db-type`).
+pub async fn open(config: &DrainerConfig) -> Result<Box<dyn Sink>> {
+    Ok(match config.destination()? {
+        DestinationKind::File => {
+            Box::new(file::FileSink::open(&config.destination_dir(), config.retention()).await?)
+        }
         DestinationKind::Print => Box::new(print::PrintSink::default()),
+        DestinationKind::Sql => Box::new(
+            mysql::MysqlSink::open(mysql::loader_config(&config.syncer, |name| {
+                std::env::var(name).ok()
+            })?)
+            .await?,
+        ),
     })
 }

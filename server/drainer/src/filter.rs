@@ -1,0 +1,165 @@
+//! Which tables reach the downstream: `[syncer] replicate-do-db`, `[[syncer.replicate-do-table]]`,
+//! `ignore-schemas` and `[[syncer.ignore-table]]`, with the original's rules (tidb-binlog
+//! `pkg/filter`): names compared lower-cased; a pattern is a case-insensitive regular
+//! expression, anchored at both ends unless it starts with `~`; when any do-rule is set only
+//! tables a do-rule names pass; then a table an ignore-rule names is dropped.
+
+use regex::Regex;
+
+use crate::config::{SyncerConfig, TableName};
+use binlog_node::{Error, Result};
+
+/// One name pattern.
+#[derive(Debug)]
+struct Pattern(Regex);
+
+impl Pattern {
+    fn new(pattern: &str, key: &str) -> Result<Pattern> {
+        let expression = match pattern.strip_prefix('~') {
+            Some(unanchored) => format!("(?i){unanchored}"),
+            None => format!("(?i)^{pattern}$"),
+        };
+        Regex::new(&expression).map(Pattern).map_err(|error| {
+            Error::InvalidConfig(format!(
+                "[syncer] {key}: {pattern:?} is not a valid pattern: {error}"
+            ))
+        })
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        self.0.is_match(name)
+    }
+}
+
+/// A `{db-name, tbl-name}` rule.
+#[derive(Debug)]
+struct TablePattern {
+    db: Pattern,
+    table: Pattern,
+}
+
+impl TablePattern {
+    fn new(rule: &TableName, key: &str) -> Result<TablePattern> {
+        Ok(TablePattern {
+            db: Pattern::new(&rule.db_name, key)?,
+            table: Pattern::new(&rule.tbl_name, key)?,
+        })
+    }
+
+    fn matches(&self, db: &str, table: &str) -> bool {
+        self.db.matches(db) && self.table.matches(table)
+    }
+}
+
+/// The table filter of `[syncer]`.
+#[derive(Debug, Default)]
+pub struct TableFilter {
+    do_dbs: Vec<Pattern>,
+    do_tables: Vec<TablePattern>,
+    ignore_dbs: Vec<Pattern>,
+    ignore_tables: Vec<TablePattern>,
+}
+
+impl TableFilter {
+    /// The filter `[syncer]` describes; an invalid pattern is a configuration error naming it.
+    pub fn new(syncer: &SyncerConfig) -> Result<TableFilter> {
+        let dbs = |names: &mut dyn Iterator<Item = &str>, key: &str| {
+            names
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| Pattern::new(name, key))
+                .collect::<Result<Vec<_>>>()
+        };
+        let tables = |rules: &[TableName], key: &str| {
+            rules
+                .iter()
+                .map(|rule| TablePattern::new(rule, key))
+                .collect::<Result<Vec<_>>>()
+        };
+        Ok(TableFilter {
+            do_dbs: dbs(
+                &mut syncer.replicate_do_db.iter().map(String::as_str),
+                "replicate-do-db",
+            )?,
+            do_tables: tables(&syncer.replicate_do_table, "replicate-do-table")?,
+            ignore_dbs: dbs(&mut syncer.ignore_schemas.split(','), "ignore-schemas")?,
+            ignore_tables: tables(&syncer.ignore_table, "ignore-table")?,
+        })
+    }
+
+    /// Whether rows and DDL of `db.table` are left out (`table` empty for a DDL on a whole
+    /// database).
+    pub fn skips(&self, db: &str, table: &str) -> bool {
+        let db = db.to_lowercase();
+        let table = table.to_lowercase();
+        let any_do = !self.do_dbs.is_empty() || !self.do_tables.is_empty();
+        let named_by_do = self.do_dbs.iter().any(|p| p.matches(&db))
+            || self.do_tables.iter().any(|p| p.matches(&db, &table));
+        if any_do && !named_by_do {
+            return true;
+        }
+        self.ignore_dbs.iter().any(|p| p.matches(&db))
+            || self.ignore_tables.iter().any(|p| p.matches(&db, &table))
+    }
+
+    /// Whether any rule beyond the default `ignore-schemas` is set (what a destination
+    /// without schemas cannot apply).
+    pub fn names_tables(syncer: &SyncerConfig) -> bool {
+        !syncer.replicate_do_db.is_empty()
+            || !syncer.replicate_do_table.is_empty()
+            || !syncer.ignore_table.is_empty()
+            || syncer.ignore_schemas != SyncerConfig::default().ignore_schemas
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(db: &str, tbl: &str) -> TableName {
+        TableName {
+            db_name: db.into(),
+            tbl_name: tbl.into(),
+        }
+    }
+
+    #[test]
+    fn the_default_skips_only_the_system_schemas() {
+        let filter = TableFilter::new(&SyncerConfig::default()).unwrap();
+        assert!(filter.skips("mysql", "user"));
+        assert!(filter.skips("INFORMATION_SCHEMA", "tables"));
+        assert!(filter.skips("performance_schema", "events"));
+        assert!(!filter.skips("test", "t"));
+        assert!(!filter.skips("mysqlx", "t"), "patterns are anchored");
+    }
+
+    #[test]
+    fn do_rules_let_only_their_tables_through_and_ignore_rules_win() {
+        let syncer = SyncerConfig {
+            replicate_do_db: vec!["Sales".into()],
+            replicate_do_table: vec![table("hr", "~^emp")],
+            ignore_table: vec![table("sales", "secret")],
+            ..SyncerConfig::default()
+        };
+        let filter = TableFilter::new(&syncer).unwrap();
+        assert!(!filter.skips("sales", "orders"));
+        assert!(!filter.skips("SALES", "Orders"), "case-insensitive");
+        assert!(filter.skips("sales", "secret"));
+        assert!(!filter.skips("hr", "employees"));
+        assert!(filter.skips("hr", "payroll"));
+        assert!(filter.skips("other", "t"));
+    }
+
+    #[test]
+    fn a_bad_pattern_is_a_config_error_naming_it() {
+        let syncer = SyncerConfig {
+            ignore_table: vec![table("db", "~(")],
+            ..SyncerConfig::default()
+        };
+        let error = TableFilter::new(&syncer).unwrap_err().to_string();
+        assert!(
+            error.contains("ignore-table") && error.contains("\"~(\""),
+            "{error}"
+        );
+    }
+}

@@ -60,6 +60,7 @@ impl Drainer {
         cluster_id: u64,
         settings: DrainerSettings,
         checkpoint_ts: u64,
+        metrics: DrainerMetrics,
     ) -> Arc<Drainer> {
         Arc::new(Drainer {
             registry,
@@ -67,7 +68,7 @@ impl Drainer {
             cluster_id,
             settings,
             lifecycle: Lifecycle::default(),
-            metrics: DrainerMetrics::new(),
+            metrics,
             checkpoint: watch::channel(checkpoint_ts).0,
             merged_ts: AtomicU64::new(checkpoint_ts),
             pump_positions: Mutex::new(BTreeMap::new()),

@@ -3,6 +3,7 @@
 //! (`binlog_drainer_event`, `binlog_drainer_error_count`) are exposed as `untyped` (see
 //! [`binlog_node::metrics_text`]).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::core::Collector;
@@ -11,6 +12,7 @@ use prometheus::{
     IntCounterVec, Opts, Registry,
 };
 
+use binlog_loader::QueryObserver;
 use binlog_node::metrics_text::UntypedCounters;
 use binlog_node::proto::{Binlog, PrewriteValue};
 use binlog_node::tso::physical_ms;
@@ -33,6 +35,11 @@ pub struct DrainerMetrics {
     pub unmarshal_errors: IntCounter,
     /// `binlog_drainer_execute_duration_time`: one sink write.
     execute_duration: Histogram,
+    /// `binlog_drainer_query_duration_time{type}`: the SQL destinations' statements (`exec`)
+    /// and commits (`commit`).
+    query_duration: HistogramVec,
+    /// `binlog_drainer_ddl_jobs_total`: DDL jobs fetched from TiDB.
+    pub ddl_jobs: IntCounter,
     /// `binlog_drainer_binlog_reach_duration_time{nodeID}`.
     reach_duration: HistogramVec,
     /// `binlog_drainer_read_binlog_size{nodeID}`.
@@ -91,6 +98,17 @@ impl DrainerMetrics {
             buckets(0.00005, 18),
         ))
         .expect("valid metric");
+        let query_duration = HistogramVec::new(
+            histogram_opts(
+                "query_duration_time",
+                "Bucketed histogram of processing time (s) of a query to sync data to downstream.",
+                buckets(0.00005, 18),
+            ),
+            &["type"],
+        )
+        .expect("valid metric");
+        let ddl_jobs = IntCounter::with_opts(opts("ddl_jobs_total", "Total ddl jobs count"))
+            .expect("valid metric");
         let reach_duration = HistogramVec::new(
             histogram_opts(
                 "binlog_reach_duration_time",
@@ -122,6 +140,8 @@ impl DrainerMetrics {
             Box::new(checkpoint_tso.clone()),
             Box::new(checkpoint_delay.clone()),
             Box::new(execute_duration.clone()),
+            Box::new(query_duration.clone()),
+            Box::new(ddl_jobs.clone()),
             Box::new(reach_duration.clone()),
             Box::new(read_size.clone()),
             Box::new(file_write_size.clone()),
@@ -142,6 +162,8 @@ impl DrainerMetrics {
             unmarshal_errors: errors.with_label_values(&["unmarshal_binlog"]),
             events,
             execute_duration,
+            query_duration,
+            ddl_jobs,
             reach_duration,
             read_size,
             file_write_size,
@@ -161,6 +183,11 @@ impl DrainerMetrics {
     /// One sink write, which took `took`.
     pub fn observe_execute(&self, took: Duration) {
         self.execute_duration.observe(took.as_secs_f64());
+    }
+
+    /// What the SQL destinations tell about their statements, into `query_duration_time`.
+    pub fn query_observer(&self) -> Arc<dyn QueryObserver> {
+        Arc::new(QueryTimes(self.query_duration.clone()))
     }
 
     /// A transaction for the sink: its size, and its rows (counted from the prewrite value) or
@@ -220,5 +247,22 @@ impl DrainerMetrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         binlog_node::metrics_text::render(&self.registry, &self.untyped)
+    }
+}
+
+/// `binlog_drainer_query_duration_time{type}` as the loader's observer.
+struct QueryTimes(HistogramVec);
+
+impl QueryObserver for QueryTimes {
+    fn exec(&self, took: Duration) {
+        self.0
+            .with_label_values(&["exec"])
+            .observe(took.as_secs_f64());
+    }
+
+    fn commit(&self, took: Duration) {
+        self.0
+            .with_label_values(&["commit"])
+            .observe(took.as_secs_f64());
     }
 }

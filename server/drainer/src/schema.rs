@@ -12,6 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prometheus::IntCounter;
+
 use binlog_node::{Error, Result};
 use binlog_tidb::history::SchemaHistory;
 use binlog_tidb::job::Job;
@@ -35,11 +37,18 @@ pub struct Schema {
     store: SchemaStore,
     status: TidbStatus,
     wait: Duration,
+    /// `binlog_drainer_ddl_jobs_total`.
+    ddl_jobs: IntCounter,
 }
 
 impl Schema {
     /// Loads the persisted history of `data_dir` and brings it up to date from `status`.
-    pub async fn open(data_dir: &Path, status: TidbStatus, wait: Duration) -> Result<Schema> {
+    pub async fn open(
+        data_dir: &Path,
+        status: TidbStatus,
+        wait: Duration,
+        ddl_jobs: IntCounter,
+    ) -> Result<Schema> {
         let (store, history) = SchemaStore::open(&data_dir.join("schema"))?;
         let loaded_version = history.schema_version();
         let mut schema = Schema {
@@ -47,6 +56,7 @@ impl Schema {
             store,
             status,
             wait,
+            ddl_jobs,
         };
         schema.fetch().await?;
         tracing::info!(
@@ -72,6 +82,7 @@ impl Schema {
             return Ok(());
         }
         jobs.sort_by_key(Job::schema_version);
+        self.ddl_jobs.inc_by(jobs.len() as u64);
         self.store.append(&jobs)?;
         for job in &jobs {
             self.history.apply(job).map_err(schema_error)?;

@@ -17,6 +17,7 @@ use crate::collector::Collector;
 use crate::config::{DestinationKind, DrainerConfig};
 use crate::filter::TableFilter;
 use crate::merge::Merger;
+use crate::metrics::DrainerMetrics;
 use crate::schema::{Schema, SCHEMA_WAIT};
 use crate::service::CisternGrpc;
 use crate::sink::mysql;
@@ -46,8 +47,9 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
     let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
-    let sink = sink::open(config).await?;
-    let rows = row_translation(config).await?;
+    let metrics = DrainerMetrics::new();
+    let sink = sink::open(config, &metrics).await?;
+    let rows = row_translation(config, &metrics).await?;
 
     let mut store = checkpoint_store(config, cluster_id).await?;
     let loaded = store.load().await?.filter(|s| s.commit_ts > 0);
@@ -89,7 +91,14 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         stream_buffer: config.cache_binlog_count.max(1) as usize,
     };
     let (commands_tx, commands) = mpsc::unbounded_channel();
-    let drainer = Drainer::new(registry.clone(), tso, cluster_id, settings, start_ts);
+    let drainer = Drainer::new(
+        registry.clone(),
+        tso,
+        cluster_id,
+        settings,
+        start_ts,
+        metrics,
+    );
     let collector = Collector::new(drainer.clone(), commands_tx);
     drainer.metrics.set_checkpoint(start_ts);
     tracing::info!(%node_id, cluster_id, %listen, registry = %registry.describe(), "drainer serving HTTP and gRPC");
@@ -225,13 +234,22 @@ async fn heartbeat_loop(drainer: Arc<Drainer>) {
 
 /// The row translation of the destinations that write rows: the schema history, up to date
 /// with TiDB, and the table filter.
-async fn row_translation(config: &DrainerConfig) -> Result<Option<RowTranslation>> {
+async fn row_translation(
+    config: &DrainerConfig,
+    metrics: &DrainerMetrics,
+) -> Result<Option<RowTranslation>> {
     if config.destination()? != DestinationKind::Sql {
         return Ok(None);
     }
     let status = TidbStatus::new(config.tidb_status_addr.clone());
     Ok(Some(RowTranslation {
-        schema: Schema::open(&config.data_dir, status, SCHEMA_WAIT).await?,
+        schema: Schema::open(
+            &config.data_dir,
+            status,
+            SCHEMA_WAIT,
+            metrics.ddl_jobs.clone(),
+        )
+        .await?,
         filter: TableFilter::new(&config.syncer)?,
         sync_ddl: config.syncer.sync_ddl,
     }))

@@ -7,6 +7,7 @@
 //! - [`config`]: [`LoaderConfig`] and the downstream's [`ConnectionConfig`].
 //! - [`loader`]: the [`Loader`]: dispatch to workers, DDL barriers, replay skipping.
 //! - [`checkpoint`]: the drainer's [`CheckpointTable`] in the downstream.
+//! - [`observer`]: how long statements take, for the caller's metrics ([`QueryObserver`]).
 //! - [`error`]: [`LoaderError`]; [`db_error`]: what the server answered ([`DbError`]) and
 //!   which errors are transient.
 //! - `session`: one downstream connection, set up, timed out, retried.
@@ -31,6 +32,7 @@ mod ddl;
 mod dispatch;
 pub mod error;
 pub mod loader;
+pub mod observer;
 mod progress;
 mod row_view;
 mod session;
@@ -44,4 +46,5 @@ pub use config::{ConnectionConfig, DbType, LoaderConfig};
 pub use db_error::DbError;
 pub use error::{LoaderError, Result};
 pub use loader::Loader;
+pub use observer::{NoObserver, QueryObserver};
 pub use txn::{Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};

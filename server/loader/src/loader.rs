@@ -20,6 +20,7 @@ use crate::config::LoaderConfig;
 use crate::ddl;
 use crate::dispatch::RowKeys;
 use crate::error::{LoaderError, Result};
+use crate::observer::{NoObserver, QueryObserver};
 use crate::progress::{self, Position};
 use crate::row_view::RowView;
 use crate::session::{with_retries, Session, ROW_RETRY};
@@ -51,11 +52,21 @@ pub struct Loader {
     replay: Option<Replay>,
     /// The last transaction loaded.
     last_loaded: Option<u64>,
+    /// Told how long the workers' statements take.
+    observer: Arc<dyn QueryObserver>,
 }
 
 impl Loader {
     /// Connects, creates the progress table when missing and reads it, and starts the workers.
     pub async fn open(config: LoaderConfig) -> Result<Loader> {
+        Loader::open_observed(config, Arc::new(NoObserver)).await
+    }
+
+    /// [`Loader::open`], telling `observer` how long the downstream takes.
+    pub async fn open_observed(
+        config: LoaderConfig,
+        observer: Arc<dyn QueryObserver>,
+    ) -> Result<Loader> {
         let mut control = Session::new(config.connection.clone(), config.db_type);
         let stored = with_retries!(&mut control, &ROW_RETRY, |session, _attempt| {
             progress::open(&mut session).await
@@ -91,8 +102,9 @@ impl Loader {
             _ => {}
         }
         let acks = Arc::new(Acks::new(applied_ts));
-        let pool = WorkerPool::start(workers, &config, &acks);
+        let pool = WorkerPool::start(workers, &config, &acks, &observer);
         Ok(Loader {
+            observer,
             safe_mode: config.safe_mode,
             config,
             control,
@@ -258,7 +270,7 @@ impl Loader {
             commit_ts,
             "past the replayed progress: switching to the configured worker count"
         );
-        self.pool = WorkerPool::start(configured, &self.config, &self.acks);
+        self.pool = WorkerPool::start(configured, &self.config, &self.acks, &self.observer);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! nothing. A batch ends when `txn_batch` rows are in it or no row is waiting.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -12,6 +13,7 @@ use crate::acks::Acks;
 use crate::config::LoaderConfig;
 use crate::db_error::DbError;
 use crate::error::{LoaderError, Result};
+use crate::observer::QueryObserver;
 use crate::progress::{self, Position};
 use crate::session::{with_retries, Session, Timed, ROW_RETRY};
 use crate::statement::Statement;
@@ -37,7 +39,12 @@ pub(crate) struct WorkerPool {
 
 impl WorkerPool {
     /// Starts `count` workers; each connects on its first batch.
-    pub fn start(count: usize, config: &LoaderConfig, acks: &Arc<Acks>) -> WorkerPool {
+    pub fn start(
+        count: usize,
+        config: &LoaderConfig,
+        acks: &Arc<Acks>,
+        observer: &Arc<dyn QueryObserver>,
+    ) -> WorkerPool {
         let (queues, tasks) = (0..count)
             .map(|index| {
                 let (queue, jobs) = mpsc::channel(config.txn_batch.max(1) * QUEUE_BATCHES);
@@ -47,6 +54,7 @@ impl WorkerPool {
                     txn_batch: config.txn_batch.max(1),
                     session: Session::new(config.connection.clone(), config.db_type),
                     acks: Arc::clone(acks),
+                    observer: Arc::clone(observer),
                 };
                 (queue, tokio::spawn(worker.run(jobs)))
             })
@@ -84,6 +92,7 @@ struct Worker {
     txn_batch: usize,
     session: Session,
     acks: Arc<Acks>,
+    observer: Arc<dyn QueryObserver>,
 }
 
 /// Reports a worker that ends without having reported why (a panic).
@@ -124,6 +133,7 @@ impl Worker {
     /// succeeded, and its rows must not be applied again.
     async fn apply(&mut self, batch: &[RowJob]) -> Result<()> {
         let (index, workers) = (self.index, self.workers);
+        let observer = &*self.observer;
         with_retries!(&mut self.session, &ROW_RETRY, |session, attempt| {
             let applied = if attempt == 0 {
                 None
@@ -134,7 +144,7 @@ impl Worker {
                 .iter()
                 .filter(|job| !progress::already_applied(applied, job.position))
                 .collect();
-            apply_once(&mut session, index, workers, &rest).await
+            apply_once(&mut session, index, workers, &rest, observer).await
         })
     }
 }
@@ -145,11 +155,13 @@ async fn apply_once(
     worker: usize,
     workers: usize,
     rows: &[&RowJob],
+    observer: &dyn QueryObserver,
 ) -> Result<()> {
     let Some(last) = rows.last() else {
         return Ok(());
     };
     let first_ts = rows[0].position.commit_ts;
+    let started = Instant::now();
     session
         .query_drop("BEGIN")
         .await
@@ -167,10 +179,14 @@ async fn apply_once(
         .exec_drop(progress::UPSERT, (worker, workers, commit_ts, ordinal))
         .await
         .map_err(failed(commit_ts, progress::UPSERT))?;
+    observer.exec(started.elapsed());
+    let committing = Instant::now();
     session
         .query_drop("COMMIT")
         .await
-        .map_err(failed(commit_ts, "COMMIT"))
+        .map_err(failed(commit_ts, "COMMIT"))?;
+    observer.commit(committing.elapsed());
+    Ok(())
 }
 
 /// Turns the server's answer to `sql` into the error naming the transaction.

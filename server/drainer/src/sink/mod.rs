@@ -13,6 +13,7 @@ pub mod print;
 use async_trait::async_trait;
 
 use crate::config::{DestinationKind, DrainerConfig};
+use crate::metrics::DrainerMetrics;
 use crate::progress::Ack;
 use crate::translate::Txn;
 use binlog_node::Result;
@@ -32,16 +33,17 @@ pub trait Sink: Send {
 }
 
 /// Opens the sink `config` names (its `[syncer] db-type`).
-pub async fn open(config: &DrainerConfig) -> Result<Box<dyn Sink>> {
+pub async fn open(config: &DrainerConfig, metrics: &DrainerMetrics) -> Result<Box<dyn Sink>> {
     Ok(match config.destination()? {
         DestinationKind::File => {
             Box::new(file::FileSink::open(&config.destination_dir(), config.retention()).await?)
         }
         DestinationKind::Print => Box::new(print::PrintSink::default()),
         DestinationKind::Sql => Box::new(
-            mysql::MysqlSink::open(mysql::loader_config(&config.syncer, |name| {
-                std::env::var(name).ok()
-            })?)
+            mysql::MysqlSink::open(
+                mysql::loader_config(&config.syncer, |name| std::env::var(name).ok())?,
+                metrics.query_observer(),
+            )
             .await?,
         ),
     })

@@ -10,6 +10,7 @@
 //! `[syncer]`: `worker-count`, `txn-batch`, `safe-mode`, `enable-dispatch`/`disable-dispatch`,
 //! `enable-detect`/`disable-detect`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use super::Sink;
 use crate::config::{SyncerConfig, ToConfig};
 use crate::progress::Ack;
 use crate::translate::Txn;
-use binlog_loader::{ConnectionConfig, DbType, Loader, LoaderConfig, LoaderError};
+use binlog_loader::{ConnectionConfig, DbType, Loader, LoaderConfig, LoaderError, QueryObserver};
 use binlog_node::config::go_values::parse_go_duration;
 use binlog_node::{Error, Result};
 
@@ -152,9 +153,12 @@ pub struct MysqlSink {
 }
 
 impl MysqlSink {
-    /// Connects the loader (see [`binlog_loader::Loader::open`]).
-    pub async fn open(config: LoaderConfig) -> Result<MysqlSink> {
-        let loader = Loader::open(config).await.map_err(downstream)?;
+    /// Connects the loader (see [`binlog_loader::Loader::open`]), which tells `observer` how
+    /// long its statements take.
+    pub async fn open(config: LoaderConfig, observer: Arc<dyn QueryObserver>) -> Result<MysqlSink> {
+        let loader = Loader::open_observed(config, observer)
+            .await
+            .map_err(downstream)?;
         Ok(MysqlSink { loader })
     }
 }

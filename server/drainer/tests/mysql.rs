@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use binlog_testkit::mysql_pipeline::{Expected, MysqlPipeline, DrainerToml};
+use binlog_testkit::mysql_pipeline::{DrainerToml, Expected, MysqlPipeline};
 use binlog_testkit::tidb_jobs::{
     add_column, column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
 };
@@ -222,7 +222,9 @@ fn expected(model: &Model) -> Vec<Expected> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills() {
     let mut pipeline = MysqlPipeline::start().await;
-    let drainer = Arc::new(std::sync::Mutex::new(pipeline.start_drainer(DrainerToml::default())));
+    let drainer = Arc::new(std::sync::Mutex::new(
+        pipeline.start_drainer(DrainerToml::default()),
+    ));
 
     create_tables(&mut pipeline.tidb).await;
     let mut model = Model::default();
@@ -248,17 +250,19 @@ async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills()
     for round in 0..400u64 {
         if round == 200 {
             let (job, version) = pipeline.tidb.next_job();
-            pipeline.tidb.ddl(
-                add_column(
-                    job,
-                    version,
-                    SHOP,
-                    "shop",
-                    table_info(ITEMS, "items", items_columns(true)),
-                ),
-                "ALTER TABLE `items` ADD COLUMN `note` VARCHAR(64)",
-            )
-            .await;
+            pipeline
+                .tidb
+                .ddl(
+                    add_column(
+                        job,
+                        version,
+                        SHOP,
+                        "shop",
+                        table_info(ITEMS, "items", items_columns(true)),
+                    ),
+                    "ALTER TABLE `items` ADD COLUMN `note` VARCHAR(64)",
+                )
+                .await;
             model.has_note = true;
         }
         if round % 100 == 50 {

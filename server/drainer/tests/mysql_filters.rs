@@ -83,7 +83,8 @@ async fn only_the_replicated_tables_reach_mariadb() {
     let drainer = pipeline.start_drainer(DrainerToml {
         syncer: "ignore-schemas = \"INFORMATION_SCHEMA,PERFORMANCE_SCHEMA,mysql,logs_private\"\n\
                  replicate-do-db = [\"app\", \"~^logs_\"]",
-        syncer_tables: "[[syncer.replicate-do-table]]\ndb-name = \"other\"\ntbl-name = \"wanted\"\n\
+        syncer_tables:
+            "[[syncer.replicate-do-table]]\ndb-name = \"other\"\ntbl-name = \"wanted\"\n\
                         [[syncer.ignore-table]]\ndb-name = \"app\"\ntbl-name = \"secret\"\n\
                         [[syncer.ignore-table]]\ndb-name = \"app\"\ntbl-name = \"~^tmp_\"\n",
         ..DrainerToml::default()
@@ -162,7 +163,10 @@ async fn only_the_replicated_tables_reach_mariadb() {
                 tables,
                 "app.kept\napp.temp\nlogs_2024.entries\nother.wanted\n",
             ),
-            Expected::exact("SELECT id, v FROM app.kept ORDER BY id", "1\tkept\n2\tlast\n"),
+            Expected::exact(
+                "SELECT id, v FROM app.kept ORDER BY id",
+                "1\tkept\n2\tlast\n",
+            ),
             Expected::exact("SELECT id, v FROM app.temp", "1\ttemp\n"),
             Expected::exact("SELECT id, v FROM logs_2024.entries", "1\tentry\n"),
             Expected::exact("SELECT id, v FROM other.wanted", "1\twanted\n"),
@@ -193,7 +197,12 @@ async fn no_ddl_with_sync_ddl_off_and_the_ignored_commit_ts_skipped() {
     let ignored_ts = tidb.dml(vec![insert(t, 2, "ignored")]).await;
     let image = |id: i64, v: &str| [TidbDatum::Int(id), TidbDatum::bytes(v)];
     tidb.dml(vec![
-        Mutation::new(t).update(update_row(&[1, 2], &image(1, "one"), &image(1, "uno"), None)),
+        Mutation::new(t).update(update_row(
+            &[1, 2],
+            &image(1, "one"),
+            &image(1, "uno"),
+            None,
+        )),
         insert(t, 3, "three"),
     ])
     .await;

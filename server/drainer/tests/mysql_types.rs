@@ -16,16 +16,14 @@
 
 use std::time::Duration;
 
-use binlog_testkit::mysql_pipeline::{Expected, MysqlPipeline, DrainerToml};
+use binlog_testkit::mysql_pipeline::{DrainerToml, Expected, MysqlPipeline};
 use binlog_testkit::tidb_jobs::{
     add_column, add_index, binary_string, clustered, column_flag, column_info, create_schema,
     create_table, drop_column, drop_index, drop_schema, index_info, modify_column, mysql_type,
-    rename_table, table_info, truncate_table, with_default, with_elems, with_indexes,
-    with_length, with_partitions, PK_FLAGS,
+    rename_table, table_info, truncate_table, with_default, with_elems, with_indexes, with_length,
+    with_partitions, PK_FLAGS,
 };
-use binlog_testkit::tidb_rows::{
-    delete_row, insert_row, update_row, Handle, TidbDatum, TidbTime,
-};
+use binlog_testkit::tidb_rows::{delete_row, insert_row, update_row, Handle, TidbDatum, TidbTime};
 use binlog_testkit::tidb_writer::{Mutation, TidbWriter};
 use serde_json::{json, Value};
 
@@ -357,7 +355,10 @@ fn all_types_rows() -> Vec<(i64, Vec<Cell>)> {
         int(i64::MAX),
         uint(u64::MAX),
         cell(TidbDatum::Float(f64::from(0.1f32)), "0.1"),
-        cell(TidbDatum::Float(1.797_693_134_862_315_7e308), "1.7976931348623157e308"),
+        cell(
+            TidbDatum::Float(1.797_693_134_862_315_7e308),
+            "1.7976931348623157e308",
+        ),
         decimal(
             "99999999999999999999999999999999999.999999999999999999999999999999",
             "99999999999999999999999999999999999.999999999999999999999999999999",
@@ -384,7 +385,12 @@ fn all_types_rows() -> Vec<(i64, Vec<Cell>)> {
         cell(TidbDatum::Enum(3), "c"),
         cell(TidbDatum::Set(7), "x,y,z"),
         cell(TidbDatum::Bit(u64::MAX), u64::MAX.to_string()),
-        json_cell(json!([18_446_744_073_709_551_615u64, -9_223_372_036_854_775_808i64, [], {}])),
+        json_cell(json!([
+            18_446_744_073_709_551_615u64,
+            -9_223_372_036_854_775_808i64,
+            [],
+            {}
+        ])),
     ]);
 
     let mut odd = vec![
@@ -481,10 +487,15 @@ async fn write_all_types(tidb: &mut TidbWriter, columns: &[TypeColumn]) -> Strin
             .map(|(at, (datum, _))| (at as i64 + 2, datum.clone())),
     );
     tidb.dml(vec![Mutation::new(ALL_TYPES)
-        .update(update_row(&ids, &image(2, maximums), &image(2, &updated), None))
+        .update(update_row(
+            &ids,
+            &image(2, maximums),
+            &image(2, &updated),
+            None,
+        ))
         .update(update_row(&ids, &image(4, odd), &image(4, &nulls), None))
         .delete(delete_row(&delete, None))])
-    .await;
+        .await;
 
     [
         shown_row(1, &rows[0].1),
@@ -540,7 +551,7 @@ async fn write_uniq(tidb: &mut TidbWriter) -> Expected {
         .update(update_row(&[1, 2], &row("c", 3), &row("d", 3), Some(3)))
         .delete(delete_row(&pairs("a", 1), Some(1)))
         .insert(insert_row(&Handle::Int(4), &pairs("a", 5)))])
-    .await;
+        .await;
     Expected::exact(
         "SELECT code, qty FROM shop.uniq ORDER BY code",
         "a\t5\nb\t20\nd\t3\n",
@@ -563,13 +574,24 @@ async fn write_events(tidb: &mut TidbWriter) -> Expected {
     let pairs = |msg: &str, n: i64| vec![(1, TidbDatum::bytes(msg)), (2, TidbDatum::Int(n))];
     let row = |msg: &str, n: i64| vec![TidbDatum::bytes(msg), TidbDatum::Int(n)];
     let mut inserts = Mutation::new(EVENTS);
-    for (row_id, msg, n) in [(1, "x", 1), (2, "x", 1), (3, "x", 1), (4, "y", 2), (5, "y", 2)] {
+    for (row_id, msg, n) in [
+        (1, "x", 1),
+        (2, "x", 1),
+        (3, "x", 1),
+        (4, "y", 2),
+        (5, "y", 2),
+    ] {
         inserts = inserts.insert(insert_row(&Handle::Int(row_id), &pairs(msg, n)));
     }
     tidb.dml(vec![inserts]).await;
     tidb.dml(vec![Mutation::new(EVENTS)
         .delete(delete_row(&pairs("x", 1), Some(2)))
-        .update(update_row(&[1, 2], &row("y", 2), &row("z", 3), Some(4)))])
+        .update(update_row(
+            &[1, 2],
+            &row("y", 2),
+            &row("z", 3),
+            Some(4),
+        ))])
     .await;
     Expected::exact(
         "SELECT msg, n, COUNT(*) FROM shop.events GROUP BY msg, n ORDER BY msg, n",
@@ -605,8 +627,10 @@ async fn write_parted(tidb: &mut TidbWriter) -> Expected {
     let partition = |id: i64| PARTITIONS[id as usize % 4];
     let inserts = (1..=8)
         .map(|id| {
-            Mutation::new(partition(id))
-                .insert(insert_row(&Handle::Int(id), &[(2, TidbDatum::bytes(format!("v{id}")))]))
+            Mutation::new(partition(id)).insert(insert_row(
+                &Handle::Int(id),
+                &[(2, TidbDatum::bytes(format!("v{id}")))],
+            ))
         })
         .collect();
     tidb.dml(inserts).await;
@@ -657,7 +681,12 @@ async fn write_clustered(tidb: &mut TidbWriter) -> Expected {
     tidb.dml(vec![inserts]).await;
     let image = |k: &str, v: i64| vec![TidbDatum::bytes(k), TidbDatum::Int(v)];
     tidb.dml(vec![Mutation::new(CLUSTERED)
-        .update(update_row(&[1, 2], &image("key", 2), &image("key", 20), None))
+        .update(update_row(
+            &[1, 2],
+            &image("key", 2),
+            &image("key", 20),
+            None,
+        ))
         .delete(delete_row(
             &[(1, TidbDatum::bytes("鍵")), (2, TidbDatum::Int(3))],
             None,
@@ -697,7 +726,10 @@ impl Evolving {
                 }
             })
             .collect();
-        with_indexes(table_info(self.id, self.name, columns), self.indexes.clone())
+        with_indexes(
+            table_info(self.id, self.name, columns),
+            self.indexes.clone(),
+        )
     }
 
     /// Column IDs in offset order.
@@ -736,7 +768,7 @@ async fn evolve(tidb: &mut TidbWriter) -> Expected {
     tidb.dml(vec![Mutation::new(EVOLVING)
         .insert(row(1, &[a("one"), int(10), int(1)]))
         .insert(row(2, &[a("two"), int(20), int(2)]))])
-    .await;
+        .await;
     let before_add = tidb.schema_version();
 
     // ADD COLUMN c INT NOT NULL DEFAULT 7.
@@ -793,8 +825,13 @@ async fn evolve(tidb: &mut TidbWriter) -> Expected {
         |job, version| modify_column(job, version, SHOP, "shop", info),
     )
     .await;
-    tidb.dml(vec![Mutation::new(EVOLVING).insert(row(6, "six", 5_000_000_000, 6))])
-        .await;
+    tidb.dml(vec![Mutation::new(EVOLVING).insert(row(
+        6,
+        "six",
+        5_000_000_000,
+        6,
+    ))])
+    .await;
 
     // ADD INDEX idx_a (a), then DROP INDEX idx_a.
     table.columns[1].3 = column_flag::MULTIPLE_KEY;
@@ -855,7 +892,10 @@ async fn truncate_renamed(tidb: &mut TidbWriter) -> Expected {
         column_info(1, "id", 0, mysql_type::LONGLONG, PK_FLAGS),
         with_length(column_info(2, "a", 1, mysql_type::VARCHAR, 0), 32, 0),
         column_info(4, "qty", 2, mysql_type::LONGLONG, 0),
-        with_default(column_info(5, "c", 3, mysql_type::LONG, column_flag::NOT_NULL), "7"),
+        with_default(
+            column_info(5, "c", 3, mysql_type::LONG, column_flag::NOT_NULL),
+            "7",
+        ),
     ];
     let info = table_info(EVOLVING_TRUNCATED, "renamed", columns);
     ddl(tidb, "TRUNCATE TABLE `renamed`", |job, version| {
@@ -888,14 +928,16 @@ async fn create_scratch(tidb: &mut TidbWriter) -> Expected {
         "t",
         vec![column_info(1, "id", 0, mysql_type::LONGLONG, PK_FLAGS)],
     );
-    ddl(tidb, "CREATE TABLE `t` (`id` BIGINT PRIMARY KEY)", |job, version| {
-        create_table(job, version, SCRATCH, "scratch", table)
-    })
+    ddl(
+        tidb,
+        "CREATE TABLE `t` (`id` BIGINT PRIMARY KEY)",
+        |job, version| create_table(job, version, SCRATCH, "scratch", table),
+    )
     .await;
     tidb.dml(vec![Mutation::new(SCRATCH_T)
         .insert(insert_row(&Handle::Int(1), &[]))
         .insert(insert_row(&Handle::Int(2), &[]))])
-    .await;
+        .await;
     Expected::exact("SELECT id FROM scratch.t ORDER BY id", "1\n2\n")
 }
 

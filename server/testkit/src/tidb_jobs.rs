@@ -222,7 +222,10 @@ pub fn table_info(id: i64, name: &str, columns: Vec<Value>) -> Value {
 
 /// `table` with `indexes` (from [`index_info`]).
 pub fn with_indexes(mut table: Value, indexes: Vec<Value>) -> Value {
-    let max_id = indexes.iter().filter_map(|index| index["id"].as_i64()).max();
+    let max_id = indexes
+        .iter()
+        .filter_map(|index| index["id"].as_i64())
+        .max();
     table["max_idx_id"] = json!(max_id.unwrap_or(0));
     table["index_info"] = Value::Array(indexes);
     table

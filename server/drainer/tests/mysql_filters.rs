@@ -52,10 +52,11 @@ impl Upstream<'_> {
     async fn database(&mut self, name: &str) -> i64 {
         self.next_id += 1;
         let db_id = self.next_id;
-        let (job, version) = self.tidb.next_job();
         let query = format!("CREATE DATABASE `{name}`");
         self.tidb
-            .ddl(create_schema(job, version, db_id, name), &query)
+            .run_ddl(&query, |job, version| {
+                create_schema(job, version, db_id, name)
+            })
             .await;
         db_id
     }
@@ -64,11 +65,12 @@ impl Upstream<'_> {
     async fn table(&mut self, db_id: i64, db: &str, name: &str) -> i64 {
         self.next_id += 1;
         let table_id = self.next_id;
-        let (job, version) = self.tidb.next_job();
         let info = table_info(table_id, name, id_v_columns());
         let query = format!("CREATE TABLE `{name}` {ID_V_SQL}");
         self.tidb
-            .ddl(create_table(job, version, db_id, db, info), &query)
+            .run_ddl(&query, |job, version| {
+                create_table(job, version, db_id, db, info)
+            })
             .await;
         table_id
     }
@@ -128,25 +130,17 @@ async fn only_the_replicated_tables_reach_mariadb() {
     for table in [secret, tmp_b, private_entries, unwanted, outsider_t] {
         tidb.dml(vec![insert(table, 2, "ignored")]).await;
     }
-    let (job, version) = tidb.next_job();
     let mut secret_columns = id_v_columns();
     secret_columns.push(column_info(3, "extra", 2, mysql_type::LONG, 0));
-    tidb.ddl(
-        add_column(
-            job,
-            version,
-            app,
-            "app",
-            table_info(secret, "secret", secret_columns),
-        ),
+    let secret_info = table_info(secret, "secret", secret_columns);
+    tidb.run_ddl(
         "ALTER TABLE `secret` ADD COLUMN `extra` INT",
+        |job, version| add_column(job, version, app, "app", secret_info),
     )
     .await;
-    let (job, version) = tidb.next_job();
-    tidb.ddl(
-        drop_table(job, version, app, "app", tmp_a, "tmp_a"),
-        "DROP TABLE `tmp_a`",
-    )
+    tidb.run_ddl("DROP TABLE `tmp_a`", |job, version| {
+        drop_table(job, version, app, "app", tmp_a, "tmp_a")
+    })
     .await;
     tidb.dml(vec![insert(kept, 2, "last")]).await;
 
@@ -206,12 +200,12 @@ async fn no_ddl_with_sync_ddl_off_and_the_ignored_commit_ts_skipped() {
         insert(t, 3, "three"),
     ])
     .await;
-    let (job, version) = tidb.next_job();
     let mut columns = id_v_columns();
     columns.push(column_info(3, "w", 2, mysql_type::LONG, 0));
-    tidb.ddl(
-        add_column(job, version, shop, "shop", table_info(t, "t", columns)),
+    let t_info = table_info(t, "t", columns);
+    tidb.run_ddl(
         "ALTER TABLE `t` ADD COLUMN `w` INT DEFAULT 0",
+        |job, version| add_column(job, version, shop, "shop", t_info),
     )
     .await;
     tidb.dml(vec![Mutation::new(t).insert(insert_row(

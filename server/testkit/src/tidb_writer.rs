@@ -124,6 +124,14 @@ impl TidbWriter {
         .await
     }
 
+    /// Runs a DDL whose job `build` makes from [`TidbWriter::next_job`]'s job ID and schema
+    /// version ([`crate::tidb_jobs`]); `query` is the statement downstream runs. Returns the
+    /// commit TS.
+    pub async fn run_ddl(&mut self, query: &str, build: impl FnOnce(i64, i64) -> Value) -> u64 {
+        let (job_id, schema_version) = self.next_job();
+        self.ddl(build(job_id, schema_version), query).await
+    }
+
     /// Commits a transaction of `mutations` at the current schema version; returns its commit
     /// TS.
     pub async fn dml(&mut self, mutations: Vec<Mutation>) -> u64 {

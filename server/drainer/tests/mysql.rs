@@ -4,17 +4,11 @@
 //! MariaDB; then every table compared with a model of what TiDB committed.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use binlog_testkit::cluster::{backend, Backend};
-use binlog_testkit::drainer::{start_drainer, DrainerOptions};
-use binlog_testkit::mariadb::{MariaDb, ROOT_PASSWORD};
-use binlog_testkit::poll::wait_for;
-use binlog_testkit::process::NodeProcess;
-use binlog_testkit::pump::start_pump;
+use binlog_testkit::mysql_pipeline::{DrainerToml, Expected, MysqlPipeline};
 use binlog_testkit::tidb_jobs::{
     add_column, column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
 };
@@ -206,70 +200,33 @@ async fn create_tables(tidb: &mut TidbWriter) {
     .await;
 }
 
-fn drainer_config(dir: &Path, mariadb: &MariaDb, status_addr: &str) -> std::path::PathBuf {
-    let path = dir.join("drainer.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "tidb-status-addr = \"{status_addr}\"\n\
-             [syncer]\ndb-type = \"mysql\"\nworker-count = 4\ntxn-batch = 8\n\
-             [syncer.to]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"root\"\npassword = \"{ROOT_PASSWORD}\"\n",
-            mariadb.port()
-        ),
-    )
-    .expect("write the drainer config");
-    path
-}
-
-fn start(dir: &Path, backend: &Backend, config: &Path) -> NodeProcess {
-    start_drainer(&DrainerOptions {
-        data_dir: &dir.join("drainer"),
-        registry_dir: &dir.join("registry"),
-        pd_urls: &backend.pd_urls,
-        node_id: "drainer-mysql",
-        extra: &["-config", config.to_str().expect("UTF-8 path")],
-        stdout: None,
-    })
-}
-
-/// Waits until MariaDB holds exactly what the model says; on a timeout, shows both and the
-/// drainer's log.
-fn wait_identical(mariadb: &MariaDb, model: &Model, drainer: &NodeProcess, timeout: Duration) {
+/// The queries comparing `shop` with the model.
+fn expected(model: &Model) -> Vec<Expected> {
     let columns = if model.has_note {
         "id, name, qty, note"
     } else {
         "id, name, qty"
     };
-    let items_sql = format!("SELECT {columns} FROM shop.items ORDER BY id");
-    let log_sql = "SELECT msg, n, COUNT(*) FROM shop.log GROUP BY msg, n ORDER BY msg, n";
-    let (items, log) = (model.items_text(), model.log_text());
-    wait_for(
-        "MariaDB to hold what TiDB committed",
-        timeout,
-        || (mariadb.query(&items_sql) == items && mariadb.query(log_sql) == log).then_some(()),
-        || {
-            format!(
-                "expected items:\n{items}\ngot:\n{}\nexpected log:\n{log}\ngot:\n{}\ndrainer log:\n{}",
-                mariadb.query(&items_sql),
-                mariadb.query(log_sql),
-                drainer.log()
-            )
-        },
-    );
+    vec![
+        Expected::exact(
+            format!("SELECT {columns} FROM shop.items ORDER BY id"),
+            model.items_text(),
+        ),
+        Expected::exact(
+            "SELECT msg, n, COUNT(*) FROM shop.log GROUP BY msg, n ORDER BY msg, n",
+            model.log_text(),
+        ),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills() {
-    let dir = tempfile::tempdir().unwrap();
-    let mariadb = MariaDb::start();
-    let backend = backend("file", &dir.path().join("registry")).await;
-    let mut pump = start_pump(&dir.path().join("pump"), &dir.path().join("registry"));
-    let cluster_id = backend.registry.cluster_id().await.unwrap();
-    let mut tidb = TidbWriter::new(pump.client().await, backend.tso.clone(), cluster_id);
-    let config = drainer_config(dir.path(), &mariadb, tidb.status_addr());
-    let drainer = Arc::new(std::sync::Mutex::new(start(dir.path(), &backend, &config)));
+    let mut pipeline = MysqlPipeline::start().await;
+    let drainer = Arc::new(std::sync::Mutex::new(
+        pipeline.start_drainer(DrainerToml::default()),
+    ));
 
-    create_tables(&mut tidb).await;
+    create_tables(&mut pipeline.tidb).await;
     let mut model = Model::default();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
 
@@ -292,27 +249,29 @@ async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills()
     };
     for round in 0..400u64 {
         if round == 200 {
-            let (job, version) = tidb.next_job();
-            tidb.ddl(
-                add_column(
-                    job,
-                    version,
-                    SHOP,
-                    "shop",
-                    table_info(ITEMS, "items", items_columns(true)),
-                ),
-                "ALTER TABLE `items` ADD COLUMN `note` VARCHAR(64)",
-            )
-            .await;
+            let (job, version) = pipeline.tidb.next_job();
+            pipeline
+                .tidb
+                .ddl(
+                    add_column(
+                        job,
+                        version,
+                        SHOP,
+                        "shop",
+                        table_info(ITEMS, "items", items_columns(true)),
+                    ),
+                    "ALTER TABLE `items` ADD COLUMN `note` VARCHAR(64)",
+                )
+                .await;
             model.has_note = true;
         }
         if round % 100 == 50 {
-            pump.kill_and_restart(Duration::from_millis(100));
+            pipeline.pump.kill_and_restart(Duration::from_millis(100));
         }
         let changes = (0..rng.below(4) + 1)
             .map(|_| model.change(&mut rng, round))
             .collect();
-        tidb.dml(changes).await;
+        pipeline.tidb.dml(changes).await;
     }
     writing.store(false, Ordering::Release);
     let kills = tokio::task::spawn_blocking(move || killer.join().unwrap())
@@ -322,7 +281,7 @@ async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills()
 
     let drainer = drainer.lock().unwrap();
     tokio::task::block_in_place(|| {
-        wait_identical(&mariadb, &model, &drainer, Duration::from_secs(90))
+        pipeline.wait_identical(&drainer, &expected(&model), Duration::from_secs(90))
     });
     let log = drainer.log();
     assert!(!log.contains("panicked"), "the drainer panicked:\n{log}");

@@ -8,6 +8,8 @@
 //! - [`etcd`]: a real etcd (Debian `etcd-server`) on free ports in a temp dir.
 //! - [`mariadb`]: a real MariaDB (Debian `mariadb-server`) on a free port in a temp dir, root
 //!   over TCP with a known password, queried with the `mariadb` client.
+//! - [`mysql_pipeline`]: pump, TiDB writer, MariaDB and the drainer's `mysql` destination
+//!   between them, and waiting until MariaDB answers as a model says.
 //! - [`kafka`]: a real one-node KRaft Kafka broker on free ports in a temp dir, from the jars
 //!   `scripts/testbed.sh build` puts in the test bed cache; Kafka's own tools on its classpath.
 //! - `server`: starting a third-party server: retries with fresh ports, readiness waits.
@@ -29,6 +31,7 @@ pub mod etcd;
 pub mod http;
 pub mod kafka;
 pub mod mariadb;
+pub mod mysql_pipeline;
 pub mod poll;
 pub mod ports;
 pub mod process;

@@ -78,7 +78,7 @@ impl MariaDb {
     }
 
     /// A `mariadb` command-line client logged in as `root@127.0.0.1` over TCP, in batch mode
-    /// without column names; add `-e <sql>` and run it.
+    /// without column names, in `utf8mb4`; add `-e <sql>` and run it.
     pub fn client(&self) -> Command {
         let mut command = Command::new("mariadb");
         command
@@ -89,6 +89,7 @@ impl MariaDb {
             .arg("--user=root")
             .arg(format!("--password={ROOT_PASSWORD}"))
             .args(["--batch", "--skip-column-names"])
+            .arg("--default-character-set=utf8mb4")
             .stdin(Stdio::null());
         command
     }
@@ -96,19 +97,27 @@ impl MariaDb {
     /// Runs `sql` with [`MariaDb::client`] and returns its standard output; panics with the
     /// client's error when it fails.
     pub fn query(&self, sql: &str) -> String {
+        self.try_query(sql)
+            .unwrap_or_else(|error| panic!("mariadb -e {sql:?} failed: {error}"))
+    }
+
+    /// Runs `sql` with [`MariaDb::client`]: its standard output, or the client's exit status
+    /// and error output when it fails (e.g. a table that does not exist yet).
+    pub fn try_query(&self, sql: &str) -> Result<String, String> {
         let output = self
             .client()
             .arg("-e")
             .arg(sql)
             .output()
             .unwrap_or_else(|e| panic!("cannot run the mariadb client ({e}); {INSTALL_HINT}"));
-        assert!(
-            output.status.success(),
-            "mariadb -e {sql:?} failed with {}: {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("UTF-8 from mariadb")
+        if !output.status.success() {
+            return Err(format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        Ok(String::from_utf8(output.stdout).expect("UTF-8 from mariadb"))
     }
 
     fn try_start(dir: tempfile::TempDir) -> Result<MariaDb, (String, tempfile::TempDir)> {

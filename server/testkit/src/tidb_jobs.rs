@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 pub mod action {
     /// `CREATE DATABASE`.
     pub const CREATE_SCHEMA: u8 = 1;
+    /// `DROP DATABASE`.
+    pub const DROP_SCHEMA: u8 = 2;
     /// `CREATE TABLE`.
     pub const CREATE_TABLE: u8 = 3;
     /// `DROP TABLE`.
@@ -18,20 +20,76 @@ pub mod action {
     pub const ADD_COLUMN: u8 = 5;
     /// `DROP COLUMN`.
     pub const DROP_COLUMN: u8 = 6;
+    /// `ADD INDEX`.
+    pub const ADD_INDEX: u8 = 7;
+    /// `DROP INDEX`.
+    pub const DROP_INDEX: u8 = 8;
     /// `TRUNCATE TABLE`.
     pub const TRUNCATE_TABLE: u8 = 11;
+    /// `MODIFY COLUMN`.
+    pub const MODIFY_COLUMN: u8 = 12;
     /// `RENAME TABLE`.
     pub const RENAME_TABLE: u8 = 14;
 }
 
-/// MySQL type codes (TiDB's `mysql.Type*`) the tests use most.
+/// MySQL type codes (TiDB's `mysql.Type*`, `pkg/parser/mysql/type.go`).
 pub mod mysql_type {
+    /// `TINYINT`.
+    pub const TINY: u8 = 1;
+    /// `SMALLINT`.
+    pub const SHORT: u8 = 2;
     /// `INT`.
     pub const LONG: u8 = 3;
+    /// `FLOAT`.
+    pub const FLOAT: u8 = 4;
+    /// `DOUBLE`.
+    pub const DOUBLE: u8 = 5;
+    /// `TIMESTAMP`.
+    pub const TIMESTAMP: u8 = 7;
     /// `BIGINT`.
     pub const LONGLONG: u8 = 8;
-    /// `VARCHAR`.
+    /// `MEDIUMINT`.
+    pub const INT24: u8 = 9;
+    /// `DATE`.
+    pub const DATE: u8 = 10;
+    /// `TIME`.
+    pub const DURATION: u8 = 11;
+    /// `DATETIME`.
+    pub const DATETIME: u8 = 12;
+    /// `YEAR`.
+    pub const YEAR: u8 = 13;
+    /// `VARCHAR` and `VARBINARY`.
     pub const VARCHAR: u8 = 15;
+    /// `BIT`.
+    pub const BIT: u8 = 16;
+    /// `JSON`.
+    pub const JSON: u8 = 245;
+    /// `DECIMAL`.
+    pub const NEWDECIMAL: u8 = 246;
+    /// `ENUM`.
+    pub const ENUM: u8 = 247;
+    /// `SET`.
+    pub const SET: u8 = 248;
+    /// `TEXT` and `BLOB`.
+    pub const BLOB: u8 = 252;
+    /// `CHAR` and `BINARY`.
+    pub const STRING: u8 = 254;
+}
+
+/// Column flags (TiDB's `mysql.*Flag`, `pkg/parser/mysql/type.go`).
+pub mod column_flag {
+    /// `NOT NULL`.
+    pub const NOT_NULL: u32 = 1;
+    /// Part of the primary key.
+    pub const PRI_KEY: u32 = 1 << 1;
+    /// Part of a unique key.
+    pub const UNIQUE_KEY: u32 = 1 << 2;
+    /// Part of a non-unique key.
+    pub const MULTIPLE_KEY: u32 = 1 << 3;
+    /// `UNSIGNED`.
+    pub const UNSIGNED: u32 = 1 << 5;
+    /// Binary string (`charset binary`).
+    pub const BINARY: u32 = 1 << 7;
 }
 
 /// `NOT NULL` and primary key flags: an `INT PRIMARY KEY` column.
@@ -48,10 +106,23 @@ pub fn ci_str(name: &str) -> Value {
     json!({"O": name, "L": name.to_lowercase()})
 }
 
+/// Whether TiDB gives a column of type `tp` a text charset (`types.HasCharset`): strings,
+/// blobs, `ENUM` and `SET` (a `BINARY` flag makes a string binary: [`binary_string`]).
+fn has_charset(tp: u8) -> bool {
+    matches!(
+        tp,
+        mysql_type::VARCHAR
+            | mysql_type::STRING
+            | mysql_type::BLOB
+            | mysql_type::ENUM
+            | mysql_type::SET
+    )
+}
+
 /// A public column (`model.ColumnInfo`) of type `tp` with `flag`s; text types get
 /// `utf8mb4_bin`, the others `binary`.
 pub fn column_info(id: i64, name: &str, offset: usize, tp: u8, flag: u32) -> Value {
-    let (charset, collate) = if tp == mysql_type::VARCHAR {
+    let (charset, collate) = if has_charset(tp) {
         ("utf8mb4", "utf8mb4_bin")
     } else {
         ("binary", "binary")
@@ -67,6 +138,39 @@ pub fn column_info(id: i64, name: &str, offset: usize, tp: u8, flag: u32) -> Val
         "state": STATE_PUBLIC, "comment": "", "hidden": false, "change_state_info": null,
         "version": 2
     })
+}
+
+/// `column` with display length / precision `flen` and scale / fsp `decimal` (`Flen`,
+/// `Decimal`; TiDB writes -1 for `Decimal` when unspecified).
+pub fn with_length(mut column: Value, flen: i64, decimal: i64) -> Value {
+    column["type"]["Flen"] = json!(flen);
+    column["type"]["Decimal"] = json!(decimal);
+    column
+}
+
+/// `column` as a binary string (`BINARY`, `VARBINARY`, `BLOB`): charset and collation
+/// `binary` and the `BINARY` flag, as TiDB's `setCharsetCollationFlenDecimal` leaves them.
+pub fn binary_string(mut column: Value) -> Value {
+    column["type"]["Charset"] = json!("binary");
+    column["type"]["Collate"] = json!("binary");
+    let flag = column["type"]["Flag"].as_u64().unwrap_or(0) as u32;
+    column["type"]["Flag"] = json!(flag | column_flag::BINARY);
+    column
+}
+
+/// `column` (an `ENUM` or `SET`) with its elements.
+pub fn with_elems(mut column: Value, elems: &[&str]) -> Value {
+    column["type"]["Elems"] = json!(elems);
+    column["type"]["ElemsIsBinaryLit"] = json!(vec![false; elems.len()]);
+    column
+}
+
+/// `column` with a literal `DEFAULT` (as TiDB's JSON holds it: a string), which is also its
+/// origin default when the column is added to a table that has rows.
+pub fn with_default(mut column: Value, default: &str) -> Value {
+    column["default"] = json!(default);
+    column["origin_default"] = json!(default);
+    column
 }
 
 /// A public index (`model.IndexInfo`) on `columns` (name and offset each).
@@ -118,6 +222,25 @@ pub fn table_info(id: i64, name: &str, columns: Vec<Value>) -> Value {
 
 /// `table` with `indexes` (from [`index_info`]).
 pub fn with_indexes(mut table: Value, indexes: Vec<Value>) -> Value {
+    let max_id = indexes
+        .iter()
+        .filter_map(|index| index["id"].as_i64())
+        .max();
+    table["max_idx_id"] = json!(max_id.unwrap_or(0));
+    table["index_info"] = Value::Array(indexes);
+    table
+}
+
+/// `table` with a clustered primary key on `columns` (name and offset each): a common handle
+/// (`is_common_handle`, `common_handle_version` 1, the `PRIMARY` index), not an int one.
+pub fn clustered(mut table: Value, columns: &[(&str, usize)]) -> Value {
+    table["pk_is_handle"] = json!(false);
+    table["is_common_handle"] = json!(true);
+    table["common_handle_version"] = json!(1);
+    let mut indexes = table["index_info"].as_array().cloned().unwrap_or_default();
+    let id = indexes.len() as i64 + 1;
+    indexes.push(index_info(id, "PRIMARY", columns, true, true));
+    table["max_idx_id"] = json!(id);
     table["index_info"] = Value::Array(indexes);
     table
 }
@@ -284,6 +407,67 @@ pub fn drop_table(
         &query,
         Value::Null,
         Value::Null,
+    )
+}
+
+/// `DROP DATABASE` of database `db_id`: TiDB's `onDropSchema` finishes the job with the
+/// database's `DBInfo` in state none (its tables are dropped with it).
+pub fn drop_schema(id: i64, schema_version: i64, db_id: i64, name: &str) -> Value {
+    let db = json!({"id": db_id, "db_name": ci_str(name), "charset": "utf8mb4",
+                    "collate": "utf8mb4_bin", "state": 0, "policy_ref_info": null});
+    let mut drop = job(
+        id,
+        action::DROP_SCHEMA,
+        schema_version,
+        db_id,
+        0,
+        name,
+        "",
+        &format!("DROP DATABASE `{name}`"),
+        db,
+        Value::Null,
+    );
+    drop["schema_state"] = json!(0);
+    drop
+}
+
+/// `ALTER TABLE ... ADD INDEX`: `table` is the table after it.
+pub fn add_index(id: i64, schema_version: i64, db_id: i64, db: &str, table: Value) -> Value {
+    table_job(
+        id,
+        action::ADD_INDEX,
+        schema_version,
+        db_id,
+        db,
+        table,
+        "ALTER TABLE ADD INDEX",
+    )
+}
+
+/// `ALTER TABLE ... DROP INDEX`: `table` is the table after it.
+pub fn drop_index(id: i64, schema_version: i64, db_id: i64, db: &str, table: Value) -> Value {
+    table_job(
+        id,
+        action::DROP_INDEX,
+        schema_version,
+        db_id,
+        db,
+        table,
+        "ALTER TABLE DROP INDEX",
+    )
+}
+
+/// `ALTER TABLE ... MODIFY COLUMN` without reorganisation (the column keeps its ID, as TiDB
+/// does when the data need not change, e.g. `INT` to `BIGINT`): `table` is the table after it.
+pub fn modify_column(id: i64, schema_version: i64, db_id: i64, db: &str, table: Value) -> Value {
+    table_job(
+        id,
+        action::MODIFY_COLUMN,
+        schema_version,
+        db_id,
+        db,
+        table,
+        "ALTER TABLE MODIFY COLUMN",
     )
 }
 

@@ -94,6 +94,11 @@ impl TidbWriter {
         self.client = client;
     }
 
+    /// The schema version of the last DDL (what [`TidbWriter::dml`] writes at).
+    pub fn schema_version(&self) -> i64 {
+        self.schema_version
+    }
+
     /// The next DDL job's ID and the schema version it brings, for building its JSON
     /// ([`crate::tidb_jobs`]); pass the job to [`TidbWriter::ddl`] next.
     pub fn next_job(&self) -> (i64, i64) {
@@ -119,11 +124,26 @@ impl TidbWriter {
         .await
     }
 
+    /// Runs a DDL whose job `build` makes from [`TidbWriter::next_job`]'s job ID and schema
+    /// version ([`crate::tidb_jobs`]); `query` is the statement downstream runs. Returns the
+    /// commit TS.
+    pub async fn run_ddl(&mut self, query: &str, build: impl FnOnce(i64, i64) -> Value) -> u64 {
+        let (job_id, schema_version) = self.next_job();
+        self.ddl(build(job_id, schema_version), query).await
+    }
+
     /// Commits a transaction of `mutations` at the current schema version; returns its commit
     /// TS.
     pub async fn dml(&mut self, mutations: Vec<Mutation>) -> u64 {
+        self.dml_at(self.schema_version, mutations).await
+    }
+
+    /// Commits a transaction of `mutations` that ran at `schema_version`: one that began before
+    /// a later DDL and commits after it (TiDB lets it when the DDL leaves its rows valid, e.g.
+    /// an added column with a default); returns its commit TS.
+    pub async fn dml_at(&mut self, schema_version: i64, mutations: Vec<Mutation>) -> u64 {
         let value = PrewriteValue {
-            schema_version: self.schema_version,
+            schema_version,
             mutations: mutations.into_iter().map(|m| m.0).collect(),
         }
         .encode_to_vec();

@@ -182,7 +182,13 @@ fn write_history(dir: &Path, jobs: i64) -> Result<()> {
 fn table_json(table: i64, columns: i64) -> serde_json::Value {
     let mut cols = vec![column_info(1, "id", 0, mysql_type::LONGLONG, PK_FLAGS)];
     cols.extend((2..=columns).map(|c| {
-        column_info(c, &format!("c{c}"), (c - 1) as usize, mysql_type::VARCHAR, 0)
+        column_info(
+            c,
+            &format!("c{c}"),
+            (c - 1) as usize,
+            mysql_type::VARCHAR,
+            0,
+        )
     }));
     table_info(1000 + table, &format!("t{table}"), cols)
 }

@@ -21,6 +21,8 @@ const SHOP: i64 = 1;
 const ITEMS: i64 = 10;
 /// Table ID of `shop.log` (no key: rows repeat, `_tidb_rowid` is the handle).
 const LOG: i64 = 11;
+/// Table ID of `shop.extra`, created at the end.
+const EXTRA: i64 = 12;
 
 /// What TiDB committed, to compare the downstream with.
 #[derive(Default)]
@@ -285,4 +287,43 @@ async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills()
     });
     let log = drainer.log();
     assert!(!log.contains("panicked"), "the drainer panicked:\n{log}");
+
+    // One more DDL and transaction for the last drainer process, whose metrics then count them
+    // under the original's names.
+    pipeline
+        .tidb
+        .run_ddl(
+            "CREATE TABLE `extra` (`id` BIGINT PRIMARY KEY)",
+            |job, version| {
+                let columns = vec![column_info(1, "id", 0, mysql_type::LONGLONG, PK_FLAGS)];
+                create_table(
+                    job,
+                    version,
+                    SHOP,
+                    "shop",
+                    table_info(EXTRA, "extra", columns),
+                )
+            },
+        )
+        .await;
+    let changes = vec![model.change(&mut rng, 400)];
+    pipeline.tidb.dml(changes).await;
+    tokio::task::block_in_place(|| {
+        pipeline.wait_identical(&drainer, &expected(&model), Duration::from_secs(30))
+    });
+    let metrics = drainer.get("/metrics");
+    for series in [
+        "binlog_drainer_query_duration_time_count{type=\"exec\"}",
+        "binlog_drainer_query_duration_time_count{type=\"commit\"}",
+        "binlog_drainer_ddl_jobs_total",
+    ] {
+        let count = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series))
+            .and_then(|value| value.trim().parse::<f64>().ok());
+        assert!(
+            count.is_some_and(|count| count > 0.0),
+            "{series} missing or 0:\n{metrics}"
+        );
+    }
 }

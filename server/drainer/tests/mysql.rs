@@ -281,7 +281,10 @@ async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills()
         .unwrap();
     assert!(kills >= 10, "the drainer was killed {kills} times");
 
-    let drainer = drainer.lock().unwrap();
+    let drainer = Arc::into_inner(drainer)
+        .expect("the killer thread has ended")
+        .into_inner()
+        .unwrap();
     tokio::task::block_in_place(|| {
         pipeline.wait_identical(&drainer, &expected(&model), Duration::from_secs(90))
     });

@@ -40,6 +40,7 @@ pub mod pull;
 pub mod pulled;
 pub mod schema;
 pub mod schema_store;
+pub mod secondary_binlog;
 pub mod server;
 pub mod service;
 pub mod sink;

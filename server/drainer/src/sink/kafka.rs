@@ -291,20 +291,7 @@ impl KafkaSink {
 impl Sink for KafkaSink {
     async fn write(&mut self, txn: Txn, ack: Ack) -> Result<()> {
         let value = secondary_binlog::encode(&txn)?;
-        if value.len() > self.config.max_message_size {
-            return Err(downstream(
-                &self.config,
-                format!(
-                    "the transaction at commit TS {} is a {}-byte message, more than \
-                     kafka-max-message-size ({} bytes); it is not skipped: raise the limit (and \
-                     the broker's message.max.bytes), or skip it on purpose with \
-                     ignore-txn-commit-ts",
-                    txn.commit_ts,
-                    value.len(),
-                    self.config.max_message_size
-                ),
-            ));
-        }
+        check_size(&self.config, txn.commit_ts, value.len())?;
         self.pending_bytes += value.len();
         self.pending.push(Pending {
             commit_ts: txn.commit_ts,
@@ -324,6 +311,23 @@ impl Sink for KafkaSink {
     fn resume_ts(&self) -> Option<u64> {
         self.resume_ts
     }
+}
+
+/// Refuses a message above `kafka-max-message-size`, naming its commit TS and size: it is
+/// never skipped silently.
+fn check_size(config: &ProducerConfig, commit_ts: u64, size: usize) -> Result<()> {
+    if size <= config.max_message_size {
+        return Ok(());
+    }
+    Err(downstream(
+        config,
+        format!(
+            "the transaction at commit TS {commit_ts} is a {size}-byte message, more than \
+             kafka-max-message-size ({} bytes); it is not skipped: raise the limit (and the \
+             broker's message.max.bytes), or skip it on purpose with ignore-txn-commit-ts",
+            config.max_message_size
+        ),
+    ))
 }
 
 /// Creates the topic (one partition, the broker's replication factor) unless it exists.
@@ -471,6 +475,15 @@ mod tests {
         let error = producer_config(&to, 7, env).unwrap_err().to_string();
         assert!(error.contains("zookeeper-addrs"), "{error}");
         to.zookeeper_addrs = None;
+        to.kafka_max_message_size = Some(100);
+        let config = producer_config(&to, 7, env).unwrap();
+        assert!(check_size(&config, 9, 100).is_ok());
+        let error = check_size(&config, 9, 101).unwrap_err().to_string();
+        assert!(
+            error.contains("commit TS 9 is a 101-byte message")
+                && error.contains("topic t at k:9092"),
+            "{error}"
+        );
         to.kafka_max_message_size = Some(0);
         let error = producer_config(&to, 7, env).unwrap_err().to_string();
         assert!(error.contains("kafka-max-message-size 0"), "{error}");

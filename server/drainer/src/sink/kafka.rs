@@ -9,12 +9,14 @@
 //! `kafka-client-id`, `topic-name` (default `<clusterID>_obinlog`; created with one partition
 //! and the broker's replication factor when missing). `zookeeper-addrs` is refused.
 //!
-//! **Client: `rskafka`** (pure Rust, maintained by InfluxData, async on tokio). `rdkafka` would
-//! bring librdkafka: Debian's `librdkafka-dev` plus `dynamic-linking` adds a system package to
-//! every build machine and ties us to its version; the bundled build compiles librdkafka's C
-//! (several minutes on two cores, plus cmake or its configure toolchain) into every drainer
-//! build. `rskafka` costs a few seconds and nothing outside crates.io. It has no idempotent
-//! producer, so exactly once is ours:
+//! **Client: `rskafka`** (pure Rust, maintained by InfluxData, async on tokio). `rdkafka` 0.39
+//! wraps librdkafka 2.12.1: its `dynamic-linking` feature asks pkg-config for librdkafka at
+//! least 2.12.1, and Debian 12's `librdkafka-dev` is 2.0.2, so it cannot be used without going
+//! back to an old `rdkafka`; the bundled build compiles librdkafka's C sources (its configure
+//! and make, or cmake) into every clean build of the drainer, on a machine of 2 cores shared
+//! by builders (not measured here). `rskafka` is Rust from crates.io and nothing else (no
+//! system package, no C toolchain step). It has no idempotent producer, so exactly once is
+//! ours:
 //! - On open, [`KafkaSink::resume_ts`] is the commit TS of the partition's last message: a
 //!   restart from an older checkpoint skips what the topic already holds (as the `file` sink).
 //! - The client's own retries are off (a retried produce whose first attempt landed would

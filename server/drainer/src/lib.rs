@@ -13,7 +13,8 @@
 //! - [`syncer`]: the stages after the merge (translate, sink) and the checkpoint saves.
 //! - [`translate`]: merged binlogs to what a sink consumes ([`translate::Txn`]).
 //! - [`sink`]: the async [`sink::Sink`] trait and the sinks (`file` over [`binlog_file`],
-//!   `print`); they acknowledge late, and [`progress`] turns the acks into the checkpoint.
+//!   `print`, `mysql`, `kafka`); they acknowledge late, and [`progress`] turns the acks into the
+//!   checkpoint. [`secondary_binlog`]: the `kafka` sink's message (`slave.binlog`).
 //! - [`schema_store`]: the schema history's DDL jobs persisted under the data dir
 //!   ([`schema_store::SchemaStore`]); [`tidb_status`]: fetching them from TiDB's status port.
 //! - [`checkpoint`]: where the checkpoint is kept ([`checkpoint::CheckpointStore`]).
@@ -40,6 +41,7 @@ pub mod pull;
 pub mod pulled;
 pub mod schema;
 pub mod schema_store;
+pub mod secondary_binlog;
 pub mod server;
 pub mod service;
 pub mod sink;

@@ -182,6 +182,7 @@ mod tests {
             payload: Bytes::new(),
             binlog: Binlog::default(),
             load: None,
+            tables: Vec::new(),
         }
     }
 

@@ -48,7 +48,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
     let metrics = DrainerMetrics::new();
-    let sink = sink::open(config, &metrics).await?;
+    let sink = sink::open(config, cluster_id, &metrics).await?;
     let rows = row_translation(config, &metrics).await?;
 
     let mut store = checkpoint_store(config, cluster_id).await?;
@@ -238,7 +238,7 @@ async fn row_translation(
     config: &DrainerConfig,
     metrics: &DrainerMetrics,
 ) -> Result<Option<RowTranslation>> {
-    if config.destination()? != DestinationKind::Sql {
+    if !config.destination()?.writes_rows() {
         return Ok(None);
     }
     let status = TidbStatus::new(config.tidb_status_addr.clone());

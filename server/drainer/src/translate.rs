@@ -7,6 +7,8 @@
 //! decoded against the schema history at the binlog's schema version, only the writable columns
 //! by name, in the order TiDB made them (each mutation's `sequence`); or its DDL with the
 //! database it runs in. The others (`file`, `print`) get the payload as the pump sent it.
+//! `kafka` gets the same rows plus, next to each table's rows, the [`TableSchema`] they were
+//! decoded with ([`Txn::tables`]): its message describes the columns and keys.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -35,6 +37,18 @@ pub struct Txn {
     pub binlog: Binlog,
     /// Its rows or DDL, for the destinations that write rows; `None` for the others.
     pub load: Option<Box<LoadTxn>>,
+    /// The schema of each table the rows of `load` name (one entry per [`TableRef`] they
+    /// share, in the order the rows are); empty for DDL and for the other destinations.
+    pub tables: Vec<TxnTable>,
+}
+
+/// A table of a transaction's rows and the schema they were decoded with.
+#[derive(Clone, Debug)]
+pub struct TxnTable {
+    /// What the rows of this table point at (compare with [`Arc::ptr_eq`]).
+    pub rows: Arc<TableRef>,
+    /// Its schema at the binlog's schema version.
+    pub schema: Arc<TableSchema>,
 }
 
 /// What the translation makes of one binlog.
@@ -97,13 +111,16 @@ impl Translator {
             );
             return Ok(Translated::Skip);
         }
-        let load = match &mut self.rows {
-            None => None,
+        let (load, tables) = match &mut self.rows {
+            None => (None, Vec::new()),
             Some(rows) => match rows.translate(binlog.commit_ts, &decoded).await? {
-                Some(body) => Some(Box::new(LoadTxn {
-                    commit_ts: binlog.commit_ts,
-                    body,
-                })),
+                Some((body, tables)) => {
+                    let load = LoadTxn {
+                        commit_ts: binlog.commit_ts,
+                        body,
+                    };
+                    (Some(Box::new(load)), tables)
+                }
                 None => return Ok(Translated::Skip),
             },
         };
@@ -112,15 +129,22 @@ impl Translator {
             payload: binlog.payload.clone(),
             binlog: decoded,
             load,
+            tables,
         }))
     }
 }
 
 impl RowTranslation {
-    /// The rows or DDL of `binlog`, or `None` when nothing of it goes downstream.
-    async fn translate(&mut self, commit_ts: u64, binlog: &Binlog) -> Result<Option<TxnBody>> {
+    /// The rows or DDL of `binlog` and the tables of its rows, or `None` when nothing of it
+    /// goes downstream.
+    async fn translate(
+        &mut self,
+        commit_ts: u64,
+        binlog: &Binlog,
+    ) -> Result<Option<(TxnBody, Vec<TxnTable>)>> {
         if binlog.ddl_job_id > 0 {
-            return self.ddl(commit_ts, binlog).await;
+            let ddl = self.ddl(commit_ts, binlog).await?;
+            return Ok(ddl.map(|body| (body, Vec::new())));
         }
         let value = binlog.prewrite_value.as_deref().unwrap_or_default();
         let prewrite = PrewriteValue::decode(value).map_err(|error| {
@@ -129,6 +153,7 @@ impl RowTranslation {
             ))
         })?;
         let mut events = Vec::new();
+        let mut tables = Vec::new();
         for mutation in &prewrite.mutations {
             let table = self
                 .schema
@@ -137,11 +162,15 @@ impl RowTranslation {
             if self.filter.skips(&table.db, &table.name) {
                 continue;
             }
-            mutation_rows(&table, mutation, &mut events).map_err(|error| {
+            let rows = mutation_rows(&table, mutation, &mut events).map_err(|error| {
                 Error::Translate(format!("binlog at commit TS {commit_ts}: {error}"))
             })?;
+            tables.push(TxnTable {
+                rows,
+                schema: table,
+            });
         }
-        Ok((!events.is_empty()).then_some(TxnBody::Rows(events)))
+        Ok((!events.is_empty()).then_some((TxnBody::Rows(events), tables)))
     }
 
     /// A DDL binlog's statement, unless the original leaves it out (failed DDL, a filtered
@@ -180,12 +209,13 @@ impl RowTranslation {
     }
 }
 
-/// Appends the rows of `mutation` to `events`, in TiDB's order (`sequence`).
+/// Appends the rows of `mutation` to `events`, in TiDB's order (`sequence`); returns the
+/// [`TableRef`] they share.
 fn mutation_rows(
     table: &TableSchema,
     mutation: &TableMutation,
     events: &mut Vec<RowEvent>,
-) -> binlog_tidb::Result<()> {
+) -> binlog_tidb::Result<Arc<TableRef>> {
     let writable: Vec<usize> = (0..table.columns.len())
         .filter(|&i| table.columns[i].is_writable())
         .collect();
@@ -253,5 +283,5 @@ fn mutation_rows(
             }
         });
     }
-    Ok(())
+    Ok(table_ref)
 }

@@ -11,14 +11,16 @@
 //! - `pd-urls` defaults to empty, which selects the file registry and file TSO in
 //!   `registry-dir` (our key, flag and `BINLOG_SERVER_REGISTRY_DIR`), as for the pump.
 //! - `[syncer] db-type` defaults to `file`, not `mysql`, so that the embedded quick start works
-//!   without a downstream database and a TiDB. `mysql`, `tidb`, `file` (alias `pb`) and `print`
-//!   are supported; `kafka` and `oracle` are a startup error that says so, `flash` the original's
+//!   without a downstream database and a TiDB. `mysql`, `tidb`, `kafka`, `file` (alias `pb`)
+//!   and `print` are supported; `oracle` is a startup error that says so, `flash` the original's
 //!   error.
-//! - `mysql`/`tidb` read table schemas from TiDB's status port (`tidb-status-addr`, ours), not
-//!   from TiKV: the original's TiKV reads need a real PD, which this build does not join.
-//! - The table filters apply to `mysql`/`tidb`; with `file` or `print`, which write binlogs as
-//!   TiDB sent them (no table names without a schema), setting one is a startup error.
-//! - The Kafka destination's keys are accepted and type-checked so existing files load.
+//! - `mysql`/`tidb`/`kafka` read table schemas from TiDB's status port (`tidb-status-addr`,
+//!   ours), not from TiKV: the original's TiKV reads need a real PD, which this build does not
+//!   join.
+//! - The table filters apply to `mysql`/`tidb`/`kafka`; with `file` or `print`, which write
+//!   binlogs as TiDB sent them (no table names without a schema), setting one is a startup error.
+//! - `kafka`: `zookeeper-addrs` (broker discovery through ZooKeeper) is refused: list the
+//!   brokers in `kafka-addrs`.
 //! - TLS (`[security] ssl-ca`) and the Prometheus pushgateway (`-metrics-addr`) are not
 //!   supported: setting them is an error that says so.
 
@@ -73,6 +75,15 @@ pub enum DestinationKind {
     Print,
     /// SQL to MySQL or TiDB (`mysql`, `tidb`).
     Sql,
+    /// Secondary binlogs to a Kafka topic (`kafka`).
+    Kafka,
+}
+
+impl DestinationKind {
+    /// Whether binlogs are translated into rows for it (against TiDB's schemas, filtered).
+    pub fn writes_rows(self) -> bool {
+        matches!(self, DestinationKind::Sql | DestinationKind::Kafka)
+    }
 }
 
 /// The drainer's configuration. TOML keys are the original's; fields marked "flag only" have
@@ -186,21 +197,21 @@ impl DrainerConfig {
         let unsupported = |why: &str| {
             Err(Error::InvalidConfig(format!(
                 "[syncer] db-type {db_type:?} is not supported by this build: {why}; use \
-                 \"mysql\", \"tidb\", \"file\" (alias \"pb\") or \"print\""
+                 \"mysql\", \"tidb\", \"kafka\", \"file\" (alias \"pb\") or \"print\""
             )))
         };
         match db_type {
             "file" | "pb" => Ok(DestinationKind::File),
             "print" => Ok(DestinationKind::Print),
             "mysql" | "tidb" => Ok(DestinationKind::Sql),
-            "kafka" => unsupported("there is no Kafka producer yet"),
+            "kafka" => Ok(DestinationKind::Kafka),
             "oracle" => unsupported("there is no Oracle driver"),
             "flash" => Err(Error::InvalidConfig(
                 "the flash DestDBType is no longer supported".into(),
             )),
             other => Err(Error::InvalidConfig(format!(
-                "unknown [syncer] db-type {other:?}: use \"mysql\", \"tidb\", \"file\" (alias \
-                 \"pb\") or \"print\""
+                "unknown [syncer] db-type {other:?}: use \"mysql\", \"tidb\", \"kafka\", \"file\" \
+                 (alias \"pb\") or \"print\""
             ))),
         }
     }
@@ -210,7 +221,7 @@ impl DrainerConfig {
     fn check_destination(&self) -> Result<()> {
         let kind = self.destination()?;
         TableFilter::new(&self.syncer)?;
-        if kind == DestinationKind::Sql && self.tidb_status_addr.is_empty() {
+        if kind.writes_rows() && self.tidb_status_addr.is_empty() {
             return Err(Error::InvalidConfig(format!(
                 "[syncer] db-type {:?} needs tidb-status-addr: the table schemas come from \
                  TiDB's status port (host:port, 10080 by default)",
@@ -221,11 +232,16 @@ impl DrainerConfig {
             crate::sink::mysql::checkpoint_table_name(&self.syncer.to)?;
             crate::sink::mysql::loader_config(&self.syncer, |name| std::env::var(name).ok())?;
         }
-        if kind != DestinationKind::Sql && TableFilter::names_tables(&self.syncer) {
+        if kind == DestinationKind::Kafka {
+            crate::sink::kafka::producer_config(&self.syncer.to, 0, |name| {
+                std::env::var(name).ok()
+            })?;
+        }
+        if !kind.writes_rows() && TableFilter::names_tables(&self.syncer) {
             return Err(Error::InvalidConfig(format!(
                 "[syncer] db-type {:?} writes binlogs as TiDB sent them, without table names: \
                  replicate-do-db, replicate-do-table, ignore-table and ignore-schemas apply only \
-                 to \"mysql\" and \"tidb\"",
+                 to \"mysql\", \"tidb\" and \"kafka\"",
                 self.syncer.db_type
             )));
         }

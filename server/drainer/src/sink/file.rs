@@ -136,6 +136,7 @@ mod tests {
             payload: Bytes::from(binlog.encode_to_vec()),
             binlog,
             load: None,
+            tables: Vec::new(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! Sinks: where translated transactions go ([`Sink`]), one file per kind: [`file`] (alias
-//! `pb`), [`mysql`] (also `tidb`) and [`print`].
+//! `pb`), [`mysql`] (also `tidb`), [`kafka`] and [`print`].
 //!
 //! A sink takes transactions in commit-TS order and acknowledges each one through its [`Ack`]
 //! once the downstream holds it durably: at once, after a batch, or later and out of order
@@ -7,6 +7,7 @@
 //! [`crate::progress`]), never what was merely handed over.
 
 pub mod file;
+pub mod kafka;
 pub mod mysql;
 pub mod print;
 
@@ -32,8 +33,12 @@ pub trait Sink: Send {
     fn resume_ts(&self) -> Option<u64>;
 }
 
-/// Opens the sink `config` names (its `[syncer] db-type`).
-pub async fn open(config: &DrainerConfig, metrics: &DrainerMetrics) -> Result<Box<dyn Sink>> {
+/// Opens the sink `config` names (its `[syncer] db-type`) for the cluster `cluster_id`.
+pub async fn open(
+    config: &DrainerConfig,
+    cluster_id: u64,
+    metrics: &DrainerMetrics,
+) -> Result<Box<dyn Sink>> {
     Ok(match config.destination()? {
         DestinationKind::File => {
             Box::new(file::FileSink::open(&config.destination_dir(), config.retention()).await?)
@@ -44,6 +49,14 @@ pub async fn open(config: &DrainerConfig, metrics: &DrainerMetrics) -> Result<Bo
                 mysql::loader_config(&config.syncer, |name| std::env::var(name).ok())?,
                 metrics.query_observer(),
             )
+            .await?,
+        ),
+        DestinationKind::Kafka => Box::new(
+            kafka::KafkaSink::open(kafka::producer_config(
+                &config.syncer.to,
+                cluster_id,
+                |name| std::env::var(name).ok(),
+            )?)
             .await?,
         ),
     })

@@ -1,0 +1,358 @@
+//! The secondary binlog (`slave.binlog`, `proto/slave_binlog.proto`): the original drainer's
+//! Kafka message, one per transaction, built from a translated [`Txn`] (its rows and the
+//! [`TableSchema`] of each table, or its DDL).
+//!
+//! Values are set by column type as the original's translator does: signed integers in
+//! `int64_value`; unsigned ones, `ENUM` and `SET` in `uint64_value`; `FLOAT`/`DOUBLE` in
+//! `double_value`; `BIT` (big-endian, `(flen + 7) / 8` bytes), binary strings, blobs and `JSON`
+//! (its text) in `bytes_value`; `DECIMAL`, dates, times and text in `string_value`; NULL as
+//! `is_null`. Columns are the writable ones (public, not generated), as for `mysql`.
+
+use prost::Message;
+
+use crate::translate::{Txn, TxnTable};
+use binlog_loader::{RowEvent, RowKind, TxnBody};
+use binlog_node::{Error, Result};
+use binlog_tidb::table::mysql_type as tp;
+use binlog_tidb::{Column, Value};
+
+/// The generated `slave.binlog` messages.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/slave.binlog.rs"));
+}
+
+/// The message of `txn`, encoded; an error names the commit TS when the transaction has no
+/// rows or DDL (a destination without row translation) or a row does not match its table.
+pub fn encode(txn: &Txn) -> Result<Vec<u8>> {
+    Ok(message(txn)?.encode_to_vec())
+}
+
+/// The message of `txn`.
+pub fn message(txn: &Txn) -> Result<proto::Binlog> {
+    let commit_ts = txn.commit_ts;
+    let Some(load) = &txn.load else {
+        return Err(Error::Translate(format!(
+            "binlog at commit TS {commit_ts}: no rows or DDL were translated for the secondary \
+             binlog"
+        )));
+    };
+    let mut binlog = proto::Binlog {
+        commit_ts: Some(commit_ts as i64),
+        ..Default::default()
+    };
+    match &load.body {
+        TxnBody::Ddl(ddl) => {
+            binlog.set_type(proto::BinlogType::Ddl);
+            binlog.ddl_data = Some(proto::DdlData {
+                schema_name: Some(ddl.db.clone()),
+                table_name: Some(ddl.table.clone()),
+                ddl_query: Some(ddl.query.clone().into_bytes()),
+            });
+        }
+        TxnBody::Rows(events) => {
+            binlog.set_type(proto::BinlogType::Dml);
+            let tables = txn
+                .tables
+                .iter()
+                .map(|table| table_message(table, events))
+                .collect::<std::result::Result<Vec<_>, String>>()
+                .map_err(|reason| {
+                    Error::Translate(format!("binlog at commit TS {commit_ts}: {reason}"))
+                })?;
+            binlog.dml_data = Some(proto::DmlData { tables });
+        }
+    }
+    Ok(binlog)
+}
+
+/// The commit TS of an encoded message (what the `kafka` sink resumes after).
+pub fn commit_ts(value: &[u8]) -> Result<u64> {
+    let binlog = proto::Binlog::decode(value)?;
+    Ok(binlog.commit_ts.unwrap_or_default() as u64)
+}
+
+/// One table's columns, keys and rows (those of `events` that point at `table.rows`).
+fn table_message(
+    table: &TxnTable,
+    events: &[RowEvent],
+) -> std::result::Result<proto::Table, String> {
+    let schema = &table.schema;
+    let columns: Vec<&Column> = schema.columns.iter().filter(|c| c.is_writable()).collect();
+    let primary: Vec<&str> = schema
+        .primary_key
+        .iter()
+        .filter_map(|&offset| schema.columns.get(offset))
+        .map(|c| c.name.as_str())
+        .collect();
+    let column_info = columns
+        .iter()
+        .map(|column| proto::ColumnInfo {
+            name: Some(column.name.clone()),
+            mysql_type: Some(type_name(column).into()),
+            is_primary_key: Some(primary.contains(&column.name.as_str())),
+        })
+        .collect();
+    let mut unique_keys = Vec::new();
+    if !primary.is_empty() {
+        unique_keys.push(key("PRIMARY", &primary));
+    }
+    for unique in &schema.unique_keys {
+        let names: Vec<&str> = unique
+            .columns
+            .iter()
+            .filter_map(|&offset| schema.columns.get(offset))
+            .map(|c| c.name.as_str())
+            .collect();
+        unique_keys.push(key(&unique.name, &names));
+    }
+    let row = |values: &[Value]| -> std::result::Result<proto::Row, String> {
+        if values.len() != columns.len() {
+            return Err(format!(
+                "a row of {} has {} values for {} columns",
+                schema.qualified_name(),
+                values.len(),
+                columns.len()
+            ));
+        }
+        let columns = columns.iter().zip(values).map(|(c, v)| column_value(c, v));
+        Ok(proto::Row {
+            columns: columns.collect(),
+        })
+    };
+    let mut mutations = Vec::new();
+    for event in events
+        .iter()
+        .filter(|event| std::sync::Arc::ptr_eq(&event.table, &table.rows))
+    {
+        let (kind, after, before) = match event.kind {
+            RowKind::Insert => (proto::MutationType::Insert, row(&event.new)?, None),
+            RowKind::Update => (
+                proto::MutationType::Update,
+                row(&event.new)?,
+                Some(row(&event.old)?),
+            ),
+            RowKind::Delete => (proto::MutationType::Delete, row(&event.old)?, None),
+        };
+        mutations.push(proto::TableMutation {
+            r#type: kind as i32,
+            row: after,
+            change_row: before,
+        });
+    }
+    Ok(proto::Table {
+        schema_name: Some(schema.db.clone()),
+        table_name: Some(schema.name.clone()),
+        column_info,
+        mutations,
+        unique_keys,
+    })
+}
+
+fn key(name: &str, columns: &[&str]) -> proto::Key {
+    proto::Key {
+        name: Some(name.to_owned()),
+        column_names: columns.iter().map(|&c| c.to_owned()).collect(),
+    }
+}
+
+/// One value in the field its column's type selects.
+fn column_value(column: &Column, value: &Value) -> proto::Column {
+    let mut out = proto::Column::default();
+    match value {
+        Value::Null => out.is_null = Some(true),
+        Value::Int(v) => out.int64_value = Some(*v),
+        Value::Uint(v) if column.tp == tp::BIT => {
+            let width = usize::try_from((column.flen + 7) / 8)
+                .unwrap_or(8)
+                .clamp(1, 8);
+            out.bytes_value = Some(v.to_be_bytes()[8 - width..].to_vec());
+        }
+        Value::Uint(v) => out.uint64_value = Some(*v),
+        Value::Float(v) => out.double_value = Some(*v),
+        Value::Text(v) if column.tp == tp::JSON => out.bytes_value = Some(v.clone().into_bytes()),
+        Value::Text(v) => out.string_value = Some(v.clone()),
+        Value::Bytes(v) if column.is_binary_string() => out.bytes_value = Some(v.clone()),
+        // Text columns hold UTF-8; anything else cannot be a proto string and goes as bytes.
+        Value::Bytes(v) => match String::from_utf8(v.clone()) {
+            Ok(text) => out.string_value = Some(text),
+            Err(error) => out.bytes_value = Some(error.into_bytes()),
+        },
+    }
+    out
+}
+
+/// The column's type as TiDB's `types.TypeToStr` names it: lower case, binary strings and
+/// blobs by their binary names.
+fn type_name(column: &Column) -> &'static str {
+    let binary = column.is_binary_string();
+    match column.tp {
+        tp::BIT => "bit",
+        tp::TINY_BLOB if binary => "tinyblob",
+        tp::TINY_BLOB => "tinytext",
+        tp::MEDIUM_BLOB if binary => "mediumblob",
+        tp::MEDIUM_BLOB => "mediumtext",
+        tp::LONG_BLOB if binary => "longblob",
+        tp::LONG_BLOB => "longtext",
+        tp::BLOB if binary => "blob",
+        tp::BLOB => "text",
+        tp::DATE | tp::NEWDATE => "date",
+        tp::DATETIME => "datetime",
+        tp::DECIMAL | tp::NEWDECIMAL => "decimal",
+        tp::DOUBLE => "double",
+        tp::ENUM => "enum",
+        tp::FLOAT => "float",
+        tp::GEOMETRY => "geometry",
+        tp::INT24 => "mediumint",
+        tp::JSON => "json",
+        tp::LONG => "int",
+        tp::LONGLONG => "bigint",
+        tp::NULL => "null",
+        tp::SET => "set",
+        tp::SHORT => "smallint",
+        tp::STRING if binary => "binary",
+        tp::STRING => "char",
+        tp::VARCHAR | tp::VAR_STRING if binary => "varbinary",
+        tp::VARCHAR | tp::VAR_STRING => "varchar",
+        tp::DURATION => "time",
+        tp::TIMESTAMP => "timestamp",
+        tp::TINY => "tinyint",
+        tp::YEAR => "year",
+        _ => "unspecified",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use binlog_loader::{Ddl, LoadTxn, TableRef};
+    use binlog_tidb::table::{column_flag, schema_state};
+    use binlog_tidb::TableSchema;
+
+    fn column(id: i64, name: &str, tp: u8, flag: u32, charset: &str) -> Column {
+        Column {
+            id,
+            name: name.into(),
+            offset: id as usize - 1,
+            tp,
+            flag,
+            flen: 8,
+            decimal: 0,
+            charset: charset.into(),
+            collate: String::new(),
+            elems: Vec::new(),
+            origin_default: None,
+            generated: false,
+            state: schema_state::PUBLIC,
+        }
+    }
+
+    fn txn(body: TxnBody, tables: Vec<TxnTable>) -> Txn {
+        Txn {
+            commit_ts: 42,
+            payload: Bytes::new(),
+            binlog: Default::default(),
+            load: Some(Box::new(LoadTxn {
+                commit_ts: 42,
+                body,
+            })),
+            tables,
+        }
+    }
+
+    #[test]
+    fn rows_are_set_by_column_type_with_the_after_image_in_row() {
+        let schema = Arc::new(TableSchema {
+            id: 1,
+            schema_version: 1,
+            db: "d".into(),
+            name: "t".into(),
+            columns: vec![
+                column(1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
+                column(2, "b", tp::BIT, column_flag::UNSIGNED, "binary"),
+                column(3, "s", tp::VARCHAR, 0, "utf8mb4"),
+                column(4, "j", tp::JSON, 0, "binary"),
+                column(5, "blob", tp::BLOB, 0, "binary"),
+            ],
+            pk_is_handle: true,
+            is_common_handle: false,
+            primary_key: vec![0],
+            unique_keys: vec![binlog_tidb::UniqueKey {
+                name: "u".into(),
+                columns: vec![2],
+            }],
+        });
+        let rows = Arc::new(TableRef {
+            db: "d".into(),
+            table: "t".into(),
+            columns: vec![
+                "id".into(),
+                "b".into(),
+                "s".into(),
+                "j".into(),
+                "blob".into(),
+            ],
+        });
+        let values = |id, s: &str| {
+            vec![
+                Value::Int(id),
+                Value::Uint(5),
+                Value::Bytes(s.as_bytes().to_vec()),
+                Value::Text("{}".into()),
+                Value::Null,
+            ]
+        };
+        let event = |kind, old, new| RowEvent {
+            table: rows.clone(),
+            kind,
+            old,
+            new,
+        };
+        let body = TxnBody::Rows(vec![
+            event(RowKind::Insert, vec![], values(1, "a")),
+            event(RowKind::Update, values(1, "a"), values(1, "b")),
+            event(RowKind::Delete, values(1, "b"), vec![]),
+        ]);
+        let tables = vec![TxnTable { rows, schema }];
+        let binlog = message(&txn(body, tables)).unwrap();
+        assert_eq!(binlog.r#type(), proto::BinlogType::Dml);
+        assert_eq!(binlog.commit_ts, Some(42));
+        let table = &binlog.dml_data.unwrap().tables[0];
+        let types: Vec<_> = table.column_info.iter().map(|c| c.mysql_type()).collect();
+        assert_eq!(types, ["bigint", "bit", "varchar", "json", "blob"]);
+        assert!(table.column_info[0].is_primary_key());
+        assert_eq!(table.unique_keys[0].column_names, ["id"]);
+        assert_eq!(table.unique_keys[1].column_names, ["s"]);
+        let update = &table.mutations[1];
+        assert_eq!(update.r#type(), proto::MutationType::Update);
+        assert_eq!(update.row.columns[2].string_value(), "b");
+        assert_eq!(
+            update.change_row.as_ref().unwrap().columns[2].string_value(),
+            "a"
+        );
+        let row = &table.mutations[0].row.columns;
+        assert_eq!(row[0].int64_value, Some(1));
+        assert_eq!(row[1].bytes_value.as_deref(), Some(&[5u8][..]));
+        assert_eq!(row[3].bytes_value.as_deref(), Some(&b"{}"[..]));
+        assert_eq!(row[4].is_null, Some(true));
+        assert_eq!(table.mutations[2].row.columns[2].string_value(), "b");
+    }
+
+    #[test]
+    fn ddl_and_the_commit_ts_round_trip() {
+        let body = TxnBody::Ddl(Ddl {
+            db: "d".into(),
+            table: "t".into(),
+            query: "DROP TABLE t".into(),
+        });
+        let bytes = encode(&txn(body, vec![])).unwrap();
+        assert_eq!(commit_ts(&bytes).unwrap(), 42);
+        let binlog = proto::Binlog::decode(&bytes[..]).unwrap();
+        assert_eq!(binlog.r#type(), proto::BinlogType::Ddl);
+        assert_eq!(binlog.ddl_data.unwrap().ddl_query(), b"DROP TABLE t");
+    }
+}

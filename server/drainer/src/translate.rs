@@ -23,7 +23,6 @@ use crate::Drainer;
 use binlog_loader::{Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};
 use binlog_node::proto::{Binlog, MutationType, PrewriteValue, TableMutation};
 use binlog_node::{Error, Result};
-use binlog_tidb::job::action;
 use binlog_tidb::{row, TableSchema, Value};
 
 /// A transaction for a sink, in commit-TS order.
@@ -194,13 +193,6 @@ impl RowTranslation {
             tracing::info!(commit_ts, job_id = job.id, %query, reason, "DDL not replicated");
             return Ok(None);
         }
-        // The original runs every DDL after `USE <db>`, except CREATE DATABASE (its database
-        // does not exist yet).
-        let db = if job.action == action::CREATE_SCHEMA {
-            String::new()
-        } else {
-            db
-        };
         Ok(Some(TxnBody::Ddl(Ddl {
             db,
             table,

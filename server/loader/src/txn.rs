@@ -27,7 +27,8 @@ pub enum TxnBody {
 /// A DDL statement and where it runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ddl {
-    /// Database to `USE` first; empty for statements that name no database (`CREATE DATABASE`).
+    /// The database it runs in (`USE` first, except for `CREATE DATABASE`, which creates it);
+    /// empty for statements that name none.
     pub db: String,
     /// The table it changes, empty when none; its cached downstream keys are dropped.
     pub table: String,

@@ -9,13 +9,12 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use binlog_testkit::cluster::{backend, Backend};
 use binlog_testkit::drainer::{start_drainer, DrainerOptions};
 use binlog_testkit::kafka::Kafka;
+use binlog_testkit::killer::Killer;
 use binlog_testkit::process::NodeProcess;
 use binlog_testkit::pump::start_pump;
 use binlog_testkit::tidb_jobs::{
@@ -312,7 +311,7 @@ async fn transactions_reach_the_topic_exactly_once_in_order_across_drainer_kills
     let cluster_id = backend.registry.cluster_id().await.unwrap();
     let mut tidb = TidbWriter::new(pump.client().await, backend.tso.clone(), cluster_id);
     let config = drainer_config(dir.path(), &kafka, tidb.status_addr());
-    let drainer = Arc::new(Mutex::new(start(dir.path(), &backend, &config)));
+    let drainer = start(dir.path(), &backend, &config);
 
     let mut expected: Vec<Message> = Vec::new();
     expected.push(
@@ -343,22 +342,7 @@ async fn transactions_reach_the_topic_exactly_once_in_order_across_drainer_kills
     .await;
 
     // The drainer is SIGKILLed and restarted every 700 ms while TiDB writes.
-    let writing = Arc::new(AtomicBool::new(true));
-    let killer = {
-        let (drainer, writing) = (drainer.clone(), writing.clone());
-        std::thread::spawn(move || {
-            let mut kills = 0;
-            while writing.load(Ordering::Acquire) || kills < 6 {
-                std::thread::sleep(Duration::from_millis(700));
-                drainer
-                    .lock()
-                    .unwrap()
-                    .kill_and_restart(Duration::from_millis(50));
-                kills += 1;
-            }
-            kills
-        })
-    };
+    let killer = Killer::start(drainer, Duration::from_millis(700), 6);
     let mut model = Items::default();
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     for round in 0..160u64 {
@@ -393,14 +377,12 @@ async fn transactions_reach_the_topic_exactly_once_in_order_across_drainer_kills
         expected.push((tidb.dml(mutations).await, lines));
     }
     eprintln!("written in {:?}", started.elapsed());
-    writing.store(false, Ordering::Release);
-    let kills = tokio::task::spawn_blocking(move || killer.join().unwrap())
+    let (drainer, kills) = tokio::task::spawn_blocking(move || killer.stop())
         .await
         .unwrap();
     assert!(kills >= 6, "the drainer was killed {kills} times");
 
     let last_ts = expected.last().unwrap().0;
-    let drainer = drainer.lock().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let got: Vec<Message> = loop {
         let got: Vec<Message> = tokio::task::block_in_place(|| {

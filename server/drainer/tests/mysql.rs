@@ -4,10 +4,9 @@
 //! MariaDB; then every table compared with a model of what TiDB committed.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use binlog_testkit::killer::Killer;
 use binlog_testkit::mysql_pipeline::{DrainerToml, Expected, MysqlPipeline};
 use binlog_testkit::tidb_jobs::{
     add_column, column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
@@ -224,31 +223,14 @@ fn expected(model: &Model) -> Vec<Expected> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills() {
     let mut pipeline = MysqlPipeline::start().await;
-    let drainer = Arc::new(std::sync::Mutex::new(
-        pipeline.start_drainer(DrainerToml::default()),
-    ));
+    let drainer = pipeline.start_drainer(DrainerToml::default());
 
     create_tables(&mut pipeline.tidb).await;
     let mut model = Model::default();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
 
     // The drainer is SIGKILLed and restarted every 700 ms while TiDB writes.
-    let writing = Arc::new(AtomicBool::new(true));
-    let killer = {
-        let (drainer, writing) = (drainer.clone(), writing.clone());
-        std::thread::spawn(move || {
-            let mut kills = 0;
-            while writing.load(Ordering::Acquire) || kills < 10 {
-                std::thread::sleep(Duration::from_millis(700));
-                drainer
-                    .lock()
-                    .unwrap()
-                    .kill_and_restart(Duration::from_millis(50));
-                kills += 1;
-            }
-            kills
-        })
-    };
+    let killer = Killer::start(drainer, Duration::from_millis(700), 10);
     for round in 0..400u64 {
         if round == 200 {
             let (job, version) = pipeline.tidb.next_job();
@@ -275,16 +257,11 @@ async fn rows_and_ddl_reach_mariadb_exactly_once_across_drainer_and_pump_kills()
             .collect();
         pipeline.tidb.dml(changes).await;
     }
-    writing.store(false, Ordering::Release);
-    let kills = tokio::task::spawn_blocking(move || killer.join().unwrap())
+    let (drainer, kills) = tokio::task::spawn_blocking(move || killer.stop())
         .await
         .unwrap();
     assert!(kills >= 10, "the drainer was killed {kills} times");
 
-    let drainer = Arc::into_inner(drainer)
-        .expect("the killer thread has ended")
-        .into_inner()
-        .unwrap();
     tokio::task::block_in_place(|| {
         pipeline.wait_identical(&drainer, &expected(&model), Duration::from_secs(90))
     });

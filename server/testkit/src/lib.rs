@@ -17,6 +17,7 @@
 //! - [`config`]: a node's configuration loaded from lists in a unit test.
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
 //! - [`poll`]: waiting for a condition with a deadline.
+//! - [`killer`]: a node SIGKILLed and restarted on a period while a test writes.
 //! - Stand-ins for TiDB, which cannot be built here (`scripts/testbed.sh`): [`tidb_rows`],
 //!   binlog rows as TiDB writes them (datums, decimals, packed times, binary JSON), written from
 //!   TiDB's encode side; [`tidb_jobs`], DDL job JSON in TiDB's shape; [`tidb_status`], TiDB's
@@ -30,6 +31,7 @@ pub mod drainer;
 pub mod etcd;
 pub mod http;
 pub mod kafka;
+pub mod killer;
 pub mod mariadb;
 pub mod mysql_pipeline;
 pub mod poll;

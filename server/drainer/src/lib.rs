@@ -36,6 +36,7 @@ pub mod filter;
 pub mod http;
 pub mod merge;
 pub mod metrics;
+pub mod pb_binlog;
 pub mod progress;
 pub mod pull;
 pub mod pulled;

@@ -89,7 +89,7 @@ fn table_message(
         .iter()
         .map(|column| proto::ColumnInfo {
             name: Some(column.name.clone()),
-            mysql_type: Some(type_name(column).into()),
+            mysql_type: Some(column.type_name().into()),
             is_primary_key: Some(primary.contains(&column.name.as_str())),
         })
         .collect();
@@ -182,48 +182,8 @@ fn column_value(column: &Column, value: &Value) -> proto::Column {
     out
 }
 
-/// The column's type as TiDB's `types.TypeToStr` names it: lower case, binary strings and
-/// blobs by their binary names.
-fn type_name(column: &Column) -> &'static str {
-    let binary = column.is_binary_string();
-    match column.tp {
-        tp::BIT => "bit",
-        tp::TINY_BLOB if binary => "tinyblob",
-        tp::TINY_BLOB => "tinytext",
-        tp::MEDIUM_BLOB if binary => "mediumblob",
-        tp::MEDIUM_BLOB => "mediumtext",
-        tp::LONG_BLOB if binary => "longblob",
-        tp::LONG_BLOB => "longtext",
-        tp::BLOB if binary => "blob",
-        tp::BLOB => "text",
-        tp::DATE | tp::NEWDATE => "date",
-        tp::DATETIME => "datetime",
-        tp::DECIMAL | tp::NEWDECIMAL => "decimal",
-        tp::DOUBLE => "double",
-        tp::ENUM => "enum",
-        tp::FLOAT => "float",
-        tp::GEOMETRY => "geometry",
-        tp::INT24 => "mediumint",
-        tp::JSON => "json",
-        tp::LONG => "int",
-        tp::LONGLONG => "bigint",
-        tp::NULL => "null",
-        tp::SET => "set",
-        tp::SHORT => "smallint",
-        tp::STRING if binary => "binary",
-        tp::STRING => "char",
-        tp::VARCHAR | tp::VAR_STRING if binary => "varbinary",
-        tp::VARCHAR | tp::VAR_STRING => "varchar",
-        tp::DURATION => "time",
-        tp::TIMESTAMP => "timestamp",
-        tp::TINY => "tinyint",
-        tp::YEAR => "year",
-        _ => "unspecified",
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
@@ -233,7 +193,8 @@ mod tests {
     use binlog_tidb::table::{column_flag, schema_state};
     use binlog_tidb::TableSchema;
 
-    fn column(id: i64, name: &str, tp: u8, flag: u32, charset: &str) -> Column {
+    /// A public column of the given type (shared with the `pb_binlog` tests).
+    pub(crate) fn column(id: i64, name: &str, tp: u8, flag: u32, charset: &str) -> Column {
         Column {
             id,
             name: name.into(),
@@ -251,7 +212,8 @@ mod tests {
         }
     }
 
-    fn txn(body: TxnBody, tables: Vec<TxnTable>) -> Txn {
+    /// A translated transaction at commit TS 42.
+    pub(crate) fn txn(body: TxnBody, tables: Vec<TxnTable>) -> Txn {
         Txn {
             commit_ts: 42,
             payload: Bytes::new(),

@@ -8,7 +8,7 @@
 use crate::error::{LoaderError, Result};
 use crate::session::{with_retries, Session, DDL_RETRY};
 use crate::statement::quote_name;
-use crate::txn::Ddl;
+use crate::txn::{creates_database, Ddl};
 
 /// Server error codes of a DDL that finds its work done: 1007 database exists, 1008 database
 /// to drop does not exist, 1049 unknown database, 1050 table exists, 1051 unknown table (drop),
@@ -17,21 +17,6 @@ use crate::txn::Ddl;
 const TOLERATED_CODES: &[u16] = &[
     1007, 1008, 1049, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1176,
 ];
-
-/// Whether `query` is `CREATE DATABASE` or `CREATE SCHEMA` (any case, after blanks and
-/// `/* ... */` comments, such as TiDB's `/*T! ... */` ones).
-fn creates_database(query: &str) -> bool {
-    let mut rest = query.trim_start();
-    while let Some(comment) = rest.strip_prefix("/*") {
-        match comment.find("*/") {
-            Some(end) => rest = comment[end + 2..].trim_start(),
-            None => return false,
-        }
-    }
-    let mut words = rest.split_whitespace().map(str::to_ascii_uppercase);
-    words.next().as_deref() == Some("CREATE")
-        && matches!(words.next().as_deref(), Some("DATABASE" | "SCHEMA"))
-}
 
 /// Runs the DDL committed at `commit_ts`.
 pub(crate) async fn run(session: &mut Session, ddl: &Ddl, commit_ts: u64) -> Result<()> {
@@ -62,31 +47,6 @@ pub(crate) async fn run(session: &mut Session, ddl: &Ddl, commit_ts: u64) -> Res
         Ok(()) => {
             tracing::info!(commit_ts, query = %ddl.query, "DDL applied");
             Ok(())
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::creates_database;
-
-    #[test]
-    fn only_create_database_runs_without_use() {
-        for query in [
-            "CREATE DATABASE `shop`",
-            "  create schema if not exists s",
-            "/* a comment */ CREATE\tDATABASE d",
-        ] {
-            assert!(creates_database(query), "{query}");
-        }
-        for query in [
-            "CREATE TABLE t (a INT)",
-            "DROP DATABASE d",
-            "ALTER DATABASE d CHARACTER SET utf8mb4",
-            "/* unterminated CREATE DATABASE d",
-            "",
-        ] {
-            assert!(!creates_database(query), "{query}");
         }
     }
 }

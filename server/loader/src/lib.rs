@@ -47,4 +47,4 @@ pub use db_error::DbError;
 pub use error::{LoaderError, Result};
 pub use loader::Loader;
 pub use observer::{NoObserver, QueryObserver};
-pub use txn::{Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};
+pub use txn::{creates_database, Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};

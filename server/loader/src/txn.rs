@@ -70,3 +70,43 @@ pub struct RowEvent {
     /// The row after (insert, update), one value per column; empty for a delete.
     pub new: Vec<Value>,
 }
+
+/// Whether `query` is `CREATE DATABASE` or `CREATE SCHEMA` (any case, after blanks and
+/// `/* ... */` comments, such as TiDB's `/*T! ... */` ones).
+pub fn creates_database(query: &str) -> bool {
+    let mut rest = query.trim_start();
+    while let Some(comment) = rest.strip_prefix("/*") {
+        match comment.find("*/") {
+            Some(end) => rest = comment[end + 2..].trim_start(),
+            None => return false,
+        }
+    }
+    let mut words = rest.split_whitespace().map(str::to_ascii_uppercase);
+    words.next().as_deref() == Some("CREATE")
+        && matches!(words.next().as_deref(), Some("DATABASE" | "SCHEMA"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::creates_database;
+
+    #[test]
+    fn only_create_database_runs_without_use() {
+        for query in [
+            "CREATE DATABASE `shop`",
+            "  create schema if not exists s",
+            "/* a comment */ CREATE\tDATABASE d",
+        ] {
+            assert!(creates_database(query), "{query}");
+        }
+        for query in [
+            "CREATE TABLE t (a INT)",
+            "DROP DATABASE d",
+            "ALTER DATABASE d CHARACTER SET utf8mb4",
+            "/* unterminated CREATE DATABASE d",
+            "",
+        ] {
+            assert!(!creates_database(query), "{query}");
+        }
+    }
+}

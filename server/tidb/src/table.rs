@@ -188,6 +188,46 @@ impl Column {
     pub fn is_binary_string(&self) -> bool {
         self.charset == "binary"
     }
+
+    /// The column's type as TiDB's `types.TypeToStr` names it: lower case, binary strings and
+    /// blobs by their binary names.
+    pub fn type_name(&self) -> &'static str {
+        let binary = self.is_binary_string();
+        match self.tp {
+            mysql_type::BIT => "bit",
+            mysql_type::TINY_BLOB if binary => "tinyblob",
+            mysql_type::TINY_BLOB => "tinytext",
+            mysql_type::MEDIUM_BLOB if binary => "mediumblob",
+            mysql_type::MEDIUM_BLOB => "mediumtext",
+            mysql_type::LONG_BLOB if binary => "longblob",
+            mysql_type::LONG_BLOB => "longtext",
+            mysql_type::BLOB if binary => "blob",
+            mysql_type::BLOB => "text",
+            mysql_type::DATE | mysql_type::NEWDATE => "date",
+            mysql_type::DATETIME => "datetime",
+            mysql_type::DECIMAL | mysql_type::NEWDECIMAL => "decimal",
+            mysql_type::DOUBLE => "double",
+            mysql_type::ENUM => "enum",
+            mysql_type::FLOAT => "float",
+            mysql_type::GEOMETRY => "geometry",
+            mysql_type::INT24 => "mediumint",
+            mysql_type::JSON => "json",
+            mysql_type::LONG => "int",
+            mysql_type::LONGLONG => "bigint",
+            mysql_type::NULL => "null",
+            mysql_type::SET => "set",
+            mysql_type::SHORT => "smallint",
+            mysql_type::STRING if binary => "binary",
+            mysql_type::STRING => "char",
+            mysql_type::VARCHAR | mysql_type::VAR_STRING if binary => "varbinary",
+            mysql_type::VARCHAR | mysql_type::VAR_STRING => "varchar",
+            mysql_type::DURATION => "time",
+            mysql_type::TIMESTAMP => "timestamp",
+            mysql_type::TINY => "tinyint",
+            mysql_type::YEAR => "year",
+            _ => "unspecified",
+        }
+    }
 }
 
 impl TableSchema {

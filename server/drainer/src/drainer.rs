@@ -28,6 +28,8 @@ pub struct DrainerSettings {
     pub gzip: bool,
     /// Binlogs buffered per pump stream.
     pub stream_buffer: usize,
+    /// TLS for the drainer's calls to pumps, `None` in plain text.
+    pub client_tls: Option<binlog_node::tls::Tls>,
 }
 
 /// The state every part of a running drainer shares.

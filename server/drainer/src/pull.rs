@@ -13,13 +13,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, watch};
 use tonic::codec::CompressionEncoding;
-use tonic::transport::Endpoint;
 
 use crate::budget::{ByteBudget, PULL_BUDGET_BYTES};
 use crate::pulled::PulledBinlog;
 use crate::Drainer;
 use binlog_node::proto::pump_client::PumpClient;
 use binlog_node::proto::{BinlogHead, Entity, Pos, PullBinlogReq};
+use binlog_node::tls::grpc_endpoint;
 use binlog_node::tso::physical_ms;
 
 /// First wait before reopening a stream.
@@ -115,7 +115,7 @@ async fn stream_once(
     backoff: &mut Duration,
 ) -> StreamEnd {
     let open = async {
-        let channel = Endpoint::from_shared(format!("http://{host}"))
+        let channel = grpc_endpoint(host, drainer.settings.client_tls.as_ref())
             .map_err(|e| e.to_string())?
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(KEEPALIVE)

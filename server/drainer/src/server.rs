@@ -29,6 +29,7 @@ use binlog_loader::CheckpointTable;
 use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
+use binlog_node::tls::ReloadingServerConfig;
 use binlog_node::{registry, serve, tso, Error, Result};
 
 /// Period of the registry heartbeat (the original's 1 s).
@@ -89,6 +90,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         detect_interval: config.detect_interval,
         gzip: config.compressor == "gzip",
         stream_buffer: config.cache_binlog_count.max(1) as usize,
+        client_tls: config.security.server_tls()?,
     };
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let drainer = Drainer::new(
@@ -108,10 +110,20 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         tonic::service::Routes::new(CisternGrpc::server(drainer.clone(), collector.clone())),
         crate::http::router(drainer.clone()),
     );
-    let server = tokio::spawn(serve::serve(listener, app, async move {
-        let mut stopped = serving_stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }));
+    let tls = config
+        .security
+        .server_tls()?
+        .map(ReloadingServerConfig::new)
+        .transpose()?;
+    let server = tokio::spawn(serve::serve_port(
+        listener,
+        tls.map(Arc::new),
+        app,
+        async move {
+            let mut stopped = serving_stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    ));
 
     let ignored: HashSet<u64> = config
         .syncer

@@ -17,6 +17,8 @@
 //! - [`serve`]: gRPC and HTTP on one port; [`grpc_go`]: statuses as grpc-go words them.
 //! - [`savepoint`]: the drainer's file checkpoint, `<data-dir>/savepoint` (also written by
 //!   `binlogctl -cmd generate_meta`).
+//! - [`tls`]: `[security]` TLS: files checked, the client-certificate CN check, reloads, the
+//!   TLS listener.
 //! - [`error`]: the crate's error type.
 
 #![warn(missing_docs)]
@@ -34,6 +36,7 @@ pub mod proto;
 pub mod registry;
 pub mod savepoint;
 pub mod serve;
+pub mod tls;
 pub mod tso;
 
 pub use error::{Error, Result};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::serve::Listener;
+use axum::serve::{Listener, ListenerExt};
 use axum::Router;
 use serde::Serialize;
 
@@ -36,6 +36,31 @@ pub fn one_port_app(grpc: tonic::service::Routes, http: Router) -> Router {
         ))
         .merge(http)
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found\n") })
+}
+
+/// Serves `app` on a node's TCP port until `shutdown` resolves: over TLS only when `tls` is
+/// given (`[security] ssl-ca`), in plain text otherwise; `TCP_NODELAY` on every connection
+/// (small gRPC replies must not wait for Nagle and delayed ACKs).
+pub async fn serve_port(
+    listener: tokio::net::TcpListener,
+    tls: Option<std::sync::Arc<crate::tls::ReloadingServerConfig>>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match tls {
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config)?;
+            serve(listener, app, shutdown).await
+        }
+        None => {
+            let listener = listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            });
+            serve(listener, app, shutdown).await
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits up to

@@ -211,7 +211,7 @@ async fn check_pending_prewrites(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::PumpTimings;
+    use crate::{PumpNetwork, PumpTimings};
     use binlog_node::registry::file::FileRegistry;
     use binlog_node::tso::compose_ts;
     use binlog_node::tso::file::FileTso;
@@ -263,7 +263,10 @@ mod tests {
             tso,
             1,
             "test".into(),
-            "127.0.0.1:1".into(),
+            PumpNetwork {
+                advertise_host: "127.0.0.1:1".into(),
+                client_tls: None,
+            },
             timings,
         )
     }

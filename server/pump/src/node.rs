@@ -11,6 +11,7 @@ use binlog_node::lifecycle::publish_final_state;
 use binlog_node::proto::cistern_client::CisternClient;
 use binlog_node::proto::NotifyReq;
 use binlog_node::registry::{NodeKind, NodeState, NodeStatus};
+use binlog_node::tls::{grpc_endpoint, Tls};
 use binlog_node::{Error, Result};
 
 /// The file in the data dir that holds the node ID.
@@ -74,7 +75,7 @@ impl Pump {
     pub async fn status(&self, state: NodeState) -> Result<NodeStatus> {
         Ok(NodeStatus {
             node_id: self.node_id.clone(),
-            host: self.advertise_host.clone(),
+            host: self.network.advertise_host.clone(),
             state,
             is_alive: false,
             score: 0,
@@ -113,12 +114,14 @@ impl Pump {
             .filter(|d| d.state == NodeState::Online);
         let notify_all = async {
             for drainer in online {
-                notify_drainer(&drainer.host).await.map_err(|error| {
-                    Error::Registry(format!(
-                        "notify drainer {} at {} failed: {error}",
-                        drainer.node_id, drainer.host
-                    ))
-                })?;
+                notify_drainer(&drainer.host, self.network.client_tls.as_ref())
+                    .await
+                    .map_err(|error| {
+                        Error::Registry(format!(
+                            "notify drainer {} at {} failed: {error}",
+                            drainer.node_id, drainer.host
+                        ))
+                    })?;
                 tracing::info!(drainer = %drainer.node_id, "notified drainer");
             }
             Ok(())
@@ -211,8 +214,7 @@ impl Pump {
 }
 
 /// `Cistern.Notify` on the drainer at `host`, tried 3 times with a 1 s then 2 s backoff.
-async fn notify_drainer(host: &str) -> std::result::Result<(), String> {
-    let url = format!("http://{host}");
+async fn notify_drainer(host: &str, tls: Option<&Tls>) -> std::result::Result<(), String> {
     let mut backoff = Duration::from_secs(1);
     let mut last_error = String::new();
     for attempt in 0..3 {
@@ -221,9 +223,12 @@ async fn notify_drainer(host: &str) -> std::result::Result<(), String> {
             backoff *= 2;
         }
         let result = async {
-            let mut client = CisternClient::connect(url.clone())
+            let channel = grpc_endpoint(host, tls)
+                .map_err(|e| e.to_string())?
+                .connect()
                 .await
                 .map_err(|e| e.to_string())?;
+            let mut client = CisternClient::new(channel);
             client.notify(NotifyReq {}).await.map_err(|e| e.to_string())
         }
         .await;

@@ -14,6 +14,7 @@ use binlog_node::lifecycle::Lifecycle;
 pub use binlog_node::lifecycle::{until_shutdown, Shutdown};
 use binlog_node::proto::{Binlog, BinlogHead, BinlogType};
 use binlog_node::registry::{NodeState, Registry};
+use binlog_node::tls::Tls;
 use binlog_node::tso::Tso;
 use binlog_node::Result;
 
@@ -36,6 +37,15 @@ pub struct PumpTimings {
     pub gc_prewrite_margin: Duration,
 }
 
+/// How others reach a pump and how it reaches them.
+#[derive(Clone, Debug)]
+pub struct PumpNetwork {
+    /// The advertised `host:port`.
+    pub advertise_host: String,
+    /// TLS for the pump's own calls (`Cistern.Notify`), `None` in plain text.
+    pub client_tls: Option<Tls>,
+}
+
 /// The state every part of a running pump shares.
 pub struct Pump {
     /// The storage engine.
@@ -48,8 +58,8 @@ pub struct Pump {
     pub cluster_id: u64,
     /// This node's ID.
     pub node_id: String,
-    /// The advertised `host:port`.
-    pub advertise_host: String,
+    /// How others reach this pump and how it reaches them.
+    pub network: PumpNetwork,
     /// Loop timings.
     pub timings: PumpTimings,
     /// Metrics.
@@ -72,7 +82,7 @@ impl Pump {
         tso: Arc<dyn Tso>,
         cluster_id: u64,
         node_id: String,
-        advertise_host: String,
+        network: PumpNetwork,
         timings: PumpTimings,
     ) -> Arc<Pump> {
         Arc::new(Pump {
@@ -82,7 +92,7 @@ impl Pump {
             tso,
             cluster_id,
             node_id,
-            advertise_host,
+            network,
             timings,
             lifecycle: Lifecycle::default(),
             writes: AtomicU64::new(0),

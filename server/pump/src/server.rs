@@ -5,14 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use binlog_engine::Engine;
 
 use crate::config::PumpConfig;
 use crate::metrics::PumpMetrics;
 use crate::service::PumpGrpc;
-use crate::{background, node, Pump, PumpTimings};
+use crate::{background, node, Pump, PumpNetwork, PumpTimings};
 use binlog_node::registry::NodeState;
+use binlog_node::tls::ReloadingServerConfig;
 use binlog_node::{lifecycle, registry, serve, tso, Error, Result};
 
 /// The original's GC period.
@@ -62,7 +62,10 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         tso,
         cluster_id,
         node_id.clone(),
-        config.advertise_host(),
+        PumpNetwork {
+            advertise_host: config.advertise_host(),
+            client_tls: config.security.server_tls()?,
+        },
         timings,
     );
     PumpMetrics::set_ts(&pump.metrics.gc_ts, engine.gc_ts());
@@ -92,13 +95,17 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let grpc =
         || tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
     let app = serve::one_port_app(grpc(), crate::http::router(pump.clone()));
-    // Small gRPC replies must not wait for Nagle and delayed ACKs.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    let mut servers = vec![tokio::spawn(serve::serve(listener, app, stopped()))];
+    let tls = config
+        .security
+        .server_tls()?
+        .map(ReloadingServerConfig::new)
+        .transpose()?;
+    let mut servers = vec![tokio::spawn(serve::serve_port(
+        listener,
+        tls.map(Arc::new),
+        app,
+        stopped(),
+    ))];
     let socket = config.socket_path();
     if let Some(path) = &socket {
         remove_stale_socket(path)?;

@@ -25,6 +25,7 @@
 //!   written to a pump as TiDB writes them, DDL included.
 
 pub mod binary;
+pub mod certs;
 pub mod cluster;
 pub mod config;
 pub mod drainer;

@@ -25,8 +25,9 @@
 //!   as TiDB wrote them (the default without it, as no schemas are at hand).
 //! - `kafka`: `zookeeper-addrs` (broker discovery through ZooKeeper) is refused: list the
 //!   brokers in `kafka-addrs`.
-//! - TLS (`[security] ssl-ca`) and the Prometheus pushgateway (`-metrics-addr`) are not
-//!   supported: setting them is an error that says so.
+//! - The Prometheus pushgateway (`-metrics-addr`) is not supported: setting it is an error that
+//!   says so. TLS (`[security]`) covers the drainer's port and its pulls from pumps; its calls
+//!   to TiDB's status port, etcd and the downstreams are plain text yet.
 
 pub mod flags;
 pub mod syncer;

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::tls::Tls;
 
-/// `[security]`, as the original's `security.Config`. TLS is on iff `ssl-ca` is set, which this
-/// build rejects for now; the other keys are accepted.
+/// `[security]`, as the original's `security.Config`. TLS is on iff `ssl-ca` is set (see
+/// [`crate::tls`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub struct SecurityConfig {
@@ -34,15 +35,20 @@ impl SecurityConfig {
         }
     }
 
-    /// TLS is not supported yet: a CA set is an error that says so.
-    pub fn sanitize(&self) -> Result<()> {
-        match &self.ssl_ca {
-            Some(ca) => Err(Error::InvalidConfig(format!(
-                "[security] ssl-ca = {:?}: TLS is not supported by this build yet; remove the \
-                 [security] settings to serve plain HTTP",
-                ca.display()
-            ))),
-            None => Ok(()),
+    /// A node's TLS: with `ssl-ca`, `ssl-cert` and `ssl-key` are required (the node serves
+    /// TLS) and all three files are read and checked now; `None` without `ssl-ca`.
+    pub fn server_tls(&self) -> Result<Option<Tls>> {
+        if self.ssl_ca.is_some() && (self.ssl_cert.is_none() || self.ssl_key.is_none()) {
+            return Err(Error::InvalidConfig(
+                "[security] ssl-ca is set, so this node serves TLS: set ssl-cert and ssl-key too"
+                    .into(),
+            ));
         }
+        Tls::from_config(self)
+    }
+
+    /// Checks the settings as [`SecurityConfig::server_tls`] does.
+    pub fn sanitize(&self) -> Result<()> {
+        self.server_tls().map(drop)
     }
 }

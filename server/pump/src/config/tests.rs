@@ -415,7 +415,7 @@ fn invalid_values_name_the_problem() {
         "[security]\nssl-ca = \"/ca.pem\"\ncert-allowed-cn = [\"binlog\"]\n",
     );
     let error = load(&["-config", &path], &[]).unwrap_err().to_string();
-    assert!(error.contains("TLS is not supported"), "{error}");
+    assert!(error.contains("set ssl-cert and ssl-key"), "{error}");
     let path = write_config(
         &dir,
         "[security]\nssl-ca = \"\"\ncert-allowed-cn = [\"binlog\"]\n",

@@ -1,0 +1,150 @@
+//! TLS as the original's `[security]` (`pkg/security`): on iff `ssl-ca` is set; then a node
+//! serves its one port (gRPC and HTTP) over TLS only, requires a client certificate signed by
+//! `ssl-ca` and, with `cert-allowed-cn`, one whose subject common name is listed; and its
+//! clients (to pumps, drainers, etcd, TiDB's status port) present `ssl-cert`/`ssl-key` and
+//! trust `ssl-ca`. rustls on ring.
+//!
+//! Module map:
+//! - [`files`]: the PEM files read and checked (readable, parseable, in their validity period,
+//!   key matching certificate), errors naming the file and the reason.
+//! - [`allowed_cn`]: the client-certificate check: signed by the CA, CN in the list.
+//! - [`reload`]: the server configuration, rebuilt when a file changes on disk (a failed reload
+//!   keeps the previous one and says why, once).
+//! - [`listener`]: the TLS listener the one-port server accepts from.
+
+pub mod allowed_cn;
+pub mod files;
+pub mod listener;
+pub mod reload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::security::SecurityConfig;
+use crate::error::{Error, Result};
+pub use files::TlsFiles;
+pub use listener::TlsListener;
+pub use reload::ReloadingServerConfig;
+
+/// A node's TLS settings: the files, re-read whenever a configuration is made from them.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    /// The CA bundle clients and servers are checked against.
+    pub ca: PathBuf,
+    /// This node's certificate and key, when it has them (a server must).
+    pub identity: Option<(PathBuf, PathBuf)>,
+    /// Client CNs allowed in; empty allows every certificate the CA signed.
+    pub allowed_cn: Vec<String>,
+}
+
+impl Tls {
+    /// The TLS settings of `security`, `None` when `ssl-ca` is unset (plain text). The files
+    /// are read and checked now, so a bad file stops the start with its name and the reason.
+    pub fn from_config(security: &SecurityConfig) -> Result<Option<Tls>> {
+        let Some(ca) = security.ssl_ca.clone() else {
+            return Ok(None);
+        };
+        let identity = match (&security.ssl_cert, &security.ssl_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (None, None) => None,
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::InvalidConfig(
+                    "[security] ssl-cert and ssl-key go together: set both or neither".into(),
+                ))
+            }
+        };
+        let tls = Tls {
+            ca,
+            identity,
+            allowed_cn: security.cert_allowed_cn.clone(),
+        };
+        tls.files()?;
+        Ok(Some(tls))
+    }
+
+    /// The files, read and checked.
+    pub fn files(&self) -> Result<TlsFiles> {
+        TlsFiles::read(&self.ca, self.identity.as_ref())
+    }
+
+    /// A server configuration from the files as they are now: a certificate and key are
+    /// required, and so is a client certificate the CA signed (with a listed CN).
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
+        let files = self.files()?;
+        let Some((chain, key)) = files.identity else {
+            return Err(Error::InvalidConfig(
+                "[security] ssl-ca is set, so this node serves TLS: set ssl-cert and ssl-key \
+                 too"
+                .into(),
+            ));
+        };
+        let verifier = allowed_cn::AllowedCnVerifier::new(files.roots, self.allowed_cn.clone())?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_single_cert(chain, key)
+            .map_err(tls_error)?;
+        // gRPC needs HTTP/2; HTTP clients may speak either.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// A client configuration from the files as they are now: trusts the CA, presents the
+    /// certificate when there is one.
+    pub fn client_config(&self) -> Result<rustls::ClientConfig> {
+        let files = self.files()?;
+        let builder = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .with_root_certificates(files.roots);
+        match files.identity {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(tls_error),
+            None => Ok(builder.with_no_client_auth()),
+        }
+    }
+
+    /// tonic's client TLS settings from the files as they are now (for gRPC clients).
+    pub fn tonic_client(&self) -> Result<tonic::transport::ClientTlsConfig> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| Error::io("cannot read TLS file", path, e))
+        };
+        self.files()?;
+        let mut config = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(read(&self.ca)?));
+        if let Some((cert, key)) = &self.identity {
+            config = config.identity(tonic::transport::Identity::from_pem(
+                read(cert)?,
+                read(key)?,
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// A gRPC endpoint for `host` (`host:port`): `https://` with `tls` (its files read now, so a
+/// new connection uses the current certificate), else `http://`.
+pub fn grpc_endpoint(host: &str, tls: Option<&Tls>) -> Result<tonic::transport::Endpoint> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{host}"))
+        .map_err(|e| Error::InvalidConfig(format!("{host}: not a gRPC address: {e}")))?;
+    match tls {
+        Some(tls) => endpoint
+            .tls_config(tls.tonic_client()?)
+            .map_err(|e| Error::InvalidConfig(format!("[security]: {e}"))),
+        None => Ok(endpoint),
+    }
+}
+
+/// The crypto provider: ring. rustls 0.23.48 deprecates it for lacking post-quantum key
+/// exchange, which only aws-lc-rs offers; aws-lc-rs compiles C with cmake in every clean build
+/// (minutes on CI's 2 cores), and the peers this TLS talks to (TiDB, PD, etcd, the original's Go
+/// nodes) offer classical groups anyway.
+#[allow(deprecated)]
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn tls_error(error: rustls::Error) -> Error {
+    Error::InvalidConfig(format!("[security]: {error}"))
+}

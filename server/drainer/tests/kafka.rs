@@ -691,7 +691,6 @@ async fn a_transaction_above_the_limit_stops_the_drainer_or_flows_in_parts_acros
     cluster
         .write_rounds(&mut model, &mut rng, 6..12, &mut expected)
         .await;
-    eprintln!("at {:?}", started.elapsed());
     let last_ts = expected.last().unwrap().0;
 
     // The default: the drainer stops, naming the transaction, and nothing of it or after it
@@ -716,7 +715,6 @@ async fn a_transaction_above_the_limit_stops_the_drainer_or_flows_in_parts_acros
         "the default stops: {}",
         log.lines().find(|l| l.contains(&named)).unwrap()
     );
-    eprintln!("at {:?}", started.elapsed());
     let records = tokio::task::block_in_place(|| consume(&cluster.kafka, "whole"));
     assert_eq!(
         records.len(),
@@ -726,13 +724,11 @@ async fn a_transaction_above_the_limit_stops_the_drainer_or_flows_in_parts_acros
     assert_exactly_once(&transactions(&records).0, &expected[..before_large], &log);
 
     // Splitting: killed between two parts, restarted, it sends the rest exactly once.
-    eprintln!("at {:?}", started.elapsed());
     let (mut split_drainer, landed) = watcher.await.unwrap();
     let landed = landed as usize - before_large;
     split_drainer.kill_and_restart(Duration::ZERO);
     let (got, parts) =
         tokio::task::block_in_place(|| consume_until(&cluster.kafka, "parts", last_ts));
-    eprintln!("at {:?}", started.elapsed());
     let log = split_drainer.log();
     assert!(parts > 10, "{parts} parts");
     assert!(

@@ -66,6 +66,87 @@ pub fn message(txn: &Txn) -> Result<proto::Binlog> {
     Ok(binlog)
 }
 
+/// Splits the DML message `binlog` into messages of at most `max` encoded bytes each, in
+/// order, for a transaction too large for one: each is a complete `Binlog` (type DML, the same
+/// commit TS) holding a run of consecutive row changes, every table entry repeating its
+/// schema and table names, `column_info` and `unique_keys`; the row changes of all parts, in
+/// order, are those of `binlog`. Parts are filled greedily, so the split is the same for the
+/// same message and limit. Refused (with the reason) for a DDL and for a row change that
+/// alone makes a message above `max`.
+pub fn split(
+    mut binlog: proto::Binlog,
+    max: usize,
+) -> std::result::Result<Vec<proto::Binlog>, String> {
+    let Some(dml) = binlog.dml_data.take() else {
+        return Err("a DDL is one message".into());
+    };
+    // The message without `dml_data`: its type and commit TS, shared by every part.
+    let envelope = binlog;
+    let part_len = |dml_len: usize| envelope.encoded_len() + field_len(dml_len);
+    let part_of = |tables: Vec<proto::Table>| proto::Binlog {
+        dml_data: Some(proto::DmlData { tables }),
+        ..envelope.clone()
+    };
+    let mut parts = Vec::new();
+    // The part being filled: its tables (each with at least one row change), the encoded
+    // length of its `DmlData` and of its last table.
+    let (mut tables, mut dml_len, mut table_len): (Vec<proto::Table>, usize, usize) =
+        Default::default();
+    for mut table in dml.tables {
+        let mutations = std::mem::take(&mut table.mutations);
+        let header_len = table.encoded_len();
+        // Whether the part's last table is this one.
+        let mut in_part = false;
+        for mutation in mutations {
+            let mutation_len = field_len(mutation.encoded_len());
+            let (mut new_table_len, mut new_dml_len) = if in_part {
+                let grown = table_len + mutation_len;
+                (grown, dml_len - field_len(table_len) + field_len(grown))
+            } else {
+                let fresh = header_len + mutation_len;
+                (fresh, dml_len + field_len(fresh))
+            };
+            if part_len(new_dml_len) > max && !tables.is_empty() {
+                parts.push(part_of(std::mem::take(&mut tables)));
+                in_part = false;
+                new_table_len = header_len + mutation_len;
+                new_dml_len = field_len(new_table_len);
+            }
+            if part_len(new_dml_len) > max {
+                return Err(format!(
+                    "one row change of {}.{} makes a {}-byte message alone",
+                    table.schema_name(),
+                    table.table_name(),
+                    part_len(new_dml_len)
+                ));
+            }
+            if !in_part {
+                tables.push(proto::Table {
+                    mutations: Vec::new(),
+                    ..table.clone()
+                });
+                in_part = true;
+            }
+            tables
+                .last_mut()
+                .expect("pushed above")
+                .mutations
+                .push(mutation);
+            (table_len, dml_len) = (new_table_len, new_dml_len);
+        }
+    }
+    if !tables.is_empty() {
+        parts.push(part_of(tables));
+    }
+    Ok(parts)
+}
+
+/// The encoded length of a length-delimited field of `len` bytes whose number is below 16
+/// (every field of `slave.binlog` is): a one-byte tag, the length as a varint, the bytes.
+fn field_len(len: usize) -> usize {
+    1 + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
 /// The commit TS of an encoded message (what the `kafka` sink resumes after).
 pub fn commit_ts(value: &[u8]) -> Result<u64> {
     let binlog = proto::Binlog::decode(value)?;
@@ -302,6 +383,134 @@ pub(crate) mod tests {
         assert_eq!(row[3].bytes_value.as_deref(), Some(&b"{}"[..]));
         assert_eq!(row[4].is_null, Some(true));
         assert_eq!(table.mutations[2].row.columns[2].string_value(), "b");
+    }
+
+    /// A DML message of `rows` inserts into `d.t` (id, a 40-byte text), then one into `d.u`.
+    fn many_rows(rows: i64) -> proto::Binlog {
+        let schema = |name: &str| {
+            Arc::new(TableSchema {
+                id: 1,
+                schema_version: 1,
+                db: "d".into(),
+                name: name.into(),
+                columns: vec![
+                    column(1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
+                    column(2, "s", tp::VARCHAR, 0, "utf8mb4"),
+                ],
+                pk_is_handle: true,
+                is_common_handle: false,
+                primary_key: vec![0],
+                unique_keys: vec![],
+            })
+        };
+        let rows_of = |name: &str| {
+            Arc::new(TableRef {
+                db: "d".into(),
+                table: name.into(),
+                columns: vec!["id".into(), "s".into()],
+            })
+        };
+        let (t, u) = (rows_of("t"), rows_of("u"));
+        let insert = |table: &Arc<TableRef>, id: i64| RowEvent {
+            table: table.clone(),
+            kind: RowKind::Insert,
+            old: vec![],
+            new: vec![Value::Int(id), Value::Text(format!("{id:0>40}"))],
+        };
+        let mut events: Vec<RowEvent> = (0..rows).map(|id| insert(&t, id)).collect();
+        events.push(insert(&u, rows));
+        let tables = vec![
+            TxnTable {
+                rows: t,
+                schema: schema("t"),
+            },
+            TxnTable {
+                rows: u,
+                schema: schema("u"),
+            },
+        ];
+        message(&txn(TxnBody::Rows(events), tables)).unwrap()
+    }
+
+    /// `(table, id)` of every row change, in order.
+    fn row_ids(binlogs: &[proto::Binlog]) -> Vec<(String, i64)> {
+        binlogs
+            .iter()
+            .flat_map(|b| &b.dml_data.as_ref().unwrap().tables)
+            .flat_map(|t| {
+                t.mutations
+                    .iter()
+                    .map(|m| (t.table_name().to_owned(), m.row.columns[0].int64_value()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn split_parts_are_full_complete_messages_under_the_limit_with_every_row_in_order() {
+        let whole = many_rows(300);
+        let max = 2_000;
+        let parts = split(whole.clone(), max).unwrap();
+        assert!(parts.len() > 5, "{} parts", parts.len());
+        assert_eq!(row_ids(&parts), row_ids(std::slice::from_ref(&whole)));
+        for (index, part) in parts.iter().enumerate() {
+            assert!(
+                part.encoded_len() <= max,
+                "part {index}: {}",
+                part.encoded_len()
+            );
+            assert_eq!(
+                (part.commit_ts, part.r#type()),
+                (Some(42), proto::BinlogType::Dml)
+            );
+            for table in &part.dml_data.as_ref().unwrap().tables {
+                assert!(!table.mutations.is_empty());
+                assert_eq!(table.column_info.len(), 2);
+                assert_eq!(table.unique_keys[0].column_names, ["id"]);
+                assert_eq!(table.schema_name(), "d");
+            }
+            // Greedy: the next part's first row change would not have fitted (the size is
+            // computed exactly, not estimated).
+            if let Some(next) = parts.get(index + 1) {
+                let mut grown = part.clone();
+                let next_table = &next.dml_data.as_ref().unwrap().tables[0];
+                let tables = &mut grown.dml_data.as_mut().unwrap().tables;
+                match tables.last_mut() {
+                    Some(last) if last.table_name == next_table.table_name => {
+                        last.mutations.push(next_table.mutations[0].clone())
+                    }
+                    _ => tables.push(proto::Table {
+                        mutations: vec![next_table.mutations[0].clone()],
+                        ..next_table.clone()
+                    }),
+                }
+                assert!(grown.encoded_len() > max, "part {index} was not full");
+            }
+        }
+        // The last part holds the end of `t` and the row of `u`, two table entries.
+        let last = &parts.last().unwrap().dml_data.as_ref().unwrap().tables;
+        assert_eq!(last.last().unwrap().table_name(), "u");
+        assert_eq!(
+            split(whole.clone(), max).unwrap(),
+            parts,
+            "not deterministic"
+        );
+        assert_eq!(split(whole.clone(), whole.encoded_len()).unwrap(), [whole]);
+    }
+
+    #[test]
+    fn a_ddl_or_a_row_alone_above_the_limit_is_not_split() {
+        let error = split(many_rows(3), 100).unwrap_err();
+        assert!(error.contains("one row change of d.t makes a"), "{error}");
+        let ddl = message(&txn(
+            TxnBody::Ddl(Ddl {
+                db: "d".into(),
+                table: "t".into(),
+                query: "DROP TABLE t".into(),
+            }),
+            vec![],
+        ))
+        .unwrap();
+        assert_eq!(split(ddl, 1).unwrap_err(), "a DDL is one message");
     }
 
     #[test]

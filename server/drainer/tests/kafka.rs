@@ -1,15 +1,20 @@
 //! The `kafka` destination end to end, on real processes: binlogs written TiDB-style to a real
 //! pump (rows in TiDB's encoding, DDL from the status stand-in: TiDB cannot be built here),
 //! pulled by the real drainer, which is SIGKILLed over and over, and written to a real Kafka
-//! broker. The topic is then read by Kafka's own console consumer and every message decoded
-//! by `protoc --decode slave.binlog.Binlog` (not by this project's decoder), and compared with
-//! what TiDB committed: every transaction exactly once, in commit-TS order, with its rows.
+//! broker, which is SIGKILLed and restarted mid-stream. The topic is then read by Kafka's own
+//! console consumer (values and record headers) and every message decoded by `protoc --decode
+//! slave.binlog.Binlog` (not by this project's decoder), split transactions reassembled by the
+//! rule the README gives, and compared with what TiDB committed: every transaction exactly
+//! once, in commit-TS order, with its rows. A transaction above `kafka-max-message-size` stops
+//! the drainer by default, and flows in parts with `kafka-split-large-txn`, across a SIGKILL
+//! between its parts.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use binlog_testkit::cluster::{backend, Backend};
 use binlog_testkit::drainer::{start_drainer, DrainerOptions};
@@ -22,6 +27,7 @@ use binlog_testkit::tidb_jobs::{
 };
 use binlog_testkit::tidb_rows::{delete_row, insert_row, update_row, Handle, TidbDatum};
 use binlog_testkit::tidb_writer::{Mutation, TidbWriter};
+use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 
 /// Database ID of `shop`.
 const SHOP: i64 = 1;
@@ -33,6 +39,10 @@ const SKIPPED: i64 = 11;
 const TOPIC: &str = "binlog-test";
 /// Marks the end of each message in the console consumer's output.
 const END: &str = "\n@@end-of-message-7f3a9c@@\n";
+/// Separates a message's headers from its value in the console consumer's output.
+const HEADERS_END: &str = "\n@@end-of-headers-7f3a9c@@\n";
+/// The split tests' `kafka-max-message-size`.
+const SMALL_LIMIT: usize = 4096;
 
 /// One message as expected and as decoded: commit TS, then `DDL <query>` or one
 /// `<Type> <row values> [<- <values before>]` line per row change.
@@ -84,6 +94,33 @@ impl Items {
         (1..=3 + i64::from(self.has_note)).collect()
     }
 
+    /// Adds the insert of a new row `id` to `mutation`; returns it with the expected line.
+    fn insert(&mut self, mutation: Mutation, id: i64, round: u64) -> (Mutation, String) {
+        let row = (format!("item-{id}"), round as i64, None);
+        let columns: Vec<(i64, TidbDatum)> = self
+            .ids()
+            .into_iter()
+            .zip(self.datums(id, &row))
+            .skip(1)
+            .collect();
+        let mutation = mutation.insert(insert_row(&Handle::Int(id), &columns));
+        let line = format!("Insert {}", self.values(id, &row));
+        self.rows.insert(id, row);
+        (mutation, line)
+    }
+
+    /// One transaction inserting the new rows `ids`.
+    fn insert_many(&mut self, ids: Range<i64>, round: u64) -> (Mutation, Vec<String>) {
+        let mut mutation = Mutation::new(ITEMS);
+        let mut lines = Vec::new();
+        for id in ids {
+            let line;
+            (mutation, line) = self.insert(mutation, id, round);
+            lines.push(line);
+        }
+        (mutation, lines)
+    }
+
     /// A transaction of 1-3 row changes on `items`; returns its mutation and expected lines.
     fn change(&mut self, rng: &mut Rng, round: u64) -> (Mutation, Vec<String>) {
         let mut mutation = Mutation::new(ITEMS);
@@ -92,16 +129,9 @@ impl Items {
             let id = rng.below(30) as i64 + 1;
             match self.rows.get(&id).cloned() {
                 None => {
-                    let row = (format!("item-{id}"), round as i64, None);
-                    let columns: Vec<(i64, TidbDatum)> = self
-                        .ids()
-                        .into_iter()
-                        .zip(self.datums(id, &row))
-                        .skip(1)
-                        .collect();
-                    mutation = mutation.insert(insert_row(&Handle::Int(id), &columns));
-                    lines.push(format!("Insert {}", self.values(id, &row)));
-                    self.rows.insert(id, row);
+                    let line;
+                    (mutation, line) = self.insert(mutation, id, round);
+                    lines.push(line);
                 }
                 Some(old) if rng.below(3) > 0 => {
                     let new = (
@@ -159,51 +189,77 @@ async fn ddl(
     (commit_ts, vec![format!("DDL {query}")])
 }
 
-fn drainer_config(dir: &Path, kafka: &Kafka, status_addr: &str) -> std::path::PathBuf {
-    let path = dir.join("drainer.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "tidb-status-addr = \"{status_addr}\"\n\
-             [syncer]\ndb-type = \"kafka\"\n\
-             [[syncer.ignore-table]]\ndb-name = \"shop\"\ntbl-name = \"skipped\"\n\
-             [syncer.to]\nkafka-addrs = \"{}\"\ntopic-name = \"{TOPIC}\"\n\
-             kafka-max-messages = 8\nkafka-version = \"2.8.0\"\n",
-            kafka.bootstrap()
-        ),
-    )
-    .expect("write the drainer config");
-    path
+/// A drainer `name` writing to `topic`: its config (`top` before `[syncer]`, `to` in
+/// `[syncer.to]`) in `dir/<name>.toml`, its data dir `dir/<name>`.
+struct DrainerSetup<'a> {
+    name: &'a str,
+    topic: &'a str,
+    top: &'a str,
+    to: &'a str,
 }
 
-fn start(dir: &Path, backend: &Backend, config: &Path) -> NodeProcess {
-    start_drainer(&DrainerOptions {
-        data_dir: &dir.join("drainer"),
-        registry_dir: &dir.join("registry"),
-        pd_urls: &backend.pd_urls,
-        node_id: "drainer-kafka",
-        extra: &["-config", config.to_str().expect("UTF-8 path")],
-        stdout: None,
-    })
+impl DrainerSetup<'_> {
+    fn start(
+        &self,
+        dir: &Path,
+        backend: &Backend,
+        kafka: &Kafka,
+        status_addr: &str,
+    ) -> NodeProcess {
+        let config: PathBuf = dir.join(format!("{}.toml", self.name));
+        std::fs::write(
+            &config,
+            format!(
+                "tidb-status-addr = \"{status_addr}\"\n{}\n\
+                 [syncer]\ndb-type = \"kafka\"\n\
+                 [[syncer.ignore-table]]\ndb-name = \"shop\"\ntbl-name = \"skipped\"\n\
+                 [syncer.to]\nkafka-addrs = \"{}\"\ntopic-name = \"{}\"\n\
+                 kafka-version = \"2.8.0\"\n{}\n",
+                self.top,
+                kafka.bootstrap(),
+                self.topic,
+                self.to
+            ),
+        )
+        .expect("write the drainer config");
+        start_drainer(&DrainerOptions {
+            data_dir: &dir.join(self.name),
+            registry_dir: &dir.join("registry"),
+            pd_urls: &backend.pd_urls,
+            node_id: self.name,
+            extra: &["-config", config.to_str().expect("UTF-8 path")],
+            stdout: None,
+        })
+    }
 }
 
-/// Every message of the topic's partition 0, read by Kafka's console consumer: values as
-/// ISO-8859-1 text (one char per byte), each followed by [`END`].
-fn consume(kafka: &Kafka, count: usize) -> Vec<Vec<u8>> {
+/// One message as the console consumer printed it: its record headers (`None` for none), its
+/// value.
+struct Record {
+    headers: Option<BTreeMap<String, String>>,
+    value: Vec<u8>,
+}
+
+/// Every message of `topic`'s partition 0, read by Kafka's console consumer until it has seen
+/// none for 5 s: headers as `key:value,…` then [`HEADERS_END`], then the value as ISO-8859-1
+/// text (one char per byte), then [`END`].
+fn consume(kafka: &Kafka, topic: &str) -> Vec<Record> {
     let mut command = kafka.tool("org.apache.kafka.tools.consumer.ConsoleConsumer");
     command.args([
         "--bootstrap-server",
         &kafka.bootstrap(),
         "--topic",
-        TOPIC,
+        topic,
         "--partition",
         "0",
         "--offset",
         "earliest",
         "--timeout-ms",
-        "10000",
-        "--max-messages",
-        &(count + 1).to_string(),
+        "5000",
+        "--property",
+        "print.headers=true",
+        "--property",
+        &format!("key.separator={HEADERS_END}"),
         "--property",
         "value.deserializer=org.apache.kafka.common.serialization.StringDeserializer",
         // The formatter may strip its `value.deserializer.` prefix before configuring it.
@@ -223,12 +279,83 @@ fn consume(kafka: &Kafka, count: usize) -> Vec<Vec<u8>> {
     text.split(END)
         .filter(|chunk| !chunk.is_empty())
         .map(|chunk| {
-            chunk
+            let (headers, value) = chunk.split_once(HEADERS_END).expect("headers, then value");
+            let headers = (headers != "NO_HEADERS").then(|| {
+                headers
+                    .split(',')
+                    .map(|h| h.split_once(':').expect("key:value"))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            });
+            let value = value
                 .chars()
                 .map(|c| u8::try_from(c).expect("ISO-8859-1"))
-                .collect()
+                .collect();
+            Record { headers, value }
         })
         .collect()
+}
+
+/// The transactions in `records`, in order, reassembled by the README's rule: a message
+/// without a `tidb-binlog-part` header is a whole transaction; the parts `<i>/<n>` of one
+/// commit TS come consecutively, `i` from 1 to `n`, and their rows in that order are the
+/// transaction's. Also the number of part messages. Panics on a part out of order, repeated
+/// or missing, or above [`SMALL_LIMIT`]; a transaction whose parts have not all arrived yet
+/// is left out.
+fn transactions(records: &[Record]) -> (Vec<Message>, usize) {
+    let mut done = Vec::new();
+    let mut parts_seen = 0;
+    // The transaction being reassembled: commit TS, next part expected, part count, rows.
+    let mut open: Option<(u64, u32, u32, Vec<String>)> = None;
+    for record in records {
+        let (commit_ts, lines) = parse(&protoc_decode(&record.value));
+        let Some(headers) = &record.headers else {
+            assert!(
+                open.is_none(),
+                "a whole message at {commit_ts} inside {open:?}"
+            );
+            done.push((commit_ts, lines));
+            continue;
+        };
+        parts_seen += 1;
+        assert!(
+            record.value.len() <= SMALL_LIMIT,
+            "a {}-byte part",
+            record.value.len()
+        );
+        assert_eq!(headers["tidb-binlog-commit-ts"], commit_ts.to_string());
+        let (part, parts) = headers["tidb-binlog-part"].split_once('/').expect("i/n");
+        let (part, parts): (u32, u32) = (part.parse().unwrap(), parts.parse().unwrap());
+        if part == 1 {
+            assert!(open.is_none(), "part 1 of {commit_ts} inside {open:?}");
+            open = Some((commit_ts, 1, parts, Vec::new()));
+        }
+        let assembling = open.as_mut().expect("a part without its part 1");
+        assert_eq!(
+            (assembling.0, assembling.1, assembling.2),
+            (commit_ts, part, parts),
+            "parts out of order, repeated or missing"
+        );
+        assembling.1 += 1;
+        assembling.3.extend(lines);
+        if part == parts {
+            let (commit_ts, _, _, lines) = open.take().expect("open");
+            done.push((commit_ts, lines));
+        }
+    }
+    (done, parts_seen)
+}
+
+/// The transactions of `topic` once the one at `last_ts` is there (or after 60 s).
+fn consume_until(kafka: &Kafka, topic: &str, last_ts: u64) -> (Vec<Message>, usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = transactions(&consume(kafka, topic));
+        if got.0.last().is_some_and(|m| m.0 >= last_ts) || Instant::now() > deadline {
+            return got;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
 }
 
 /// `protoc --decode slave.binlog.Binlog` of one message, as text.
@@ -300,118 +427,321 @@ fn parse(text: &str) -> Message {
     (commit_ts, lines)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn transactions_reach_the_topic_exactly_once_in_order_across_drainer_kills() {
-    let started = std::time::Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let kafka = Kafka::start();
-    eprintln!("kafka up in {:?}", started.elapsed());
-    let backend = backend("file", &dir.path().join("registry")).await;
-    let pump = start_pump(&dir.path().join("pump"), &dir.path().join("registry"));
-    let cluster_id = backend.registry.cluster_id().await.unwrap();
-    let mut tidb = TidbWriter::new(pump.client().await, backend.tso.clone(), cluster_id);
-    let config = drainer_config(dir.path(), &kafka, tidb.status_addr());
-    let drainer = start(dir.path(), &backend, &config);
+/// The broker, a pump, TiDB's stand-in and the schema `shop` with `items` (and the filtered
+/// `skipped`); the DDL messages expected so far.
+struct Cluster {
+    dir: tempfile::TempDir,
+    kafka: Kafka,
+    backend: Backend,
+    _pump: NodeProcess,
+    tidb: TidbWriter,
+}
 
-    let mut expected: Vec<Message> = Vec::new();
-    expected.push(
-        ddl(
-            &mut tidb,
-            |id, v| create_schema(id, v, SHOP, "shop"),
-            "CREATE DATABASE `shop`",
+impl Cluster {
+    async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let kafka = Kafka::start();
+        let backend = backend("file", &dir.path().join("registry")).await;
+        let pump = start_pump(&dir.path().join("pump"), &dir.path().join("registry"));
+        let cluster_id = backend.registry.cluster_id().await.unwrap();
+        let tidb = TidbWriter::new(pump.client().await, backend.tso.clone(), cluster_id);
+        Cluster {
+            dir,
+            kafka,
+            backend,
+            _pump: pump,
+            tidb,
+        }
+    }
+
+    fn start_drainer(&self, setup: &DrainerSetup<'_>) -> NodeProcess {
+        setup.start(
+            self.dir.path(),
+            &self.backend,
+            &self.kafka,
+            self.tidb.status_addr(),
         )
-        .await,
-    );
-    let items_ddl = "CREATE TABLE `items` (`id` BIGINT PRIMARY KEY, `name` VARCHAR(64), `qty` INT)";
-    let items = table_info(ITEMS, "items", items_columns(false));
-    expected.push(
+    }
+
+    /// Creates `shop`, `shop.items` and `shop.skipped`; the two messages expected.
+    async fn create_tables(&mut self) -> Vec<Message> {
+        let tidb = &mut self.tidb;
+        let mut expected = vec![
+            ddl(
+                tidb,
+                |id, v| create_schema(id, v, SHOP, "shop"),
+                "CREATE DATABASE `shop`",
+            )
+            .await,
+        ];
+        let items_ddl =
+            "CREATE TABLE `items` (`id` BIGINT PRIMARY KEY, `name` VARCHAR(64), `qty` INT)";
+        let items = table_info(ITEMS, "items", items_columns(false));
+        expected.push(
+            ddl(
+                tidb,
+                |id, v| create_table(id, v, SHOP, "shop", items),
+                items_ddl,
+            )
+            .await,
+        );
+        // Filtered out: neither its DDL nor its rows reach the topic.
+        let skipped = table_info(SKIPPED, "skipped", items_columns(false));
         ddl(
-            &mut tidb,
-            |id, v| create_table(id, v, SHOP, "shop", items),
-            items_ddl,
+            tidb,
+            |id, v| create_table(id, v, SHOP, "shop", skipped),
+            "CREATE TABLE `skipped` (`id` BIGINT PRIMARY KEY, `name` VARCHAR(64), `qty` INT)",
         )
-        .await,
+        .await;
+        expected
+    }
+
+    /// Writes `rounds` of small transactions (an `ADD COLUMN` at round 80, every tenth round
+    /// only the filtered table); appends the messages expected.
+    async fn write_rounds(
+        &mut self,
+        model: &mut Items,
+        rng: &mut Rng,
+        rounds: Range<u64>,
+        expected: &mut Vec<Message>,
+    ) {
+        let tidb = &mut self.tidb;
+        for round in rounds {
+            if round == 80 {
+                let table = table_info(ITEMS, "items", items_columns(true));
+                let query = "ALTER TABLE `items` ADD COLUMN `note` VARCHAR(64)";
+                expected
+                    .push(ddl(tidb, |id, v| add_column(id, v, SHOP, "shop", table), query).await);
+                model.has_note = true;
+            }
+            let other = Mutation::new(SKIPPED).insert(insert_row(
+                &Handle::Int(round as i64 + 1),
+                &[(2, TidbDatum::bytes("x")), (3, TidbDatum::Int(1))],
+            ));
+            if round % 10 == 0 {
+                // Only the filtered table: no message at all.
+                tidb.dml(vec![other]).await;
+                continue;
+            }
+            let (mutation, lines) = model.change(rng, round);
+            // Both tables: the message holds only `items`.
+            let mutations = match round % 10 {
+                1 => vec![mutation, other],
+                _ => vec![mutation],
+            };
+            expected.push((tidb.dml(mutations).await, lines));
+        }
+    }
+}
+
+/// Asserts that `got` is `expected`, message by message, in strictly increasing commit TS.
+fn assert_exactly_once(got: &[Message], expected: &[Message], log: &str) {
+    let commit_tss: Vec<u64> = got.iter().map(|m| m.0).collect();
+    assert!(
+        commit_tss.windows(2).all(|w| w[0] < w[1]),
+        "commit TSs repeat or go back: {commit_tss:?}\ndrainer log:\n{log}"
     );
-    // Filtered out: neither its DDL nor its rows reach the topic.
-    let skipped = table_info(SKIPPED, "skipped", items_columns(false));
-    ddl(
-        &mut tidb,
-        |id, v| create_table(id, v, SHOP, "shop", skipped),
-        "CREATE TABLE `skipped` (`id` BIGINT PRIMARY KEY, `name` VARCHAR(64), `qty` INT)",
-    )
-    .await;
+    assert_eq!(got.len(), expected.len(), "drainer log:\n{log}");
+    for (got, expected) in got.iter().zip(expected) {
+        assert_eq!(got, expected);
+    }
+    assert!(!log.contains("panicked"), "the drainer panicked:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactions_reach_the_topic_exactly_once_in_order_across_drainer_kills_and_a_broker_restart(
+) {
+    let started = Instant::now();
+    let mut cluster = Cluster::start().await;
+    eprintln!("kafka up in {:?}", started.elapsed());
+    let drainer = cluster.start_drainer(&DrainerSetup {
+        name: "drainer-kafka",
+        topic: TOPIC,
+        top: "",
+        to: "kafka-max-messages = 8",
+    });
+    let mut expected = cluster.create_tables().await;
 
     // The drainer is SIGKILLed and restarted every 700 ms while TiDB writes.
     let killer = Killer::start(drainer, Duration::from_millis(700), 6);
     let mut model = Items::default();
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    for round in 0..160u64 {
-        if round == 80 {
-            let table = table_info(ITEMS, "items", items_columns(true));
-            let query = "ALTER TABLE `items` ADD COLUMN `note` VARCHAR(64)";
-            expected.push(
-                ddl(
-                    &mut tidb,
-                    |id, v| add_column(id, v, SHOP, "shop", table),
-                    query,
-                )
-                .await,
-            );
-            model.has_note = true;
-        }
-        let other = Mutation::new(SKIPPED).insert(insert_row(
-            &Handle::Int(round as i64 + 1),
-            &[(2, TidbDatum::bytes("x")), (3, TidbDatum::Int(1))],
-        ));
-        if round % 10 == 0 {
-            // Only the filtered table: no message at all.
-            tidb.dml(vec![other]).await;
-            continue;
-        }
-        let (mutation, lines) = model.change(&mut rng, round);
-        // Both tables: the message holds only `items`.
-        let mutations = match round % 10 {
-            1 => vec![mutation, other],
-            _ => vec![mutation],
-        };
-        expected.push((tidb.dml(mutations).await, lines));
-    }
+    cluster
+        .write_rounds(&mut model, &mut rng, 0..160, &mut expected)
+        .await;
     eprintln!("written in {:?}", started.elapsed());
-    let (drainer, kills) = tokio::task::spawn_blocking(move || killer.stop())
+    let (mut drainer, kills) = tokio::task::spawn_blocking(move || killer.stop())
         .await
         .unwrap();
     assert!(kills >= 6, "the drainer was killed {kills} times");
 
+    // The broker is SIGKILLed while the drainer has these to send, and restarted on the same
+    // port and data while TiDB writes more.
+    cluster
+        .write_rounds(&mut model, &mut rng, 160..200, &mut expected)
+        .await;
+    cluster.kafka.kill();
+    cluster
+        .write_rounds(&mut model, &mut rng, 200..240, &mut expected)
+        .await;
+    let down = Instant::now();
+    tokio::task::block_in_place(|| cluster.kafka.restart());
+    eprintln!("broker restarted after {:?} down", down.elapsed());
+    cluster
+        .write_rounds(&mut model, &mut rng, 240..260, &mut expected)
+        .await;
+
     let last_ts = expected.last().unwrap().0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let got: Vec<Message> = loop {
-        let got: Vec<Message> = tokio::task::block_in_place(|| {
-            consume(&kafka, expected.len())
-                .iter()
-                .map(|value| parse(&protoc_decode(value)))
-                .collect()
-        });
-        if got.last().is_some_and(|m| m.0 >= last_ts) || std::time::Instant::now() > deadline {
-            break got;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    };
+    let (got, parts) =
+        tokio::task::block_in_place(|| consume_until(&cluster.kafka, TOPIC, last_ts));
     eprintln!("consumed in {:?}", started.elapsed());
-    let commit_tss: Vec<u64> = got.iter().map(|m| m.0).collect();
-    assert!(
-        commit_tss.windows(2).all(|w| w[0] < w[1]),
-        "commit TSs repeat or go back: {commit_tss:?}\ndrainer log:\n{}",
-        drainer.log()
-    );
-    assert_eq!(got.len(), expected.len(), "drainer log:\n{}", drainer.log());
-    for (got, expected) in got.iter().zip(&expected) {
-        assert_eq!(got, expected);
-    }
-    let log = drainer.log();
-    assert!(!log.contains("panicked"), "the drainer panicked:\n{log}");
+    // The drainer retries a failing broker for 30 s; when the restart took longer it stopped
+    // with the error, and is started again here (the operator's move).
+    let rode_through = drainer.exited().is_none();
+    let got = if rode_through {
+        got
+    } else {
+        drainer.kill_and_restart(Duration::ZERO);
+        tokio::task::block_in_place(|| consume_until(&cluster.kafka, TOPIC, last_ts)).0
+    };
+    assert_eq!(parts, 0, "no transaction is split at the default limit");
+    assert_exactly_once(&got, &expected, &drainer.log());
     eprintln!(
-        "{} messages ({} transactions and DDL) exactly once across {kills} drainer kills",
+        "{} messages exactly once across {kills} drainer kills and a broker restart (the drainer {})",
         got.len(),
-        expected.len()
+        if rode_through {
+            "rode through it"
+        } else {
+            "stopped and was restarted"
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_above_the_limit_stops_the_drainer_or_flows_in_parts_across_a_kill() {
+    let started = Instant::now();
+    let mut cluster = Cluster::start().await;
+    eprintln!("kafka up in {:?}", started.elapsed());
+    // Both drainers read everything from here.
+    let start_ts = cluster.backend.tso.get_ts().await.unwrap();
+    let top = format!("initial-commit-ts = {start_ts}");
+    let limit = format!("kafka-max-message-size = {SMALL_LIMIT}");
+    let mut whole = cluster.start_drainer(&DrainerSetup {
+        name: "drainer-whole",
+        topic: "whole",
+        top: &top,
+        to: &limit,
+    });
+    // One message per produce request: the parts land one by one, so the kill below can fall
+    // between two of them.
+    let split_to = format!("{limit}\nkafka-split-large-txn = true\nkafka-max-messages = 1");
+    let split = DrainerSetup {
+        name: "drainer-split",
+        topic: "parts",
+        top: &top,
+        to: &split_to,
+    };
+    let split_drainer = cluster.start_drainer(&split);
+
+    let mut expected = cluster.create_tables().await;
+    let mut model = Items::default();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    cluster
+        .write_rounds(&mut model, &mut rng, 1..6, &mut expected)
+        .await;
+    let before_large = expected.len();
+
+    // SIGKILLs the splitting drainer once two parts of the large transaction (from offset
+    // `before_large`) are in the topic; gives it back with the partition's end after the kill.
+    let client = rskafka::client::ClientBuilder::new(vec![cluster.kafka.bootstrap()])
+        .build()
+        .await
+        .unwrap();
+    let watcher = tokio::spawn(async move {
+        let mut drainer = split_drainer;
+        let partition = loop {
+            match client
+                .partition_client("parts", 0, UnknownTopicHandling::Retry)
+                .await
+            {
+                Ok(partition) => break partition,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let end = partition.get_offset(OffsetAt::Latest).await.unwrap();
+            if end >= before_large as i64 + 2 {
+                drainer.kill();
+                let end = partition.get_offset(OffsetAt::Latest).await.unwrap();
+                return (drainer, end);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no parts after 120 s:\n{}",
+                drainer.log()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    // 6000 rows of about 30 bytes: some 45 parts of at most 4 KiB.
+    let (mutation, lines) = model.insert_many(1000..7000, 100);
+    let large_ts = cluster.tidb.dml(vec![mutation]).await;
+    expected.push((large_ts, lines));
+    cluster
+        .write_rounds(&mut model, &mut rng, 6..12, &mut expected)
+        .await;
+    let last_ts = expected.last().unwrap().0;
+
+    // The default: the drainer stops, naming the transaction, and nothing of it or after it
+    // is in the topic.
+    let status = tokio::task::block_in_place(|| whole.wait_exit(Duration::from_secs(60)));
+    let log = whole.log();
+    assert!(
+        !status.success(),
+        "the drainer exited with {status}:\n{log}"
+    );
+    let named = format!("the transaction at commit TS {large_ts} is a ");
+    let size: usize = log
+        .split(&named)
+        .nth(1)
+        .and_then(|rest| {
+            rest.split_once("-byte message, more than kafka-max-message-size (4096 bytes)")
+        })
+        .and_then(|(size, _)| size.parse().ok())
+        .unwrap_or_else(|| panic!("the log does not name {large_ts} and its size:\n{log}"));
+    assert!(size > 100_000, "a {size}-byte message");
+    eprintln!(
+        "the default stops: {}",
+        log.lines().find(|l| l.contains(&named)).unwrap()
+    );
+    let records = tokio::task::block_in_place(|| consume(&cluster.kafka, "whole"));
+    assert_eq!(
+        records.len(),
+        before_large,
+        "the topic holds more than the transactions before"
+    );
+    assert_exactly_once(&transactions(&records).0, &expected[..before_large], &log);
+
+    // Splitting: killed between two parts, restarted, it sends the rest exactly once.
+    let (mut split_drainer, landed) = watcher.await.unwrap();
+    let landed = landed as usize - before_large;
+    split_drainer.kill_and_restart(Duration::ZERO);
+    let (got, parts) =
+        tokio::task::block_in_place(|| consume_until(&cluster.kafka, "parts", last_ts));
+    let log = split_drainer.log();
+    assert!(parts > 10, "{parts} parts");
+    assert!(
+        (2..parts).contains(&landed),
+        "the kill fell after {landed} of {parts} parts, not between two"
+    );
+    assert!(
+        log.contains("skipping the parts already in the partition"),
+        "the restarted drainer did not resume inside the transaction:\n{log}"
+    );
+    assert_exactly_once(&got, &expected, &log);
+    eprintln!(
+        "a {size}-byte transaction in {parts} parts of at most {SMALL_LIMIT} bytes, killed after \
+         part {landed}, reassembled exactly once"
     );
 }

@@ -1,6 +1,7 @@
 //! A real Apache Kafka broker for tests: one KRaft node (broker and controller) run from the
 //! jars `scripts/testbed.sh build` fetched from Maven Central into the test bed cache, on free
-//! loopback ports with its logs and data in a temp dir, killed when dropped.
+//! loopback ports with its logs and data in a temp dir, killed when dropped; it can be killed
+//! and started again on the same ports and data (a broker crash and restart).
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -143,29 +144,41 @@ impl Kafka {
             ));
         }
 
-        let child = java(libs, &broker_log4j, "512m", "kafka.Kafka")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(path.join("kafka.stderr")).expect("kafka stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot run java ({e}); apt-get install default-jre-headless")
-            });
         let mut kafka = Kafka {
-            child,
+            child: spawn_broker(libs, path),
             port,
             libs: libs.to_path_buf(),
             dir,
         };
+        kafka.wait_started(0).map(|()| kafka)
+    }
+
+    /// Kills the broker with SIGKILL (a crash: no clean shutdown), keeping its data.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the broker again after [`Kafka::kill`], on the same ports with the same data,
+    /// and waits until it is up; panics with its log when it does not come up.
+    pub fn restart(&mut self) {
+        self.kill();
+        let starts = self.log().matches(STARTED).count();
+        self.child = spawn_broker(&self.libs, self.dir.path());
+        if let Err(failure) = self.wait_started(starts) {
+            panic!("Kafka did not restart: {failure}");
+        }
+    }
+
+    /// Waits until the log reports more than `starts` starts and the port listens.
+    fn wait_started(&mut self, starts: usize) -> Result<(), String> {
+        let (log, port) = (self.dir.path().join("kafka.log"), self.port);
         let started = || {
-            std::fs::read_to_string(&log).is_ok_and(|log| log.contains(STARTED))
+            std::fs::read_to_string(&log).is_ok_and(|log| log.matches(STARTED).count() > starts)
                 && TcpStream::connect(("127.0.0.1", port)).is_ok()
         };
-        match wait_ready(&mut kafka.child, START_TIMEOUT, started) {
-            Ok(()) => Ok(kafka),
-            Err(failure) => Err(format!("{failure}: {}", kafka.failure())),
-        }
+        wait_ready(&mut self.child, START_TIMEOUT, started)
+            .map_err(|failure| format!("{failure}: {}", self.failure()))
     }
 
     /// The broker's log and standard error, for a failure message.
@@ -178,9 +191,25 @@ impl Kafka {
 
 impl Drop for Kafka {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
+}
+
+/// Starts `kafka.Kafka` on the configuration and data `Kafka::try_start` wrote in `dir`, its
+/// standard error appended to `kafka.stderr` there.
+fn spawn_broker(libs: &Path, dir: &Path) -> Child {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("kafka.stderr"))
+        .expect("kafka stderr file");
+    java(libs, &dir.join("log4j2.properties"), "512m", "kafka.Kafka")
+        .arg(dir.join("server.properties"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run java ({e}); apt-get install default-jre-headless"))
 }
 
 /// `java -Xmx<heap> -cp '<libs>/*' <class>` logging through `log4j2`.

@@ -150,6 +150,13 @@ impl NodeProcess {
         status
     }
 
+    /// The exit status when the process has exited (reaping it), `None` while it runs.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let status = self.child.as_mut()?.try_wait().expect("poll the node")?;
+        self.child = None;
+        Some(status)
+    }
+
     /// Stops the node with SIGTERM (a clean shutdown) and waits for it to exit.
     pub fn stop(&mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);

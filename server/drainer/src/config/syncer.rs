@@ -175,6 +175,9 @@ pub struct ToConfig {
     pub kafka_max_messages: Option<i64>,
     /// Kafka: largest message. Default none.
     pub kafka_max_message_size: Option<i64>,
+    /// Kafka (ours): send a DML transaction above `kafka-max-message-size` as ordered parts
+    /// instead of stopping. Default false.
+    pub kafka_split_large_txn: bool,
     /// Kafka: client ID. Default none.
     pub kafka_client_id: Option<String>,
     /// Kafka: topic. Default none.

@@ -7,7 +7,24 @@
 //! (messages per produce request, default 1024), `kafka-max-message-size` (default 1 GiB: a
 //! larger transaction stops the drainer with its commit TS and size, never skipped),
 //! `kafka-client-id`, `topic-name` (default `<clusterID>_obinlog`; created with one partition
-//! and the broker's replication factor when missing). `zookeeper-addrs` is refused.
+//! and the broker's replication factor when missing). `zookeeper-addrs` is refused. Ours:
+//! `kafka-split-large-txn` (default false), below.
+//!
+//! **Large transactions.** A transaction whose message is above `kafka-max-message-size`
+//! stops the drainer with its commit TS and size by default (the original failed, or in some
+//! versions skipped it: data loss). With `kafka-split-large-txn = true` a DML transaction is
+//! sent instead as `n` consecutive messages of the partition ([`secondary_binlog::split`]):
+//! each a complete secondary binlog (type DML, the transaction's commit TS, a run of its row
+//! changes, every table entry with its `column_info` and `unique_keys`) of at most
+//! `kafka-max-message-size` bytes, carrying two record headers (ASCII):
+//! - `tidb-binlog-part`: `<i>/<n>`, the part's 1-based index and the number of parts;
+//! - `tidb-binlog-commit-ts`: the commit TS, in decimal.
+//!
+//! A message without them is a whole transaction. A consumer written for the original sees `n`
+//! messages with one commit TS, each applicable alone; one that wants the transaction whole
+//! collects the parts of a commit TS, in partition order, until `i == n`, and applies the rows
+//! of parts 1..=n in that order. A DDL, or one row change that alone makes a message above the
+//! limit, still stops the drainer with the error.
 //!
 //! **Client: `rskafka`** (pure Rust, maintained by InfluxData, async on tokio). `rdkafka` 0.39
 //! wraps librdkafka 2.12.1: its `dynamic-linking` feature asks pkg-config for librdkafka at
@@ -19,20 +36,27 @@
 //! ours:
 //! - On open, [`KafkaSink::resume_ts`] is the commit TS of the partition's last message: a
 //!   restart from an older checkpoint skips what the topic already holds (as the `file` sink).
+//!   When that message is part `i < n` of commit TS `X`, the resume TS is `X - 1` and
+//!   the sink drops parts 1..=i when `X` comes again, sending `i + 1..=n` (the split is the
+//!   same for the same transaction and limit; a different part count, or a transaction other
+//!   than `X` coming first, stops the drainer rather than leave `X` torn). A transaction is
+//!   acknowledged once its last part is, so the checkpoint never passes a torn one.
 //! - The client's own retries are off (a retried produce whose first attempt landed would
 //!   duplicate). Messages go in record batches (at most `kafka-max-messages` and
 //!   [`BATCH_BYTES`] each, or one larger message), which the broker appends whole or not at
 //!   all; when a produce fails, the partition's last message tells whether the batch landed
-//!   (its commit TS is the batch's last one) before it is sent again. One drainer writes the
+//!   (its commit TS and part are the batch's last message's, or later) before it is sent again. One drainer writes the
 //!   partition, so nothing else moves it meanwhile.
 //! - The residue: a request the broker still appends after the connection carrying it broke
 //!   and after that check (an idempotent producer's sequence numbers would catch it). A
 //!   consumer that drops messages whose commit TS is not above the previous one is exact even
 //!   then: commit TSs only grow in the topic.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use prost::Message;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
@@ -63,6 +87,10 @@ const RETRY_FOR: Duration = Duration::from_secs(30);
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// How long the broker may hold a fetch of the last message.
 const FETCH_WAIT_MS: i32 = 5_000;
+/// Record header of a split transaction's part: `<index>/<count>`, 1-based.
+pub const PART_HEADER: &str = "tidb-binlog-part";
+/// Record header of a split transaction's part: its commit TS, decimal.
+pub const COMMIT_TS_HEADER: &str = "tidb-binlog-commit-ts";
 
 /// The producer's settings from `[syncer.to]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +105,8 @@ pub struct ProducerConfig {
     pub max_messages: usize,
     /// Largest message, bytes.
     pub max_message_size: usize,
+    /// Whether a DML transaction above `max_message_size` is split into parts.
+    pub split_large_txn: bool,
 }
 
 /// The producer's settings from `[syncer.to]` for the cluster `cluster_id`, reading
@@ -136,14 +166,49 @@ pub fn producer_config(
         client_id: to.kafka_client_id.clone().filter(|c| !c.is_empty()),
         max_messages: max_messages as usize,
         max_message_size: max_message_size as usize,
+        split_large_txn: to.kafka_split_large_txn,
     })
 }
 
-/// A message waiting to be produced.
-struct Pending {
+/// Where a message stands in the partition: its transaction's commit TS and which part of it
+/// it is (`part` of `parts`, 1-based; 1 of 1 for a whole transaction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Position {
     commit_ts: u64,
+    part: u32,
+    parts: u32,
+}
+
+impl Position {
+    /// Whether a partition ending at `self` holds the message at `other`: messages go in
+    /// commit-TS order and the parts of one commit TS in index order.
+    fn holds(&self, other: &Position) -> bool {
+        (self.commit_ts, self.part) >= (other.commit_ts, other.part)
+    }
+
+    /// The record headers that mark a part (none for a whole transaction).
+    fn headers(&self) -> BTreeMap<String, Vec<u8>> {
+        if self.parts == 1 {
+            return BTreeMap::new();
+        }
+        BTreeMap::from([
+            (
+                PART_HEADER.to_owned(),
+                format!("{}/{}", self.part, self.parts).into_bytes(),
+            ),
+            (
+                COMMIT_TS_HEADER.to_owned(),
+                self.commit_ts.to_string().into_bytes(),
+            ),
+        ])
+    }
+}
+
+/// A message waiting to be produced; only a transaction's last part carries its ack.
+struct Pending {
+    position: Position,
     value: Vec<u8>,
-    ack: Ack,
+    ack: Option<Ack>,
 }
 
 /// The `kafka` sink.
@@ -153,6 +218,9 @@ pub struct KafkaSink {
     pending: Vec<Pending>,
     pending_bytes: usize,
     resume_ts: Option<u64>,
+    /// The partition ends with part `i < n` of this transaction: its parts 1..=i are dropped
+    /// when it comes again.
+    torn: Option<Position>,
 }
 
 impl KafkaSink {
@@ -162,7 +230,7 @@ impl KafkaSink {
         let started = Instant::now();
         loop {
             match Self::try_open(&config).await {
-                Ok(sink) => return Ok(sink),
+                Ok(sink) => return sink.check_torn(),
                 Err(error) if started.elapsed() < RETRY_FOR => {
                     tracing::warn!(%error, "cannot open the Kafka topic yet: retrying");
                     tokio::time::sleep(RETRY_PAUSE).await;
@@ -195,7 +263,12 @@ impl KafkaSink {
             .partition_client(config.topic.clone(), PARTITION, UnknownTopicHandling::Error)
             .await
             .map_err(|e| broker_error("cannot reach partition 0's leader", e))?;
-        let resume_ts = last_commit_ts(&partition, config).await?;
+        let last = last_position(&partition, config).await?;
+        let torn = last.filter(|last| last.part < last.parts);
+        let resume_ts = match (last, torn) {
+            (_, Some(torn)) => Some(torn.commit_ts - 1),
+            (last, None) => last.map(|last| last.commit_ts),
+        };
         tracing::info!(topic = %config.topic, brokers = ?config.brokers, ?resume_ts, "Kafka topic opened");
         Ok(KafkaSink {
             config: config.clone(),
@@ -203,7 +276,100 @@ impl KafkaSink {
             pending: Vec::new(),
             pending_bytes: 0,
             resume_ts,
+            torn,
         })
+    }
+
+    /// Refuses to start without splitting when the partition ends with a torn transaction:
+    /// sent whole, its first parts' rows would be in the topic twice.
+    fn check_torn(self) -> Result<KafkaSink> {
+        let Some(torn) = self.torn else {
+            return Ok(self);
+        };
+        if !self.config.split_large_txn {
+            return Err(downstream(
+                &self.config,
+                format!(
+                    "the partition ends with part {} of {} of the transaction at commit TS {}: \
+                     set kafka-split-large-txn = true (and the kafka-max-message-size it was \
+                     split with) to send the rest",
+                    torn.part, torn.parts, torn.commit_ts
+                ),
+            ));
+        }
+        tracing::info!(
+            topic = %self.config.topic,
+            commit_ts = torn.commit_ts,
+            part = torn.part,
+            parts = torn.parts,
+            "the partition ends inside a split transaction: its remaining parts are sent first"
+        );
+        Ok(self)
+    }
+
+    /// The messages of `txn`, whose whole message is `value`: that one, or its parts when it
+    /// is too large and splitting is on; without the parts the partition already holds.
+    fn messages(&mut self, txn: &Txn, value: Vec<u8>) -> Result<Vec<(Position, Vec<u8>)>> {
+        let (commit_ts, size) = (txn.commit_ts, value.len());
+        let values = if value.len() <= self.config.max_message_size {
+            vec![value]
+        } else if !self.config.split_large_txn {
+            return Err(too_large(&self.config, commit_ts, value.len(), None));
+        } else {
+            let limit = self.config.max_message_size;
+            secondary_binlog::split(secondary_binlog::message(txn)?, limit)
+                .map_err(|reason| too_large(&self.config, commit_ts, size, Some(reason)))?
+                .iter()
+                .map(Message::encode_to_vec)
+                .collect()
+        };
+        let parts = u32::try_from(values.len()).expect("fewer parts than rows");
+        let mut landed = 0;
+        if let Some(torn) = self.torn.take() {
+            if torn.commit_ts != commit_ts || torn.parts != parts {
+                return Err(downstream(
+                    &self.config,
+                    format!(
+                        "the partition ends with part {} of {} of the transaction at commit TS \
+                         {}, but the drainer now sends commit TS {commit_ts} in {parts} part(s) \
+                         first: was kafka-max-message-size or the filter changed? Restore them \
+                         to finish it",
+                        torn.part, torn.parts, torn.commit_ts
+                    ),
+                ));
+            }
+            landed = torn.part as usize;
+            tracing::info!(
+                commit_ts,
+                landed,
+                parts,
+                "skipping the parts already in the partition"
+            );
+        }
+        if parts > 1 {
+            tracing::info!(
+                commit_ts,
+                size,
+                parts,
+                "a large transaction is sent in parts"
+            );
+        }
+        Ok(values
+            .into_iter()
+            .enumerate()
+            .skip(landed)
+            .map(|(index, value)| {
+                let part = index as u32 + 1;
+                (
+                    Position {
+                        commit_ts,
+                        part,
+                        parts,
+                    },
+                    value,
+                )
+            })
+            .collect())
     }
 
     /// Produces every pending message, batch by batch, and acknowledges them.
@@ -223,7 +389,10 @@ impl KafkaSink {
                 batch.extend(pending.next());
             }
             self.produce(&batch).await?;
-            batch.into_iter().for_each(|message| message.ack.done());
+            batch
+                .into_iter()
+                .filter_map(|message| message.ack)
+                .for_each(Ack::done);
         }
         Ok(())
     }
@@ -232,7 +401,7 @@ impl KafkaSink {
     /// when the partition's last message shows it did not land.
     async fn produce(&self, batch: &[Pending]) -> Result<()> {
         let (first, last) = match (batch.first(), batch.last()) {
-            (Some(first), Some(last)) => (first.commit_ts, last.commit_ts),
+            (Some(first), Some(last)) => (first.position, last.position),
             _ => return Ok(()),
         };
         let started = Instant::now();
@@ -242,7 +411,7 @@ impl KafkaSink {
                 .map(|message| Record {
                     key: None,
                     value: Some(message.value.clone()),
-                    headers: Default::default(),
+                    headers: message.position.headers(),
                     timestamp: chrono::Utc::now(),
                 })
                 .collect();
@@ -255,7 +424,9 @@ impl KafkaSink {
                 Err(error) => error,
             };
             let failure = format!(
-                "producing the messages of commit TS {first}..={last} ({} bytes) failed: {error}",
+                "producing the messages of commit TS {}..={} ({} bytes) failed: {error}",
+                first.commit_ts,
+                last.commit_ts,
                 batch.iter().map(|m| m.value.len()).sum::<usize>()
             );
             if started.elapsed() >= RETRY_FOR || !retriable(&error) {
@@ -263,9 +434,9 @@ impl KafkaSink {
             }
             tracing::warn!(topic = %self.config.topic, error = %failure, "retrying");
             tokio::time::sleep(RETRY_PAUSE).await;
-            match last_commit_ts(&self.partition, &self.config).await {
-                Ok(Some(ts)) if ts >= last => {
-                    tracing::info!(topic = %self.config.topic, last, "the failed batch had landed");
+            match last_position(&self.partition, &self.config).await {
+                Ok(Some(at)) if at.holds(&last) => {
+                    tracing::info!(topic = %self.config.topic, last = last.commit_ts, "the failed batch had landed");
                     return Ok(());
                 }
                 Ok(_) => {}
@@ -277,8 +448,8 @@ impl KafkaSink {
                             return Err(downstream(&self.config, failure));
                         }
                         tokio::time::sleep(RETRY_PAUSE).await;
-                        match last_commit_ts(&self.partition, &self.config).await {
-                            Ok(Some(ts)) if ts >= last => return Ok(()),
+                        match last_position(&self.partition, &self.config).await {
+                            Ok(Some(at)) if at.holds(&last) => return Ok(()),
                             Ok(_) => break,
                             Err(_) => continue,
                         }
@@ -293,13 +464,24 @@ impl KafkaSink {
 impl Sink for KafkaSink {
     async fn write(&mut self, txn: Txn, ack: Ack) -> Result<()> {
         let value = secondary_binlog::encode(&txn)?;
-        check_size(&self.config, txn.commit_ts, value.len())?;
-        self.pending_bytes += value.len();
-        self.pending.push(Pending {
-            commit_ts: txn.commit_ts,
-            value,
-            ack,
-        });
+        let messages = match self.messages(&txn, value) {
+            Ok(messages) => messages,
+            Err(error) => {
+                // The transactions before this one still go: the topic stops right before it.
+                self.send().await?;
+                return Err(error);
+            }
+        };
+        let mut ack = Some(ack);
+        for (position, value) in messages {
+            self.pending_bytes += value.len();
+            let last_part = position.part == position.parts;
+            self.pending.push(Pending {
+                position,
+                value,
+                ack: if last_part { ack.take() } else { None },
+            });
+        }
         if self.pending.len() >= self.config.max_messages || self.pending_bytes >= BATCH_BYTES {
             self.send().await?;
         }
@@ -315,21 +497,32 @@ impl Sink for KafkaSink {
     }
 }
 
-/// Refuses a message above `kafka-max-message-size`, naming its commit TS and size: it is
-/// never skipped silently.
-fn check_size(config: &ProducerConfig, commit_ts: u64, size: usize) -> Result<()> {
-    if size <= config.max_message_size {
-        return Ok(());
-    }
-    Err(downstream(
+/// The error that stops the drainer at a message above `kafka-max-message-size`, naming its
+/// commit TS and size (it is never skipped silently); `unsplittable` is why splitting, which
+/// is on, could not help.
+fn too_large(
+    config: &ProducerConfig,
+    commit_ts: u64,
+    size: usize,
+    unsplittable: Option<String>,
+) -> Error {
+    let what = format!(
+        "the transaction at commit TS {commit_ts} is a {size}-byte message, more than \
+         kafka-max-message-size ({} bytes)",
+        config.max_message_size
+    );
+    let remedy = "raise the limit (and the broker's message.max.bytes), or skip it on purpose \
+                  with ignore-txn-commit-ts";
+    downstream(
         config,
-        format!(
-            "the transaction at commit TS {commit_ts} is a {size}-byte message, more than \
-             kafka-max-message-size ({} bytes); it is not skipped: raise the limit (and the \
-             broker's message.max.bytes), or skip it on purpose with ignore-txn-commit-ts",
-            config.max_message_size
-        ),
-    ))
+        match unsplittable {
+            None => format!(
+                "{what}; it is not skipped: {remedy}, or set kafka-split-large-txn = true to send \
+                 it in parts"
+            ),
+            Some(reason) => format!("{what}, and it cannot be split ({reason}): {remedy}"),
+        },
+    )
 }
 
 /// Creates the topic (one partition, the broker's replication factor) unless it exists.
@@ -360,11 +553,11 @@ async fn ensure_topic(client: &Client, config: &ProducerConfig) -> Result<()> {
     }
 }
 
-/// The commit TS of the partition's last message, `None` when it holds none.
-async fn last_commit_ts(
+/// The position of the partition's last message, `None` when it holds none.
+async fn last_position(
     partition: &PartitionClient,
     config: &ProducerConfig,
-) -> Result<Option<u64>> {
+) -> Result<Option<Position>> {
     let offset = |at| async move {
         partition
             .get_offset(at)
@@ -399,14 +592,36 @@ async fn last_commit_ts(
                 format!("the broker did not return the message at offset {last}"),
             )
         })?;
-    let value = record.record.value.unwrap_or_default();
-    let commit_ts = secondary_binlog::commit_ts(&value).map_err(|e| {
+    let not_ours = |what: String| {
         downstream(
             config,
-            format!("the message at offset {last} is not a secondary binlog ({e}): is the topic shared?"),
+            format!("the message at offset {last} {what}: is the topic shared?"),
         )
-    })?;
-    Ok(Some(commit_ts))
+    };
+    let value = record.record.value.as_deref().unwrap_or_default();
+    let commit_ts = secondary_binlog::commit_ts(value)
+        .map_err(|e| not_ours(format!("is not a secondary binlog ({e})")))?;
+    let (part, parts) = match record.record.headers.get(PART_HEADER) {
+        None => (1, 1),
+        Some(header) => parse_part(header).ok_or_else(|| {
+            not_ours(format!(
+                "has a {PART_HEADER} header {:?}, not <index>/<count>",
+                String::from_utf8_lossy(header)
+            ))
+        })?,
+    };
+    Ok(Some(Position {
+        commit_ts,
+        part,
+        parts,
+    }))
+}
+
+/// `<index>/<count>` with `1 <= index <= count`.
+fn parse_part(header: &[u8]) -> Option<(u32, u32)> {
+    let (part, parts) = std::str::from_utf8(header).ok()?.split_once('/')?;
+    let (part, parts) = (part.parse().ok()?, parts.parse().ok()?);
+    (1..=parts).contains(&part).then_some((part, parts))
 }
 
 /// Whether a produce error may go away (a connection, a leader change, a busy broker); others
@@ -479,15 +694,38 @@ mod tests {
         to.zookeeper_addrs = None;
         to.kafka_max_message_size = Some(100);
         let config = producer_config(&to, 7, env).unwrap();
-        assert!(check_size(&config, 9, 100).is_ok());
-        let error = check_size(&config, 9, 101).unwrap_err().to_string();
+        assert!(!config.split_large_txn);
+        let error = too_large(&config, 9, 101, None).to_string();
         assert!(
             error.contains("commit TS 9 is a 101-byte message")
-                && error.contains("topic t at k:9092"),
+                && error.contains("topic t at k:9092")
+                && error.contains("kafka-split-large-txn = true"),
             "{error}"
         );
+        to.kafka_split_large_txn = true;
+        assert!(producer_config(&to, 7, env).unwrap().split_large_txn);
         to.kafka_max_message_size = Some(0);
         let error = producer_config(&to, 7, env).unwrap_err().to_string();
         assert!(error.contains("kafka-max-message-size 0"), "{error}");
+    }
+
+    #[test]
+    fn part_headers_round_trip_and_positions_order_parts_within_a_commit_ts() {
+        let at = |commit_ts, part, parts| Position {
+            commit_ts,
+            part,
+            parts,
+        };
+        assert!(at(5, 1, 1).headers().is_empty());
+        let headers = at(5, 2, 3).headers();
+        assert_eq!(headers[PART_HEADER], b"2/3");
+        assert_eq!(headers[COMMIT_TS_HEADER], b"5");
+        assert_eq!(parse_part(&headers[PART_HEADER]), Some((2, 3)));
+        for bad in ["0/3", "4/3", "2", "a/b", "2/3/4", ""] {
+            assert_eq!(parse_part(bad.as_bytes()), None, "{bad}");
+        }
+        assert!(at(5, 2, 3).holds(&at(5, 2, 3)) && at(5, 3, 3).holds(&at(5, 2, 3)));
+        assert!(!at(5, 1, 3).holds(&at(5, 2, 3)) && at(6, 1, 1).holds(&at(5, 3, 3)));
+        assert!(!at(4, 1, 1).holds(&at(5, 1, 3)));
     }
 }

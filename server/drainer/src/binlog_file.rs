@@ -7,9 +7,13 @@
 //! With a retention time, files other than the newest whose mtime is older are removed (at open
 //! and once an hour).
 //!
-//! The payload of each record is the tipb `binlog.Binlog` the pump served: a commit with its
-//! prewrite's value and DDL fields attached. (The original writes `pb_binlog.Binlog`, rows
-//! translated to columns, which needs the table schemas from TiKV; see the README.)
+//! The payload of each record is one of two kinds ([`FilePayload`]), never both in one
+//! directory: the original's `pb_binlog.Binlog` (rows translated to named, typed columns;
+//! [`crate::pb_binlog`]), which the original `reparo` and ours read, or the tipb
+//! `binlog.Binlog` the pump served (a commit with its prewrite's value and DDL fields
+//! attached), for setups without the table schemas. The kind of a record is told by its
+//! bytes: a tipb commit carries `commit_ts` as field 3, a varint, where `pb_binlog` has
+//! `dml_data`, a message, or nothing (DDL).
 //!
 //! Exactly once: at open the newest file's records are read back, a torn or corrupt tail is cut
 //! off, and [`BinlogFiles::resume_ts`] is the commit TS of the last record kept, so a drainer
@@ -120,6 +124,37 @@ fn last_record(bytes: &[u8]) -> (Option<Vec<u8>>, u64) {
     (spans.pop().map(|(_, payload)| bytes[payload].to_vec()), end)
 }
 
+/// What the records of a directory hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilePayload {
+    /// The original's `pb_binlog.Binlog` (`[syncer.to] file-payload = "pb"`).
+    PbBinlog,
+    /// The tipb `binlog.Binlog` as the pump served it (`file-payload = "tipb"`).
+    Tipb,
+}
+
+impl FilePayload {
+    /// The kind and commit TS of a record's payload; `None` when it is neither.
+    pub fn of(payload: &[u8]) -> Option<(FilePayload, u64)> {
+        match Binlog::decode(payload) {
+            Ok(binlog) if binlog.commit_ts > 0 => {
+                return Some((FilePayload::Tipb, binlog.commit_ts as u64))
+            }
+            _ => {}
+        }
+        let commit_ts = crate::pb_binlog::commit_ts(payload).ok()?;
+        (commit_ts > 0).then_some((FilePayload::PbBinlog, commit_ts))
+    }
+
+    /// Its `file-payload` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilePayload::PbBinlog => "pb",
+            FilePayload::Tipb => "tipb",
+        }
+    }
+}
+
 /// The binlog files of a directory, open for appending.
 pub struct BinlogFiles {
     dir: PathBuf,
@@ -136,9 +171,15 @@ pub struct BinlogFiles {
 }
 
 impl BinlogFiles {
-    /// Opens (creating) `dir`: takes its lock, repairs the newest file's tail, finds the resume
-    /// TS, applies the retention.
-    pub fn open(dir: &Path, roll_size: u64, retention: Option<Duration>) -> Result<BinlogFiles> {
+    /// Opens (creating) `dir` for records of kind `payload`: takes its lock, repairs the newest
+    /// file's tail, finds the resume TS, applies the retention. A directory whose newest record
+    /// is of the other kind is refused (a directory never mixes them).
+    pub fn open(
+        dir: &Path,
+        roll_size: u64,
+        retention: Option<Duration>,
+        payload: FilePayload,
+    ) -> Result<BinlogFiles> {
         fs::create_dir_all(dir).map_err(|e| Error::io("cannot create binlog dir", dir, e))?;
         let lock = lock_dir(dir)?;
         let files = list_files(dir)?;
@@ -158,14 +199,30 @@ impl BinlogFiles {
                 fs::read(path).map_err(|e| Error::io("cannot read binlog file", path, e))?;
             last_payload = last_record(&bytes).0;
         }
-        let resume_ts = last_payload.and_then(|payload| match Binlog::decode(&payload[..]) {
-            Ok(binlog) => Some(binlog.commit_ts as u64),
-            Err(error) => {
-                // Not ours (the original drainer writes pb_binlog): resume at the checkpoint.
-                tracing::warn!(%error, "the newest binlog file record is not a tipb binlog");
-                None
+        let resume_ts = match last_payload.as_deref().map(FilePayload::of) {
+            None => None,
+            Some(Some((kind, commit_ts))) if kind == payload => Some(commit_ts),
+            Some(Some((kind, _))) => {
+                return Err(Error::InvalidConfig(format!(
+                    "the binlog files in {} hold {} payloads and this drainer writes {} ones \
+                     ([syncer.to] file-payload {:?}, which follows tidb-status-addr when unset): \
+                     a directory never mixes them; set file-payload = {:?} or write to a new \
+                     [syncer.to] dir",
+                    dir.display(),
+                    kind.name(),
+                    payload.name(),
+                    payload.name(),
+                    kind.name()
+                )))
             }
-        });
+            Some(None) => {
+                return Err(Error::InvalidConfig(format!(
+                    "the newest record of the binlog files in {} is neither a pb_binlog nor a \
+                     tipb binlog: not a drainer's file destination; write to a new [syncer.to] dir",
+                    dir.display()
+                )))
+            }
+        };
         let path = match files.last() {
             Some((_, path)) => path.clone(),
             None => dir.join(file_name(0)),
@@ -191,7 +248,7 @@ impl BinlogFiles {
             last_retention_check: Instant::now(),
         };
         files.apply_retention()?;
-        tracing::info!(dir = %dir.display(), index, offset, ?resume_ts, "binlog files opened");
+        tracing::info!(dir = %dir.display(), index, offset, ?resume_ts, payload = payload.name(), "binlog files opened");
         Ok(files)
     }
 
@@ -420,7 +477,7 @@ mod tests {
     #[test]
     fn rolls_repairs_a_torn_tail_and_resumes_after_the_last_record() {
         let dir = tempfile::tempdir().unwrap();
-        let mut files = BinlogFiles::open(dir.path(), 1000, None).unwrap();
+        let mut files = BinlogFiles::open(dir.path(), 1000, None, FilePayload::Tipb).unwrap();
         assert_eq!(files.resume_ts(), None);
         for ts in 1..=30 {
             files.write(ts, &commit(ts as i64)).unwrap();
@@ -457,14 +514,16 @@ mod tests {
             .set_len(cut)
             .unwrap();
         assert!(cut < len);
-        let files = BinlogFiles::open(dir.path(), 1000, None).unwrap();
+        let files = BinlogFiles::open(dir.path(), 1000, None, FilePayload::Tipb).unwrap();
         assert_eq!(files.resume_ts(), Some(29));
         assert_eq!(
             fs::metadata(last).unwrap().len(),
             records.last().unwrap().offset
         );
         // Two drainers on one dir are refused.
-        let error = BinlogFiles::open(dir.path(), 1000, None).err().unwrap();
+        let error = BinlogFiles::open(dir.path(), 1000, None, FilePayload::Tipb)
+            .err()
+            .unwrap();
         assert!(
             error.to_string().contains("in use by another drainer"),
             "{error}"
@@ -474,7 +533,7 @@ mod tests {
     #[test]
     fn retention_removes_old_files_but_the_newest() {
         let dir = tempfile::tempdir().unwrap();
-        let mut files = BinlogFiles::open(dir.path(), 100, None).unwrap();
+        let mut files = BinlogFiles::open(dir.path(), 100, None, FilePayload::Tipb).unwrap();
         for ts in 1..=5 {
             files.write(ts, &commit(ts as i64)).unwrap();
         }
@@ -483,12 +542,60 @@ mod tests {
         let before = list_files(dir.path()).unwrap().len();
         assert!(before >= 5);
         std::thread::sleep(Duration::from_millis(20));
-        let files = BinlogFiles::open(dir.path(), 100, Some(Duration::from_millis(10))).unwrap();
+        let files = BinlogFiles::open(
+            dir.path(),
+            100,
+            Some(Duration::from_millis(10)),
+            FilePayload::Tipb,
+        )
+        .unwrap();
         let after = list_files(dir.path()).unwrap();
         // Each record fills a file, so the newest file is the empty one after the last roll.
         assert_eq!(after, [(before as u64 - 1, after[0].1.clone())]);
         assert_eq!(fs::metadata(&after[0].1).unwrap().len(), 0);
         // The resume point is read before old files go.
         assert_eq!(files.resume_ts(), Some(5));
+    }
+
+    #[test]
+    fn payload_kinds_are_told_apart_and_never_mixed() {
+        use crate::pb_binlog::proto as pb;
+        let dml = pb::Binlog {
+            commit_ts: Some(9),
+            dml_data: Some(pb::DmlData::default()),
+            ..Default::default()
+        };
+        let ddl = pb::Binlog {
+            tp: Some(pb::BinlogType::Ddl as i32),
+            commit_ts: Some(10),
+            ddl_query: Some(b"use `d`; CREATE TABLE t (a INT);".to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(
+            FilePayload::of(&dml.encode_to_vec()),
+            Some((FilePayload::PbBinlog, 9))
+        );
+        assert_eq!(
+            FilePayload::of(&ddl.encode_to_vec()),
+            Some((FilePayload::PbBinlog, 10))
+        );
+        assert_eq!(FilePayload::of(&commit(11)), Some((FilePayload::Tipb, 11)));
+        assert_eq!(FilePayload::of(b"\xff\xff"), None);
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = BinlogFiles::open(dir.path(), 1000, None, FilePayload::PbBinlog).unwrap();
+        files.write(10, &ddl.encode_to_vec()).unwrap();
+        files.flush().unwrap();
+        drop(files);
+        let error = BinlogFiles::open(dir.path(), 1000, None, FilePayload::Tipb)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("hold pb payloads and this drainer writes tipb ones"),
+            "{error}"
+        );
+        let files = BinlogFiles::open(dir.path(), 1000, None, FilePayload::PbBinlog).unwrap();
+        assert_eq!(files.resume_ts(), Some(10));
     }
 }

@@ -12,9 +12,10 @@ use prometheus::{
     IntCounterVec, Opts, Registry,
 };
 
-use binlog_loader::QueryObserver;
+use crate::translate::Txn;
+use binlog_loader::{QueryObserver, RowKind, TxnBody};
 use binlog_node::metrics_text::UntypedCounters;
-use binlog_node::proto::{Binlog, PrewriteValue};
+use binlog_node::proto::PrewriteValue;
 use binlog_node::tso::physical_ms;
 
 /// Every metric the drainer exposes.
@@ -190,30 +191,43 @@ impl DrainerMetrics {
         Arc::new(QueryTimes(self.query_duration.clone()))
     }
 
-    /// A transaction for the sink: its size, and its rows (counted from the prewrite value) or
-    /// its DDL.
-    pub fn observe_txn(&self, payload_bytes: usize, binlog: &Binlog) {
-        self.file_write_size.observe(payload_bytes as f64);
-        if binlog.ddl_job_id > 0 {
+    /// A transaction for the sink: its size, and its rows or its DDL, counted from its
+    /// translated rows when it has them, else from its prewrite value.
+    pub fn observe_txn(&self, txn: &Txn) {
+        self.file_write_size.observe(txn.payload.len() as f64);
+        if txn.binlog.ddl_job_id > 0 {
             self.events.with_label_values(&["DDL"]).inc();
             return;
         }
-        let Some(value) = binlog.prewrite_value.as_deref() else {
-            return;
-        };
-        let Ok(value) = <PrewriteValue as prost::Message>::decode(value) else {
-            return;
-        };
-        for mutation in &value.mutations {
-            let deleted = mutation.deleted_count();
-            for (kind, rows) in [
-                ("Insert", mutation.inserted_rows.len()),
-                ("Update", mutation.updated_rows.len()),
-                ("Delete", deleted),
-            ] {
-                if rows > 0 {
-                    self.events.with_label_values(&[kind]).inc_by(rows as u64);
+        let (mut inserted, mut updated, mut deleted) = (0, 0, 0);
+        match txn.load.as_deref().map(|load| &load.body) {
+            Some(TxnBody::Rows(events)) => {
+                for event in events {
+                    match event.kind {
+                        RowKind::Insert => inserted += 1,
+                        RowKind::Update => updated += 1,
+                        RowKind::Delete => deleted += 1,
+                    }
                 }
+            }
+            Some(TxnBody::Ddl(_)) => return,
+            None => {
+                let Some(value) = txn.binlog.prewrite_value.as_deref() else {
+                    return;
+                };
+                let Ok(value) = <PrewriteValue as prost::Message>::decode(value) else {
+                    return;
+                };
+                for mutation in &value.mutations {
+                    inserted += mutation.inserted_rows.len();
+                    updated += mutation.updated_rows.len();
+                    deleted += mutation.deleted_count();
+                }
+            }
+        }
+        for (kind, rows) in [("Insert", inserted), ("Update", updated), ("Delete", deleted)] {
+            if rows > 0 {
+                self.events.with_label_values(&[kind]).inc_by(rows as u64);
             }
         }
     }

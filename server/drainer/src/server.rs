@@ -238,7 +238,7 @@ async fn row_translation(
     config: &DrainerConfig,
     metrics: &DrainerMetrics,
 ) -> Result<Option<RowTranslation>> {
-    if !config.destination()?.writes_rows() {
+    if !config.translates_rows()? {
         return Ok(None);
     }
     let status = TidbStatus::new(config.tidb_status_addr.clone());

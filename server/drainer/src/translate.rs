@@ -3,10 +3,11 @@
 //! `ignore-txn-commit-ts`, or one whose tables the filter leaves out), which only moves the
 //! checkpoint.
 //!
-//! Destinations that write rows (`mysql`, `tidb`) get the binlog as a [`LoadTxn`]: its rows
-//! decoded against the schema history at the binlog's schema version, only the writable columns
-//! by name, in the order TiDB made them (each mutation's `sequence`); or its DDL with the
-//! database it runs in. The others (`file`, `print`) get the payload as the pump sent it.
+//! Destinations that write rows (`mysql`, `tidb`, `file` with `pb` payloads) get the binlog as
+//! a [`LoadTxn`]: its rows decoded against the schema history at the binlog's schema version,
+//! only the writable columns by name, in the order TiDB made them (each mutation's
+//! `sequence`); or its DDL with the database it runs in. The others (`print`, `file` with
+//! `tipb` payloads) get the payload as the pump sent it.
 //! `kafka` gets the same rows plus, next to each table's rows, the [`TableSchema`] they were
 //! decoded with ([`Txn::tables`]): its message describes the columns and keys.
 

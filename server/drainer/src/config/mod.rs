@@ -14,11 +14,15 @@
 //!   without a downstream database and a TiDB. `mysql`, `tidb`, `kafka`, `file` (alias `pb`)
 //!   and `print` are supported; `oracle` is a startup error that says so, `flash` the original's
 //!   error.
-//! - `mysql`/`tidb`/`kafka` read table schemas from TiDB's status port (`tidb-status-addr`,
-//!   ours), not from TiKV: the original's TiKV reads need a real PD, which this build does not
+//! - `mysql`/`tidb`/`kafka` and `file` with `pb` payloads read table schemas from TiDB's status
+//!   port (`tidb-status-addr`, ours), not from TiKV: the original's TiKV reads need a real PD, which this build does not
 //!   join.
-//! - The table filters apply to `mysql`/`tidb`/`kafka`; with `file` or `print`, which write
-//!   binlogs as TiDB sent them (no table names without a schema), setting one is a startup error.
+//! - The table filters apply to `mysql`/`tidb`/`kafka` and to `file` with `pb` payloads; with
+//!   `print` or `file` with `tipb` payloads, which write binlogs as TiDB sent them (no table
+//!   names without a schema), setting one is a startup error.
+//! - `file`: `[syncer.to] file-payload` (ours) chooses the records' payload: `pb`, the
+//!   original's `pb_binlog` (the default when `tidb-status-addr` is set), or `tipb`, the binlogs
+//!   as TiDB wrote them (the default without it, as no schemas are at hand).
 //! - `kafka`: `zookeeper-addrs` (broker discovery through ZooKeeper) is refused: list the
 //!   brokers in `kafka-addrs`.
 //! - TLS (`[security] ssl-ca`) and the Prometheus pushgateway (`-metrics-addr`) are not
@@ -46,6 +50,7 @@ use binlog_node::error::{Error, Result};
 use binlog_node::logging;
 use binlog_node::node_main::NodeBinary;
 
+use crate::binlog_file::FilePayload;
 use crate::filter::TableFilter;
 use flags::DrainerFlags;
 pub use syncer::{RelayConfig, SyncerConfig, TableName, ToConfig};
@@ -77,13 +82,6 @@ pub enum DestinationKind {
     Sql,
     /// Secondary binlogs to a Kafka topic (`kafka`).
     Kafka,
-}
-
-impl DestinationKind {
-    /// Whether binlogs are translated into rows for it (against TiDB's schemas, filtered).
-    pub fn writes_rows(self) -> bool {
-        matches!(self, DestinationKind::Sql | DestinationKind::Kafka)
-    }
 }
 
 /// The drainer's configuration. TOML keys are the original's; fields marked "flag only" have
@@ -216,16 +214,54 @@ impl DrainerConfig {
         }
     }
 
-    /// Checks that the destination has what it needs: a schema source for the SQL
-    /// destinations, no table filter for those that cannot apply one.
+    /// What the `file` destination's records hold: `[syncer.to] file-payload`, else `pb` when
+    /// the schemas are at hand (`tidb-status-addr`), else `tipb`.
+    pub fn file_payload(&self) -> Result<FilePayload> {
+        match self.syncer.to.file_payload.as_deref() {
+            None => Ok(if self.tidb_status_addr.is_empty() {
+                FilePayload::Tipb
+            } else {
+                FilePayload::PbBinlog
+            }),
+            Some("pb") => Ok(FilePayload::PbBinlog),
+            Some("tipb") => Ok(FilePayload::Tipb),
+            Some(other) => Err(Error::InvalidConfig(format!(
+                "[syncer.to] file-payload {other:?}: use \"pb\" (the original's pb_binlog, \
+                 which reparo reads) or \"tipb\" (the binlogs as TiDB wrote them)"
+            ))),
+        }
+    }
+
+    /// Whether binlogs are translated into rows (against TiDB's schemas, filtered): for the
+    /// SQL and Kafka destinations, and for `file` with `pb` payloads.
+    pub fn translates_rows(&self) -> Result<bool> {
+        Ok(match self.destination()? {
+            DestinationKind::Sql | DestinationKind::Kafka => true,
+            DestinationKind::File => self.file_payload()? == FilePayload::PbBinlog,
+            DestinationKind::Print => false,
+        })
+    }
+
+    /// Checks that the destination has what it needs: a schema source for those that
+    /// translate rows, no table filter for those that cannot apply one.
     fn check_destination(&self) -> Result<()> {
         let kind = self.destination()?;
         TableFilter::new(&self.syncer)?;
-        if kind.writes_rows() && self.tidb_status_addr.is_empty() {
+        if kind != DestinationKind::File && self.syncer.to.file_payload.is_some() {
             return Err(Error::InvalidConfig(format!(
-                "[syncer] db-type {:?} needs tidb-status-addr: the table schemas come from \
-                 TiDB's status port (host:port, 10080 by default)",
+                "[syncer.to] file-payload applies only to db-type \"file\", not {:?}",
                 self.syncer.db_type
+            )));
+        }
+        let translates_rows = self.translates_rows()?;
+        if translates_rows && self.tidb_status_addr.is_empty() {
+            let what = match kind {
+                DestinationKind::File => "file-payload \"pb\"".to_owned(),
+                _ => format!("[syncer] db-type {:?}", self.syncer.db_type),
+            };
+            return Err(Error::InvalidConfig(format!(
+                "{what} needs tidb-status-addr: the table schemas come from TiDB's status port \
+                 (host:port, 10080 by default)"
             )));
         }
         if kind == DestinationKind::Sql {
@@ -237,11 +273,11 @@ impl DrainerConfig {
                 std::env::var(name).ok()
             })?;
         }
-        if !kind.writes_rows() && TableFilter::names_tables(&self.syncer) {
+        if !translates_rows && TableFilter::names_tables(&self.syncer) {
             return Err(Error::InvalidConfig(format!(
                 "[syncer] db-type {:?} writes binlogs as TiDB sent them, without table names: \
                  replicate-do-db, replicate-do-table, ignore-table and ignore-schemas apply only \
-                 to \"mysql\", \"tidb\" and \"kafka\"",
+                 to \"mysql\", \"tidb\", \"kafka\" and \"file\" with pb payloads",
                 self.syncer.db_type
             )));
         }
@@ -295,6 +331,7 @@ impl NodeConfig for DrainerConfig {
         empty_to_none(&mut self.metrics_addr);
         empty_to_none(&mut self.log_file);
         empty_to_none(&mut self.syncer.to.dir);
+        empty_to_none(&mut self.syncer.to.file_payload);
         self.security.adjust();
     }
 

@@ -130,7 +130,8 @@ impl Default for RelayConfig {
     }
 }
 
-/// `[syncer.to]`: the destination. `dir` and `retention-time` are the `file` destination's;
+/// `[syncer.to]`: the destination. `dir`, `retention-time` and `file-payload` are the `file`
+/// destination's;
 /// the rest belongs to the SQL and Kafka destinations and is accepted for compatibility.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
@@ -140,6 +141,11 @@ pub struct ToConfig {
     /// `file`: days after which files other than the newest are removed, 0 keeping them all.
     /// Default 0.
     pub retention_time: i64,
+    /// `file` (ours): the records' payload, `"pb"` (the original's `pb_binlog.Binlog`, rows
+    /// with column names and types, which `reparo` reads; needs `tidb-status-addr`) or
+    /// `"tipb"` (the binlog as TiDB wrote it, no schemas needed). Default: `"pb"` when
+    /// `tidb-status-addr` is set, else `"tipb"`.
+    pub file_payload: Option<String>,
     /// SQL: host. Default none.
     pub host: Option<String>,
     /// SQL: user. Default none.

@@ -100,12 +100,15 @@ schema = "tidb_binlog"
         [("BINLOG_SERVER_DATA_DIR".to_owned(), "/tmp/env".to_owned())]
     );
 
-    // Filters need table names, which binlogs as TiDB sent them do not have.
-    let error = match load(&["-config", config_flag, "-dest-db-type", "pb"], &[]) {
+    // Filters need table names, which binlogs as TiDB sent them do not have; `pb` (with
+    // tidb-status-addr, pb_binlog payloads) has them.
+    let error = match load(&["-config", config_flag, "-dest-db-type", "print"], &[]) {
         Err(error) => error.to_string(),
-        Ok(config) => panic!("filters accepted for pb: {config:?}"),
+        Ok(config) => panic!("filters accepted for print: {config:?}"),
     };
     assert!(error.contains("apply only to \"mysql\""), "{error}");
+    let config = load(&["-config", config_flag, "-dest-db-type", "pb"], &[]).unwrap();
+    assert_eq!(config.file_payload().unwrap(), FilePayload::PbBinlog);
 
     std::fs::write(&path, "[syncer]\ndb-type = \"file\"\nnope = 1\n").unwrap();
     let error = match load(&["-config", config_flag], &[]) {
@@ -167,5 +170,59 @@ fn unsupported_destinations_and_bad_values_are_clear_errors() {
             .destination()
             .unwrap(),
         DestinationKind::Print
+    );
+}
+
+#[test]
+fn the_file_payload_follows_the_schemas_unless_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("drainer.toml");
+    let with_payload = |payload: Option<&str>, status: bool| {
+        let mut text = String::new();
+        if status {
+            text.push_str("tidb-status-addr = \"127.0.0.1:10080\"\n");
+        }
+        text.push_str("[syncer]\ndb-type = \"file\"\n[syncer.to]\n");
+        if let Some(payload) = payload {
+            text.push_str(&format!("file-payload = \"{payload}\"\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        load(
+            &["-config", path.to_str().unwrap(), "-addr", "127.0.0.1:1"],
+            &[],
+        )
+    };
+    let payload = |payload, status| {
+        let config = with_payload(payload, status).unwrap();
+        (
+            config.file_payload().unwrap(),
+            config.translates_rows().unwrap(),
+        )
+    };
+    assert_eq!(payload(None, false), (FilePayload::Tipb, false));
+    assert_eq!(payload(None, true), (FilePayload::PbBinlog, true));
+    assert_eq!(payload(Some("tipb"), true), (FilePayload::Tipb, false));
+    assert_eq!(payload(Some("pb"), true), (FilePayload::PbBinlog, true));
+    let error = with_payload(Some("pb"), false).unwrap_err().to_string();
+    assert!(
+        error.contains("file-payload \"pb\" needs tidb-status-addr"),
+        "{error}"
+    );
+    let error = with_payload(Some("json"), true).unwrap_err().to_string();
+    assert!(error.contains("file-payload \"json\""), "{error}");
+    let error = invalid(&[
+        "-addr",
+        "127.0.0.1:1",
+        "-dest-db-type",
+        "print",
+        "-config",
+        {
+            std::fs::write(&path, "[syncer.to]\nfile-payload = \"pb\"\n").unwrap();
+            path.to_str().unwrap()
+        },
+    ]);
+    assert!(
+        error.contains("applies only to db-type \"file\""),
+        "{error}"
     );
 }

@@ -1,5 +1,7 @@
-//! The `file` sink (alias `pb`): transactions appended to [`BinlogFiles`] as the payload bytes
-//! the pump sent, by a writer on the blocking pool so disk waits never hold an async worker.
+//! The `file` sink (alias `pb`): transactions appended to [`BinlogFiles`], as the original's
+//! `pb_binlog.Binlog` ([`crate::pb_binlog`], from the translated rows) or as the payload bytes
+//! the pump sent ([`FilePayload`]), by a writer on the blocking pool so disk waits never hold
+//! an async worker.
 //!
 //! Records are acknowledged after the fsync of a flush (each checkpoint tick), never when merely
 //! buffered. Exactly once: [`FileSink::resume_ts`] is the commit TS of the last record the files
@@ -9,20 +11,26 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::Sink;
-use crate::binlog_file::{BinlogFiles, DEFAULT_ROLL_SIZE};
+use crate::binlog_file::{BinlogFiles, FilePayload, DEFAULT_ROLL_SIZE};
 use crate::blocking::blocking;
+use crate::pb_binlog;
 use crate::progress::Ack;
 use crate::translate::Txn;
 use binlog_node::{Error, Result};
 
 /// A request to the writer.
 enum Op {
-    /// Append a transaction; ack it at the next flush.
-    Write(Txn, Ack),
+    /// Append a record; ack it at the next flush.
+    Write {
+        commit_ts: u64,
+        payload: Bytes,
+        ack: Ack,
+    },
     /// Make every appended record durable, ack them, answer.
     Flush(oneshot::Sender<()>),
 }
@@ -33,15 +41,22 @@ pub struct FileSink {
     /// The writer; it ends only when the sink is dropped or on an error, which it returns.
     writer: Option<JoinHandle<Result<()>>>,
     dir: PathBuf,
+    payload: FilePayload,
     resume_ts: Option<u64>,
 }
 
 impl FileSink {
-    /// Opens the binlog files of `dir` (see [`BinlogFiles::open`]) and starts the writer.
-    pub async fn open(dir: &Path, retention: Option<Duration>) -> Result<FileSink> {
+    /// Opens the binlog files of `dir` for `payload` records (see [`BinlogFiles::open`]) and
+    /// starts the writer.
+    pub async fn open(
+        dir: &Path,
+        retention: Option<Duration>,
+        payload: FilePayload,
+    ) -> Result<FileSink> {
         let opening = dir.to_path_buf();
         let files =
-            blocking(move || BinlogFiles::open(&opening, DEFAULT_ROLL_SIZE, retention)).await?;
+            blocking(move || BinlogFiles::open(&opening, DEFAULT_ROLL_SIZE, retention, payload))
+                .await?;
         let resume_ts = files.resume_ts();
         let (ops, requests) = mpsc::unbounded_channel();
         let writer = tokio::task::spawn_blocking(move || write_loop(files, requests));
@@ -49,6 +64,7 @@ impl FileSink {
             ops,
             writer: Some(writer),
             dir: dir.to_path_buf(),
+            payload,
             resume_ts,
         })
     }
@@ -74,7 +90,16 @@ impl FileSink {
 #[async_trait]
 impl Sink for FileSink {
     async fn write(&mut self, txn: Txn, ack: Ack) -> Result<()> {
-        if self.ops.send(Op::Write(txn, ack)).is_err() {
+        let payload = match self.payload {
+            FilePayload::PbBinlog => Bytes::from(pb_binlog::encode(&txn)?),
+            FilePayload::Tipb => txn.payload,
+        };
+        let op = Op::Write {
+            commit_ts: txn.commit_ts,
+            payload,
+            ack,
+        };
+        if self.ops.send(op).is_err() {
             return Err(self.writer_error().await);
         }
         Ok(())
@@ -98,8 +123,12 @@ fn write_loop(mut files: BinlogFiles, mut requests: mpsc::UnboundedReceiver<Op>)
     let mut unflushed = Vec::new();
     while let Some(op) = requests.blocking_recv() {
         match op {
-            Op::Write(txn, ack) => {
-                files.write(txn.commit_ts, &txn.payload)?;
+            Op::Write {
+                commit_ts,
+                payload,
+                ack,
+            } => {
+                files.write(commit_ts, &payload)?;
                 unflushed.push(ack);
             }
             Op::Flush(done) => {
@@ -115,7 +144,6 @@ fn write_loop(mut files: BinlogFiles, mut requests: mpsc::UnboundedReceiver<Op>)
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
     use prost::Message;
 
     use super::*;
@@ -145,7 +173,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let budget = ByteBudget::new(1 << 20);
         let mut progress = Progress::new(0);
-        let mut sink = FileSink::open(dir.path(), None).await.unwrap();
+        let mut sink = FileSink::open(dir.path(), None, FilePayload::Tipb)
+            .await
+            .unwrap();
         assert_eq!(sink.resume_ts(), None);
         for ts in 1..=3 {
             let txn = txn(ts);
@@ -170,7 +200,7 @@ mod tests {
         // The writer lets go of the directory lock once the sink is dropped.
         let reopened = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
-                match FileSink::open(dir.path(), None).await {
+                match FileSink::open(dir.path(), None, FilePayload::Tipb).await {
                     Ok(sink) => return sink,
                     Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
                 }

@@ -40,9 +40,14 @@ pub async fn open(
     metrics: &DrainerMetrics,
 ) -> Result<Box<dyn Sink>> {
     Ok(match config.destination()? {
-        DestinationKind::File => {
-            Box::new(file::FileSink::open(&config.destination_dir(), config.retention()).await?)
-        }
+        DestinationKind::File => Box::new(
+            file::FileSink::open(
+                &config.destination_dir(),
+                config.retention(),
+                config.file_payload()?,
+            )
+            .await?,
+        ),
         DestinationKind::Print => Box::new(print::PrintSink::default()),
         DestinationKind::Sql => Box::new(
             mysql::MysqlSink::open(

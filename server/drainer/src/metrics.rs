@@ -225,7 +225,11 @@ impl DrainerMetrics {
                 }
             }
         }
-        for (kind, rows) in [("Insert", inserted), ("Update", updated), ("Delete", deleted)] {
+        for (kind, rows) in [
+            ("Insert", inserted),
+            ("Update", updated),
+            ("Delete", deleted),
+        ] {
             if rows > 0 {
                 self.events.with_label_values(&[kind]).inc_by(rows as u64);
             }

@@ -21,7 +21,16 @@ fn main() {
 fn run(config: &ReparoConfig) -> anyhow::Result<()> {
     let log_file = Some(config.log_file.as_path()).filter(|path| !path.as_os_str().is_empty());
     binlog_node::logging::start("reparo", &config.log_level, log_file, &config.env_used, &[])?;
-    tracing::info!(?config, "configuration");
+    // Not the whole config: [dest-db] holds a password.
+    tracing::info!(
+        data_dir = %config.data_dir.display(),
+        dest_type = %config.dest_type,
+        range = ?config.ts_range()?,
+        txn_batch = config.txn_batch,
+        worker_count = config.worker_count,
+        safe_mode = config.safe_mode,
+        "configuration"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -55,7 +55,7 @@ and stop TSO (or datetime) in commit order, then exits:
          destination says it applied, without applying any row twice
 
 Everything but [dest-db] and the replicate-* rules can be given as flags; the file -config
-names holds those (see reparo.toml). Flags may be written Go style: -flag value, -flag=value,
+names holds those (tools/reparo.toml in the source is an example). Flags may be written Go style: -flag value, -flag=value,
 --flag value; a bool flag alone means true. Every flag but -config and -V can also be set from
 the environment as REPARO_<FLAG> (upper case, '-' as '_'); the command line wins.
 

@@ -22,7 +22,7 @@ use prost::Message;
 
 use super::config::TsRange;
 use super::error::ReparoError;
-use binlog_drainer::binlog_file::{is_torn_tail, list_files, record_spans};
+use binlog_drainer::binlog_file::{is_torn_tail, list_files, record_spans, FilePayload};
 use binlog_drainer::pb_binlog::proto;
 
 /// One record read, its payload decoded.
@@ -217,22 +217,20 @@ fn read_file(path: &Path) -> Result<Vec<u8>, ReparoError> {
     })
 }
 
-/// A record's payload as a `pb_binlog.Binlog`. A raw TiDB binlog (its `commit_ts`, field 3, a
-/// varint where `pb_binlog` has its DML data) does not decode as one: it is named as such.
+/// A record's payload as a `pb_binlog.Binlog`; a raw TiDB binlog (told apart by
+/// [`FilePayload::of`]) is named as such.
 fn decode_payload(path: &Path, offset: u64, payload: &[u8]) -> Result<proto::Binlog, ReparoError> {
-    proto::Binlog::decode(payload).map_err(|error| {
-        match binlog_node::proto::Binlog::decode(payload) {
-            Ok(tidb) if tidb.commit_ts != 0 => ReparoError::TidbPayload {
-                path: path.to_owned(),
-                offset,
-                commit_ts: tidb.commit_ts as u64,
-            },
-            _ => ReparoError::Payload {
-                path: path.to_owned(),
-                offset,
-                reason: error.to_string(),
-            },
-        }
+    proto::Binlog::decode(payload).map_err(|error| match FilePayload::of(payload) {
+        Some((FilePayload::Tipb, commit_ts)) => ReparoError::TidbPayload {
+            path: path.to_owned(),
+            offset,
+            commit_ts,
+        },
+        _ => ReparoError::Payload {
+            path: path.to_owned(),
+            offset,
+            reason: error.to_string(),
+        },
     })
 }
 

@@ -237,3 +237,11 @@ fn the_range_is_inclusive_and_zero_stop_is_open() {
     let open = TsRange { start: 0, stop: 0 };
     assert!(open.contains(u64::MAX) && !open.is_past(u64::MAX));
 }
+
+#[test]
+fn the_example_config_file_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reparo.toml");
+    let config = load(&["-config", path], &[]).unwrap();
+    assert_eq!(config.dest_type().unwrap(), DestType::Mysql);
+    assert_eq!(config.loader_config().connection.addr(), "127.0.0.1:3306");
+}

@@ -3,17 +3,17 @@
 //! [`binlog_tools::reparo`]).
 //!
 //! Exit status: 0 when every binlog in range was replayed, 1 when replaying failed
-//! (`reparo: <why>` on stderr and in the log), 2 for a bad command line or config file.
+//! (`reparo: <why>` on stderr and in the log; each error's text names its cause), 2 for a bad
+//! command line or config file.
 
-use anyhow::Context;
 use binlog_tools::reparo::config::ReparoConfig;
 
 fn main() {
     let config = ReparoConfig::load(std::env::args().collect(), |key| std::env::var(key).ok())
         .unwrap_or_else(|error| error.exit());
     if let Err(error) = run(&config) {
-        tracing::error!("reparo processing failed: {error:#}");
-        eprintln!("reparo: {error:#}");
+        tracing::error!("reparo processing failed: {error}");
+        eprintln!("reparo: {error}");
         std::process::exit(1);
     }
 }
@@ -34,7 +34,7 @@ fn run(config: &ReparoConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
     let summary = runtime.block_on(binlog_tools::reparo::replay(
         config,
         &mut std::io::BufWriter::new(std::io::stdout().lock()),

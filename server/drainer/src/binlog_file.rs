@@ -79,7 +79,7 @@ pub fn decode_records(bytes: &[u8]) -> (Vec<FileRecord>, u64) {
 
 /// The valid records of a file as (offset, payload range), without copying them, and the
 /// offset where the valid prefix ends.
-fn record_spans(bytes: &[u8]) -> (Vec<(u64, std::ops::Range<usize>)>, u64) {
+pub fn record_spans(bytes: &[u8]) -> (Vec<(u64, std::ops::Range<usize>)>, u64) {
     let mut spans = Vec::new();
     let mut at = 0usize;
     while let Some(header) = bytes.get(at..at + FRAME_HEADER_LEN) {
@@ -102,6 +102,20 @@ fn record_spans(bytes: &[u8]) -> (Vec<(u64, std::ops::Range<usize>)>, u64) {
         at = end + FRAME_TRAILER_LEN;
     }
     (spans, at as u64)
+}
+
+/// Whether `rest`, the bytes after a file's valid records, is what a writer stopped mid-record
+/// leaves (a record cut short, or zeros the file system had not yet filled in), rather than
+/// damage: fewer bytes than a header, a header whose record runs past the end, or only zeros.
+pub fn is_torn_tail(rest: &[u8]) -> bool {
+    let Some(header) = rest.get(..FRAME_HEADER_LEN) else {
+        return true;
+    };
+    let magic = u32::from_le_bytes(header[..4].try_into().expect("4 bytes"));
+    let len = u64::from_le_bytes(header[4..].try_into().expect("8 bytes"));
+    let whole = (FRAME_HEADER_LEN + FRAME_TRAILER_LEN) as u64;
+    (magic == MAGIC && len.saturating_add(whole) > rest.len() as u64)
+        || rest.iter().all(|&byte| byte == 0)
 }
 
 /// The payload of the last valid record of `bytes`, and where the valid prefix ends.

@@ -3,6 +3,9 @@
 //! `pkg/filter`): names compared lower-cased; a pattern is a case-insensitive regular
 //! expression, anchored at both ends unless it starts with `~`; when any do-rule is set only
 //! tables a do-rule names pass; then a table an ignore-rule names is dropped.
+//!
+//! reparo's `replicate-do-db`, `[[replicate-do-table]]`, `replicate-ignore-db` and
+//! `[[replicate-ignore-table]]` are the same rules ([`TableFilter::from_rules`]).
 
 use regex::Regex;
 
@@ -21,7 +24,7 @@ impl Pattern {
         };
         Regex::new(&expression).map(Pattern).map_err(|error| {
             Error::InvalidConfig(format!(
-                "[syncer] {key}: {pattern:?} is not a valid pattern: {error}"
+                "{key}: {pattern:?} is not a valid pattern: {error}"
             ))
         })
     }
@@ -63,27 +66,47 @@ pub struct TableFilter {
 impl TableFilter {
     /// The filter `[syncer]` describes; an invalid pattern is a configuration error naming it.
     pub fn new(syncer: &SyncerConfig) -> Result<TableFilter> {
-        let dbs = |names: &mut dyn Iterator<Item = &str>, key: &str| {
+        let ignore_dbs: Vec<String> = syncer
+            .ignore_schemas
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        TableFilter::from_rules(
+            ("[syncer] replicate-do-db", &syncer.replicate_do_db),
+            ("[syncer] replicate-do-table", &syncer.replicate_do_table),
+            ("[syncer] ignore-schemas", &ignore_dbs),
+            ("[syncer] ignore-table", &syncer.ignore_table),
+        )
+    }
+
+    /// The filter of do-databases, do-tables, ignore-databases and ignore-tables, each given
+    /// with the key it comes from (named in the error for an invalid pattern). Blank database
+    /// names are left out.
+    pub fn from_rules(
+        do_dbs: (&str, &[String]),
+        do_tables: (&str, &[TableName]),
+        ignore_dbs: (&str, &[String]),
+        ignore_tables: (&str, &[TableName]),
+    ) -> Result<TableFilter> {
+        let dbs = |(key, names): (&str, &[String])| {
             names
-                .map(str::trim)
+                .iter()
+                .map(|name| name.trim())
                 .filter(|name| !name.is_empty())
                 .map(|name| Pattern::new(name, key))
                 .collect::<Result<Vec<_>>>()
         };
-        let tables = |rules: &[TableName], key: &str| {
+        let tables = |(key, rules): (&str, &[TableName])| {
             rules
                 .iter()
                 .map(|rule| TablePattern::new(rule, key))
                 .collect::<Result<Vec<_>>>()
         };
         Ok(TableFilter {
-            do_dbs: dbs(
-                &mut syncer.replicate_do_db.iter().map(String::as_str),
-                "replicate-do-db",
-            )?,
-            do_tables: tables(&syncer.replicate_do_table, "replicate-do-table")?,
-            ignore_dbs: dbs(&mut syncer.ignore_schemas.split(','), "ignore-schemas")?,
-            ignore_tables: tables(&syncer.ignore_table, "ignore-table")?,
+            do_dbs: dbs(do_dbs)?,
+            do_tables: tables(do_tables)?,
+            ignore_dbs: dbs(ignore_dbs)?,
+            ignore_tables: tables(ignore_tables)?,
         })
     }
 

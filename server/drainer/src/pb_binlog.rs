@@ -150,7 +150,11 @@ fn row_event(tables: &[TxnTable], event: &RowEvent) -> std::result::Result<proto
 /// prefix (or the database a `CREATE`/`DROP DATABASE` names) and its table from the
 /// statement ([`ddl_target`]). Damage is an error naming what is wrong, never a panic.
 pub fn decode(payload: &[u8]) -> Result<LoadTxn> {
-    let binlog = proto::Binlog::decode(payload)?;
+    from_message(proto::Binlog::decode(payload)?)
+}
+
+/// [`decode`] on a payload already decoded (reparo filters its events first).
+pub fn from_message(binlog: proto::Binlog) -> Result<LoadTxn> {
     let commit_ts = binlog.commit_ts.unwrap_or_default() as u64;
     let failed =
         |reason: String| Error::Translate(format!("pb_binlog at commit TS {commit_ts}: {reason}"));

@@ -93,8 +93,14 @@ impl MysqlPipeline {
     /// checkpoint. Without a checkpoint it starts at a TS taken now, unless `extra` sets
     /// `initial-commit-ts`.
     pub fn start_drainer(&self, extra: DrainerToml<'_>) -> NodeProcess {
+        self.start_drainer_toml(&self.drainer_toml(extra))
+    }
+
+    /// Starts the drainer on the whole config `toml` (another destination than MariaDB: give
+    /// it `tidb-status-addr` from the writer's [`TidbWriter::status_addr`] for the schemas).
+    pub fn start_drainer_toml(&self, toml: &str) -> NodeProcess {
         let config = self.dir().join("drainer.toml");
-        std::fs::write(&config, self.drainer_toml(extra)).expect("write the drainer config");
+        std::fs::write(&config, toml).expect("write the drainer config");
         start_drainer(&DrainerOptions {
             data_dir: &self.dir().join("drainer"),
             registry_dir: &self.dir().join("registry"),

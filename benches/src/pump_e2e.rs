@@ -325,8 +325,8 @@ fn main() -> Result<()> {
     }
     let drain_secs = started.elapsed().as_secs_f64();
     let mut merged = 0usize;
-    for (_, path) in binlog_drainer::binlog_file::list_files(&dir.join("drainer"))? {
-        merged += binlog_drainer::binlog_file::decode_records(&std::fs::read(path)?)
+    for (_, path) in binlog_archive::binlog_file::list_files(&dir.join("drainer"))? {
+        merged += binlog_archive::binlog_file::decode_records(&std::fs::read(path)?)
             .0
             .len();
     }

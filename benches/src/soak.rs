@@ -28,9 +28,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use binlog_archive::binlog_file::{decode_records, list_files};
 use binlog_benches::nodes::{http_get, wait_http, Process};
 use binlog_benches::save_json;
-use binlog_drainer::binlog_file::{decode_records, list_files};
 use binlog_node::proto::Binlog;
 use binlog_testkit::{binary, free_addr};
 use binlog_tools::load::spec::{parse_duration, Rng};

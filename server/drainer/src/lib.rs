@@ -12,7 +12,7 @@
 //! - [`merge`]: the merge by commit TS with the original's safety rule.
 //! - [`syncer`]: the stages after the merge (translate, sink) and the checkpoint saves.
 //! - [`translate`]: merged binlogs to what a sink consumes ([`translate::Txn`]).
-//! - [`sink`]: the async [`sink::Sink`] trait and the sinks (`file` over [`binlog_file`],
+//! - [`sink`]: the async [`sink::Sink`] trait and the sinks (`file` over `binlog_archive`,
 //!   `print`, `mysql`, `kafka`); they acknowledge late, and [`progress`] turns the acks into the
 //!   checkpoint. [`secondary_binlog`]: the `kafka` sink's message (`slave.binlog`).
 //! - [`schema_store`]: the schema history's DDL jobs persisted under the data dir
@@ -25,18 +25,15 @@
 
 #![warn(missing_docs)]
 
-pub mod binlog_file;
 pub mod blocking;
 pub mod budget;
 pub mod checkpoint;
 pub mod collector;
 pub mod config;
 pub mod drainer;
-pub mod filter;
 pub mod http;
 pub mod merge;
 pub mod metrics;
-pub mod pb_binlog;
 pub mod progress;
 pub mod pull;
 pub mod pulled;

@@ -12,10 +12,9 @@ use prometheus::{
     IntCounterVec, Opts, Registry,
 };
 
-use crate::translate::Txn;
-use binlog_loader::{QueryObserver, RowKind, TxnBody};
+use binlog_loader::{LoadTxn, QueryObserver, RowKind, TxnBody};
 use binlog_node::metrics_text::UntypedCounters;
-use binlog_node::proto::PrewriteValue;
+use binlog_node::proto::{Binlog, PrewriteValue};
 use binlog_node::tso::physical_ms;
 
 /// Every metric the drainer exposes.
@@ -191,16 +190,17 @@ impl DrainerMetrics {
         Arc::new(QueryTimes(self.query_duration.clone()))
     }
 
-    /// A transaction for the sink: its size, and its rows or its DDL, counted from its
-    /// translated rows when it has them, else from its prewrite value.
-    pub fn observe_txn(&self, txn: &Txn) {
-        self.file_write_size.observe(txn.payload.len() as f64);
-        if txn.binlog.ddl_job_id > 0 {
+    /// A transaction for the sink (`payload_bytes` as pulled, `binlog` decoded): its size, and
+    /// its rows or its DDL, counted from its translated rows (`load`) when it has them, else
+    /// from its prewrite value.
+    pub fn observe_txn(&self, payload_bytes: usize, binlog: &Binlog, load: Option<&LoadTxn>) {
+        self.file_write_size.observe(payload_bytes as f64);
+        if binlog.ddl_job_id > 0 {
             self.events.with_label_values(&["DDL"]).inc();
             return;
         }
         let (mut inserted, mut updated, mut deleted) = (0, 0, 0);
-        match txn.load.as_deref().map(|load| &load.body) {
+        match load.map(|load| &load.body) {
             Some(TxnBody::Rows(events)) => {
                 for event in events {
                     match event.kind {
@@ -212,7 +212,7 @@ impl DrainerMetrics {
             }
             Some(TxnBody::Ddl(_)) => return,
             None => {
-                let Some(value) = txn.binlog.prewrite_value.as_deref() else {
+                let Some(value) = binlog.prewrite_value.as_deref() else {
                     return;
                 };
                 let Ok(value) = <PrewriteValue as prost::Message>::decode(value) else {

@@ -264,37 +264,18 @@ fn column_value(column: &Column, value: &Value) -> proto::Column {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use std::sync::Arc;
 
     use bytes::Bytes;
 
     use super::*;
     use binlog_loader::{Ddl, LoadTxn, TableRef};
-    use binlog_tidb::table::{column_flag, schema_state};
+    use binlog_tidb::table::column_flag;
     use binlog_tidb::TableSchema;
 
-    /// A public column of the given type (shared with the `pb_binlog` tests).
-    pub(crate) fn column(id: i64, name: &str, tp: u8, flag: u32, charset: &str) -> Column {
-        Column {
-            id,
-            name: name.into(),
-            offset: id as usize - 1,
-            tp,
-            flag,
-            flen: 8,
-            decimal: 0,
-            charset: charset.into(),
-            collate: String::new(),
-            elems: Vec::new(),
-            origin_default: None,
-            generated: false,
-            state: schema_state::PUBLIC,
-        }
-    }
-
     /// A translated transaction at commit TS 42.
-    pub(crate) fn txn(body: TxnBody, tables: Vec<TxnTable>) -> Txn {
+    fn txn(body: TxnBody, tables: Vec<TxnTable>) -> Txn {
         Txn {
             commit_ts: 42,
             payload: Bytes::new(),
@@ -315,11 +296,11 @@ pub(crate) mod tests {
             db: "d".into(),
             name: "t".into(),
             columns: vec![
-                column(1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
-                column(2, "b", tp::BIT, column_flag::UNSIGNED, "binary"),
-                column(3, "s", tp::VARCHAR, 0, "utf8mb4"),
-                column(4, "j", tp::JSON, 0, "binary"),
-                column(5, "blob", tp::BLOB, 0, "binary"),
+                Column::new(0, 1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
+                Column::new(1, 2, "b", tp::BIT, column_flag::UNSIGNED, "binary"),
+                Column::new(2, 3, "s", tp::VARCHAR, 0, "utf8mb4"),
+                Column::new(3, 4, "j", tp::JSON, 0, "binary"),
+                Column::new(4, 5, "blob", tp::BLOB, 0, "binary"),
             ],
             pk_is_handle: true,
             is_common_handle: false,
@@ -394,8 +375,8 @@ pub(crate) mod tests {
                 db: "d".into(),
                 name: name.into(),
                 columns: vec![
-                    column(1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
-                    column(2, "s", tp::VARCHAR, 0, "utf8mb4"),
+                    Column::new(0, 1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
+                    Column::new(1, 2, "s", tp::VARCHAR, 0, "utf8mb4"),
                 ],
                 pk_is_handle: true,
                 is_common_handle: false,

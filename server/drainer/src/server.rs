@@ -15,7 +15,6 @@ use crate::checkpoint::{
 };
 use crate::collector::Collector;
 use crate::config::{DestinationKind, DrainerConfig};
-use crate::filter::TableFilter;
 use crate::merge::Merger;
 use crate::metrics::DrainerMetrics;
 use crate::schema::{Schema, SCHEMA_WAIT};
@@ -29,7 +28,7 @@ use binlog_loader::CheckpointTable;
 use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
-use binlog_node::tls::ReloadingServerConfig;
+use binlog_node::tls::{ReloadingServerConfig, Tls};
 use binlog_node::{registry, serve, tso, Error, Result};
 
 /// Period of the registry heartbeat (the original's 1 s).
@@ -90,7 +89,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         detect_interval: config.detect_interval,
         gzip: config.compressor == "gzip",
         stream_buffer: config.cache_binlog_count.max(1) as usize,
-        client_tls: config.security.server_tls()?,
+        client_tls: Tls::for_server(&config.security)?,
     };
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let drainer = Drainer::new(
@@ -110,9 +109,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         tonic::service::Routes::new(CisternGrpc::server(drainer.clone(), collector.clone())),
         crate::http::router(drainer.clone()),
     );
-    let tls = config
-        .security
-        .server_tls()?
+    let tls = Tls::for_server(&config.security)?
         .map(ReloadingServerConfig::new)
         .transpose()?;
     let server = tokio::spawn(serve::serve_port(
@@ -262,7 +259,7 @@ async fn row_translation(
             metrics.ddl_jobs.clone(),
         )
         .await?,
-        filter: TableFilter::new(&config.syncer)?,
+        filter: config.syncer.table_filter()?,
         sync_ddl: config.syncer.sync_ddl,
     }))
 }

@@ -79,7 +79,11 @@ pub async fn run(
                 match translated {
                     Translated::Skip => progress.skip(commit_ts),
                     Translated::Txn(txn) => {
-                        drainer.metrics.observe_txn(&txn);
+                        drainer.metrics.observe_txn(
+                            txn.payload.len(),
+                            &txn.binlog,
+                            txn.load.as_deref(),
+                        );
                         let ack = progress.hand(commit_ts, permit);
                         let started = Instant::now();
                         if let Err(error) = syncer.sink.write(txn, ack).await {

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use prost::Message;
 
-use crate::filter::TableFilter;
 use crate::pulled::PulledBinlog;
 use crate::schema::Schema;
 use crate::Drainer;
+use binlog_archive::filter::TableFilter;
 use binlog_loader::{Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};
 use binlog_node::proto::{Binlog, MutationType, PrewriteValue, TableMutation};
 use binlog_node::{Error, Result};

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use binlog_drainer::binlog_file::{decode_records, list_files};
+use binlog_archive::binlog_file::{decode_records, list_files};
 use binlog_node::proto::Binlog;
 use binlog_node::registry::{NodeKind, NodeState, NodeStatus};
 use binlog_node::savepoint;

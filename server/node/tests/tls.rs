@@ -67,7 +67,7 @@ async fn good_clients_are_served_others_refused_and_rotation_needs_no_restart() 
     let other_ca = TestCa::new(dir.path(), "other-ca");
     let server = ca.issue("pump-1", "server");
     let server_config = security(&ca, &server, &["drainer", "binlogctl"]);
-    let tls = server_config.server_tls().unwrap().expect("TLS on");
+    let tls = Tls::for_server(&server_config).unwrap().expect("TLS on");
     let reloading = Arc::new(ReloadingServerConfig::new(tls).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -134,7 +134,7 @@ fn bad_files_are_startup_errors_naming_the_file_and_reason() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "ca");
     let good = ca.issue("pump", "pump");
-    let error = |config: SecurityConfig| config.server_tls().unwrap_err().to_string();
+    let error = |config: SecurityConfig| Tls::for_server(&config).unwrap_err().to_string();
 
     let mut missing = security(&ca, &good, &[]);
     missing.ssl_cert = Some(dir.path().join("nope.pem"));

@@ -12,7 +12,7 @@ use crate::metrics::PumpMetrics;
 use crate::service::PumpGrpc;
 use crate::{background, node, Pump, PumpNetwork, PumpTimings};
 use binlog_node::registry::NodeState;
-use binlog_node::tls::ReloadingServerConfig;
+use binlog_node::tls::{ReloadingServerConfig, Tls};
 use binlog_node::{lifecycle, registry, serve, tso, Error, Result};
 
 /// The original's GC period.
@@ -64,7 +64,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         node_id.clone(),
         PumpNetwork {
             advertise_host: config.advertise_host(),
-            client_tls: config.security.server_tls()?,
+            client_tls: Tls::for_server(&config.security)?,
         },
         timings,
     );
@@ -95,9 +95,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let grpc =
         || tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
     let app = serve::one_port_app(grpc(), crate::http::router(pump.clone()));
-    let tls = config
-        .security
-        .server_tls()?
+    let tls = Tls::for_server(&config.security)?
         .map(ReloadingServerConfig::new)
         .transpose()?;
     let mut servers = vec![tokio::spawn(serve::serve_port(

@@ -164,6 +164,27 @@ pub struct Column {
 }
 
 impl Column {
+    /// A public, written column at `offset` with ID `id`: no origin default, display length 8,
+    /// no decimals, no collation or elements (what a table built by hand, in tests and tools,
+    /// needs).
+    pub fn new(offset: usize, id: i64, name: &str, tp: u8, flag: u32, charset: &str) -> Column {
+        Column {
+            id,
+            name: name.into(),
+            offset,
+            tp,
+            flag,
+            flen: 8,
+            decimal: 0,
+            charset: charset.into(),
+            collate: String::new(),
+            elems: Vec::new(),
+            origin_default: None,
+            generated: false,
+            state: schema_state::PUBLIC,
+        }
+    }
+
     /// `UNSIGNED`.
     pub fn is_unsigned(&self) -> bool {
         self.flag & column_flag::UNSIGNED != 0

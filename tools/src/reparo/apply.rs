@@ -7,7 +7,7 @@
 //! the rows of the next transactions its workers had already committed, so a reparo killed
 //! mid-way and run again applies every row once, keyless tables included.
 
-use binlog_drainer::pb_binlog;
+use binlog_archive::pb_binlog;
 use binlog_loader::{Loader, LoaderConfig};
 
 use super::error::ReparoError;

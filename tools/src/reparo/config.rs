@@ -26,8 +26,8 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use binlog_drainer::config::TableName;
-use binlog_drainer::filter::TableFilter;
+use binlog_archive::filter::TableFilter;
+use binlog_archive::filter::TableName;
 use binlog_loader::{ConnectionConfig, DbType, LoaderConfig};
 use binlog_node::config::command_line::{ConfigError, NodeFileFlags};
 use binlog_node::config::go_values::parse_go_bool;

@@ -3,8 +3,8 @@
 //! written in it); a DML binlog keeps the events of the tables the rules let through, and is
 //! dropped when none is left.
 
-use binlog_drainer::filter::TableFilter;
-use binlog_drainer::pb_binlog::{self, proto};
+use binlog_archive::filter::TableFilter;
+use binlog_archive::pb_binlog::{self, proto};
 use binlog_loader::TxnBody;
 
 use super::error::ReparoError;
@@ -41,7 +41,7 @@ pub fn retain(filter: &TableFilter, record: &mut Record) -> Result<bool, ReparoE
 mod tests {
     use std::path::PathBuf;
 
-    use binlog_drainer::config::TableName;
+    use binlog_archive::filter::TableName;
 
     use super::*;
 

@@ -20,7 +20,7 @@ use std::io::Write;
 use prost::Message;
 
 use super::error::ReparoError;
-use binlog_drainer::pb_binlog::proto;
+use binlog_archive::pb_binlog::proto;
 use binlog_tidb::codec::{Datum, Reader};
 use binlog_tidb::table::mysql_type as tp;
 

@@ -4,7 +4,7 @@
 //! - Which files (the original's `filterFiles`): a file is skipped when the next file's first
 //!   commit TS is at or below the start, or when its own first commit TS is above the stop. A
 //!   file without records counts as starting at 0.
-//! - Records: the framing of [`binlog_drainer::binlog_file`]. Bytes after the last valid
+//! - Records: the framing of [`binlog_archive::binlog_file`]. Bytes after the last valid
 //!   record of the newest file that only a writer stopped mid-record leaves (a record cut
 //!   short, zeros) are its end, as a drainer still writing or killed leaves it; anything else
 //!   that is not a valid record is an error naming the file and the offset, reported after
@@ -22,8 +22,8 @@ use prost::Message;
 
 use super::config::TsRange;
 use super::error::ReparoError;
-use binlog_drainer::binlog_file::{is_torn_tail, list_files, record_spans, FilePayload};
-use binlog_drainer::pb_binlog::proto;
+use binlog_archive::binlog_file::{is_torn_tail, list_files, record_spans, FilePayload};
+use binlog_archive::pb_binlog::proto;
 
 /// One record read, its payload decoded.
 #[derive(Debug)]

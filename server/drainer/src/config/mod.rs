@@ -51,8 +51,7 @@ use binlog_node::error::{Error, Result};
 use binlog_node::logging;
 use binlog_node::node_main::NodeBinary;
 
-use crate::binlog_file::FilePayload;
-use crate::filter::TableFilter;
+use binlog_archive::binlog_file::FilePayload;
 use flags::DrainerFlags;
 pub use syncer::{RelayConfig, SyncerConfig, TableName, ToConfig};
 
@@ -247,7 +246,7 @@ impl DrainerConfig {
     /// translate rows, no table filter for those that cannot apply one.
     fn check_destination(&self) -> Result<()> {
         let kind = self.destination()?;
-        TableFilter::new(&self.syncer)?;
+        self.syncer.table_filter()?;
         if kind != DestinationKind::File && self.syncer.to.file_payload.is_some() {
             return Err(Error::InvalidConfig(format!(
                 "[syncer.to] file-payload applies only to db-type \"file\", not {:?}",
@@ -274,7 +273,7 @@ impl DrainerConfig {
                 std::env::var(name).ok()
             })?;
         }
-        if !translates_rows && TableFilter::names_tables(&self.syncer) {
+        if !translates_rows && self.syncer.names_tables() {
             return Err(Error::InvalidConfig(format!(
                 "[syncer] db-type {:?} writes binlogs as TiDB sent them, without table names: \
                  replicate-do-db, replicate-do-table, ignore-table and ignore-schemas apply only \

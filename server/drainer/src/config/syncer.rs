@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use binlog_archive::filter::TableFilter;
+pub use binlog_archive::filter::TableName;
 use binlog_node::config::security::SecurityConfig;
+use binlog_node::Result;
 
 /// Default of `[syncer] txn-batch`.
 const DEFAULT_TXN_BATCH: i64 = 20;
@@ -101,14 +104,27 @@ impl Default for SyncerConfig {
     }
 }
 
-/// A `{db-name, tbl-name}` table filter entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, rename_all = "kebab-case")]
-pub struct TableName {
-    /// Database name (a `~` prefix makes it a regex).
-    pub db_name: String,
-    /// Table name (a `~` prefix makes it a regex).
-    pub tbl_name: String,
+impl SyncerConfig {
+    /// The table filter `[syncer]` describes; an invalid pattern is a configuration error
+    /// naming it.
+    pub fn table_filter(&self) -> Result<TableFilter> {
+        let ignore_dbs: Vec<String> = self.ignore_schemas.split(',').map(str::to_owned).collect();
+        TableFilter::from_rules(
+            ("[syncer] replicate-do-db", &self.replicate_do_db),
+            ("[syncer] replicate-do-table", &self.replicate_do_table),
+            ("[syncer] ignore-schemas", &ignore_dbs),
+            ("[syncer] ignore-table", &self.ignore_table),
+        )
+    }
+
+    /// Whether any table rule beyond the default `ignore-schemas` is set (what a destination
+    /// without schemas cannot apply).
+    pub fn names_tables(&self) -> bool {
+        !self.replicate_do_db.is_empty()
+            || !self.replicate_do_table.is_empty()
+            || !self.ignore_table.is_empty()
+            || self.ignore_schemas != DEFAULT_IGNORE_SCHEMAS
+    }
 }
 
 /// `[syncer.relay]`: the SQL destinations' relay log (not built yet).

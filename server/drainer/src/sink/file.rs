@@ -1,5 +1,5 @@
 //! The `file` sink (alias `pb`): transactions appended to [`BinlogFiles`], as the original's
-//! `pb_binlog.Binlog` ([`crate::pb_binlog`], from the translated rows) or as the payload bytes
+//! `pb_binlog.Binlog` ([`binlog_archive::pb_binlog`], from the translated rows) or as the payload bytes
 //! the pump sent ([`FilePayload`]), by a writer on the blocking pool so disk waits never hold
 //! an async worker.
 //!
@@ -16,11 +16,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::Sink;
-use crate::binlog_file::{BinlogFiles, FilePayload, DEFAULT_ROLL_SIZE};
 use crate::blocking::blocking;
-use crate::pb_binlog;
 use crate::progress::Ack;
 use crate::translate::Txn;
+use binlog_archive::binlog_file::{BinlogFiles, FilePayload, DEFAULT_ROLL_SIZE};
+use binlog_archive::pb_binlog;
 use binlog_node::{Error, Result};
 
 /// A request to the writer.
@@ -91,7 +91,7 @@ impl FileSink {
 impl Sink for FileSink {
     async fn write(&mut self, txn: Txn, ack: Ack) -> Result<()> {
         let payload = match self.payload {
-            FilePayload::PbBinlog => Bytes::from(pb_binlog::encode(&txn)?),
+            FilePayload::PbBinlog => Bytes::from(pb_binlog_payload(&txn)?),
             FilePayload::Tipb => txn.payload,
         };
         let op = Op::Write {
@@ -116,6 +116,22 @@ impl Sink for FileSink {
     fn resume_ts(&self) -> Option<u64> {
         self.resume_ts
     }
+}
+
+/// `txn` as the original's `pb_binlog` payload, from its translated rows and their schemas.
+fn pb_binlog_payload(txn: &Txn) -> Result<Vec<u8>> {
+    let Some(load) = &txn.load else {
+        return Err(Error::Translate(format!(
+            "binlog at commit TS {}: no rows or DDL were translated for the pb_binlog payload",
+            txn.commit_ts
+        )));
+    };
+    pb_binlog::encode(load, |rows| {
+        txn.tables
+            .iter()
+            .find(|table| std::sync::Arc::ptr_eq(&table.rows, rows))
+            .map(|table| table.schema.clone())
+    })
 }
 
 /// The writer: applies the requests in order until the sink is dropped or a write fails.
@@ -147,9 +163,9 @@ mod tests {
     use prost::Message;
 
     use super::*;
-    use crate::binlog_file::{decode_records, list_files};
     use crate::budget::ByteBudget;
     use crate::progress::Progress;
+    use binlog_archive::binlog_file::{decode_records, list_files};
     use binlog_node::proto::{Binlog, BinlogType};
 
     fn txn(commit_ts: u64) -> Txn {

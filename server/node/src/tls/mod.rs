@@ -62,6 +62,13 @@ impl Tls {
         Ok(Some(tls))
     }
 
+    /// A node's TLS (it serves TLS, so it needs a certificate and key): the checks of
+    /// [`SecurityConfig::sanitize`], then [`Tls::from_config`].
+    pub fn for_server(security: &SecurityConfig) -> Result<Option<Tls>> {
+        security.sanitize()?;
+        Tls::from_config(security)
+    }
+
     /// The files, read and checked.
     pub fn files(&self) -> Result<TlsFiles> {
         TlsFiles::read(&self.ca, self.identity.as_ref())

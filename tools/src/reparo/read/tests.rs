@@ -1,4 +1,4 @@
-use binlog_drainer::binlog_file::encode_record;
+use binlog_archive::binlog_file::encode_record;
 
 use super::*;
 

@@ -1,16 +1,27 @@
-//! Which tables reach the downstream: `[syncer] replicate-do-db`, `[[syncer.replicate-do-table]]`,
-//! `ignore-schemas` and `[[syncer.ignore-table]]`, with the original's rules (tidb-binlog
-//! `pkg/filter`): names compared lower-cased; a pattern is a case-insensitive regular
-//! expression, anchored at both ends unless it starts with `~`; when any do-rule is set only
-//! tables a do-rule names pass; then a table an ignore-rule names is dropped.
+//! Which tables reach the downstream, with the original's rules (tidb-binlog `pkg/filter`):
+//! names compared lower-cased; a pattern is a case-insensitive regular expression, anchored at
+//! both ends unless it starts with `~`; when any do-rule is set only tables a do-rule names
+//! pass; then a table an ignore-rule names is dropped.
 //!
-//! reparo's `replicate-do-db`, `[[replicate-do-table]]`, `replicate-ignore-db` and
-//! `[[replicate-ignore-table]]` are the same rules ([`TableFilter::from_rules`]).
+//! The drainer's `[syncer] replicate-do-db`, `[[syncer.replicate-do-table]]`, `ignore-schemas`
+//! and `[[syncer.ignore-table]]`, and reparo's `replicate-do-db`, `[[replicate-do-table]]`,
+//! `replicate-ignore-db` and `[[replicate-ignore-table]]`, are these rules
+//! ([`TableFilter::from_rules`]).
 
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{SyncerConfig, TableName};
 use binlog_node::{Error, Result};
+
+/// A `{db-name, tbl-name}` table rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case")]
+pub struct TableName {
+    /// Database name (a `~` prefix makes it a regex).
+    pub db_name: String,
+    /// Table name (a `~` prefix makes it a regex).
+    pub tbl_name: String,
+}
 
 /// One name pattern.
 #[derive(Debug)]
@@ -64,21 +75,6 @@ pub struct TableFilter {
 }
 
 impl TableFilter {
-    /// The filter `[syncer]` describes; an invalid pattern is a configuration error naming it.
-    pub fn new(syncer: &SyncerConfig) -> Result<TableFilter> {
-        let ignore_dbs: Vec<String> = syncer
-            .ignore_schemas
-            .split(',')
-            .map(str::to_owned)
-            .collect();
-        TableFilter::from_rules(
-            ("[syncer] replicate-do-db", &syncer.replicate_do_db),
-            ("[syncer] replicate-do-table", &syncer.replicate_do_table),
-            ("[syncer] ignore-schemas", &ignore_dbs),
-            ("[syncer] ignore-table", &syncer.ignore_table),
-        )
-    }
-
     /// The filter of do-databases, do-tables, ignore-databases and ignore-tables, each given
     /// with the key it comes from (named in the error for an invalid pattern). Blank database
     /// names are left out.
@@ -124,15 +120,6 @@ impl TableFilter {
         self.ignore_dbs.iter().any(|p| p.matches(&db))
             || self.ignore_tables.iter().any(|p| p.matches(&db, &table))
     }
-
-    /// Whether any rule beyond the default `ignore-schemas` is set (what a destination
-    /// without schemas cannot apply).
-    pub fn names_tables(syncer: &SyncerConfig) -> bool {
-        !syncer.replicate_do_db.is_empty()
-            || !syncer.replicate_do_table.is_empty()
-            || !syncer.ignore_table.is_empty()
-            || syncer.ignore_schemas != SyncerConfig::default().ignore_schemas
-    }
 }
 
 #[cfg(test)]
@@ -146,9 +133,25 @@ mod tests {
         }
     }
 
+    /// The filter of the rules, each under its reparo key.
+    fn filter(
+        do_dbs: &[String],
+        do_tables: &[TableName],
+        ignore_dbs: &[String],
+        ignore_tables: &[TableName],
+    ) -> Result<TableFilter> {
+        TableFilter::from_rules(
+            ("replicate-do-db", do_dbs),
+            ("replicate-do-table", do_tables),
+            ("replicate-ignore-db", ignore_dbs),
+            ("replicate-ignore-table", ignore_tables),
+        )
+    }
+
     #[test]
-    fn the_default_skips_only_the_system_schemas() {
-        let filter = TableFilter::new(&SyncerConfig::default()).unwrap();
+    fn ignored_schemas_are_anchored_and_case_insensitive() {
+        let system = ["INFORMATION_SCHEMA", "PERFORMANCE_SCHEMA", "mysql", " "].map(String::from);
+        let filter = filter(&[], &[], &system, &[]).unwrap();
         assert!(filter.skips("mysql", "user"));
         assert!(filter.skips("INFORMATION_SCHEMA", "tables"));
         assert!(filter.skips("performance_schema", "events"));
@@ -158,13 +161,13 @@ mod tests {
 
     #[test]
     fn do_rules_let_only_their_tables_through_and_ignore_rules_win() {
-        let syncer = SyncerConfig {
-            replicate_do_db: vec!["Sales".into()],
-            replicate_do_table: vec![table("hr", "~^emp")],
-            ignore_table: vec![table("sales", "secret")],
-            ..SyncerConfig::default()
-        };
-        let filter = TableFilter::new(&syncer).unwrap();
+        let filter = filter(
+            &["Sales".into()],
+            &[table("hr", "~^emp")],
+            &[],
+            &[table("sales", "secret")],
+        )
+        .unwrap();
         assert!(!filter.skips("sales", "orders"));
         assert!(!filter.skips("SALES", "Orders"), "case-insensitive");
         assert!(filter.skips("sales", "secret"));
@@ -175,13 +178,11 @@ mod tests {
 
     #[test]
     fn a_bad_pattern_is_a_config_error_naming_it() {
-        let syncer = SyncerConfig {
-            ignore_table: vec![table("db", "~(")],
-            ..SyncerConfig::default()
-        };
-        let error = TableFilter::new(&syncer).unwrap_err().to_string();
+        let error = filter(&[], &[], &[], &[table("db", "~(")])
+            .unwrap_err()
+            .to_string();
         assert!(
-            error.contains("ignore-table") && error.contains("\"~(\""),
+            error.contains("replicate-ignore-table") && error.contains("\"~(\""),
             "{error}"
         );
     }

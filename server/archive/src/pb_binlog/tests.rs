@@ -1,12 +1,18 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::secondary_binlog::tests::{column, txn};
 use binlog_tidb::table::column_flag;
-use binlog_tidb::TableSchema;
+
+/// The transaction at commit TS 42 doing `body`.
+fn txn(body: TxnBody) -> LoadTxn {
+    LoadTxn {
+        commit_ts: 42,
+        body,
+    }
+}
 
 fn table() -> (Arc<TableSchema>, Arc<TableRef>) {
-    let mut generated = column(7, "g", tp::LONG, 0, "binary");
+    let mut generated = Column::new(6, 7, "g", tp::LONG, 0, "binary");
     generated.generated = true;
     let schema = Arc::new(TableSchema {
         id: 1,
@@ -14,14 +20,14 @@ fn table() -> (Arc<TableSchema>, Arc<TableRef>) {
         db: "shop".into(),
         name: "Items".into(),
         columns: vec![
-            column(1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
-            column(2, "u", tp::LONGLONG, column_flag::UNSIGNED, "binary"),
-            column(3, "name", tp::VARCHAR, 0, "utf8mb4"),
-            column(4, "price", tp::NEWDECIMAL, 0, "binary"),
-            column(5, "at", tp::TIMESTAMP, 0, "binary"),
-            column(6, "raw", tp::BLOB, 0, "binary"),
+            Column::new(0, 1, "id", tp::LONGLONG, column_flag::PRI_KEY, "binary"),
+            Column::new(1, 2, "u", tp::LONGLONG, column_flag::UNSIGNED, "binary"),
+            Column::new(2, 3, "name", tp::VARCHAR, 0, "utf8mb4"),
+            Column::new(3, 4, "price", tp::NEWDECIMAL, 0, "binary"),
+            Column::new(4, 5, "at", tp::TIMESTAMP, 0, "binary"),
+            Column::new(5, 6, "raw", tp::BLOB, 0, "binary"),
             generated,
-            column(8, "f", tp::DOUBLE, 0, "binary"),
+            Column::new(7, 8, "f", tp::DOUBLE, 0, "binary"),
         ],
         pk_is_handle: true,
         is_common_handle: false,
@@ -64,11 +70,8 @@ fn rows_round_trip_with_the_originals_column_layout() {
         event(RowKind::Update, values(1, "a"), values(1, "b")),
         event(RowKind::Delete, values(1, "b"), vec![]),
     ];
-    let tables = vec![TxnTable {
-        rows: rows.clone(),
-        schema,
-    }];
-    let payload = encode(&txn(TxnBody::Rows(events.clone()), tables)).unwrap();
+    let schema_of = |of: &Arc<TableRef>| Arc::ptr_eq(of, &rows).then(|| schema.clone());
+    let payload = encode(&txn(TxnBody::Rows(events.clone())), schema_of).unwrap();
     assert_eq!(commit_ts(&payload).unwrap(), 42);
 
     // The layout the original reparo reads: one serialized `column` per writable column.
@@ -150,7 +153,7 @@ fn ddl_is_written_with_its_database_and_read_back() {
         ),
     ];
     for (body, written) in cases {
-        let payload = encode(&txn(body.clone(), Vec::new())).unwrap();
+        let payload = encode(&txn(body.clone()), |_| None).unwrap();
         let binlog = proto::Binlog::decode(&payload[..]).unwrap();
         assert_eq!(binlog.tp(), proto::BinlogType::Ddl);
         assert_eq!(binlog.ddl_query(), written.as_bytes());

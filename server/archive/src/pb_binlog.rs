@@ -1,6 +1,6 @@
 //! The original drainer's `pb_binlog.Binlog` (`proto/pb_binlog.proto`): the `file`
 //! destination's record payload when it has the table schemas, and what `reparo` reads. One
-//! home for both directions: [`encode`] makes one from a translated [`Txn`], [`decode`] turns
+//! home for both directions: [`encode`] makes one from a translated transaction, [`decode`] turns
 //! one back into the [`LoadTxn`] the SQL loader applies.
 //!
 //! - DML: one `Event` per row change, in the order TiDB made them, `row` holding one serialized
@@ -18,12 +18,11 @@ use std::sync::Arc;
 
 use prost::Message;
 
-use crate::translate::{Txn, TxnTable};
 use binlog_loader::{creates_database, Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};
 use binlog_node::{Error, Result};
 use binlog_tidb::codec::{encode_value, Datum, Reader};
 use binlog_tidb::table::mysql_type as tp;
-use binlog_tidb::{Column, Value};
+use binlog_tidb::{Column, TableSchema, Value};
 
 /// The generated `pb_binlog` messages.
 #[allow(missing_docs, clippy::all)]
@@ -31,17 +30,16 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/pb_binlog.rs"));
 }
 
-/// The payload of `txn`, encoded; an error names the commit TS when the transaction has no
-/// rows or DDL (a drainer without row translation) or a row does not match its table.
-pub fn encode(txn: &Txn) -> Result<Vec<u8>> {
-    let commit_ts = txn.commit_ts;
+/// The payload of the transaction `load`, encoded; `schema_of` gives the schema its rows of
+/// one [`TableRef`] were decoded with. An error names the commit TS when a row's table has no
+/// schema or a row does not match its table.
+pub fn encode(
+    load: &LoadTxn,
+    schema_of: impl Fn(&Arc<TableRef>) -> Option<Arc<TableSchema>>,
+) -> Result<Vec<u8>> {
+    let commit_ts = load.commit_ts;
     let failed =
         |reason: String| Error::Translate(format!("binlog at commit TS {commit_ts}: {reason}"));
-    let Some(load) = &txn.load else {
-        return Err(failed(
-            "no rows or DDL were translated for the pb_binlog payload".into(),
-        ));
-    };
     let mut binlog = proto::Binlog {
         commit_ts: Some(commit_ts as i64),
         ..Default::default()
@@ -55,7 +53,7 @@ pub fn encode(txn: &Txn) -> Result<Vec<u8>> {
             binlog.set_tp(proto::BinlogType::Dml);
             let events = events
                 .iter()
-                .map(|event| row_event(&txn.tables, event))
+                .map(|event| row_event(&schema_of, event))
                 .collect::<std::result::Result<Vec<_>, String>>()
                 .map_err(failed)?;
             binlog.dml_data = Some(proto::DmlData { events });
@@ -82,18 +80,17 @@ fn ddl_query(ddl: &Ddl) -> String {
 }
 
 /// One row change as an `Event`, its columns described by its table's schema in `tables`.
-fn row_event(tables: &[TxnTable], event: &RowEvent) -> std::result::Result<proto::Event, String> {
-    let table = tables
-        .iter()
-        .find(|table| Arc::ptr_eq(&table.rows, &event.table))
-        .ok_or_else(|| {
-            format!(
-                "no schema was kept for the rows of {}.{}",
-                event.table.db, event.table.table
-            )
-        })?;
-    let columns: Vec<&Column> = table
-        .schema
+fn row_event(
+    schema_of: &impl Fn(&Arc<TableRef>) -> Option<Arc<TableSchema>>,
+    event: &RowEvent,
+) -> std::result::Result<proto::Event, String> {
+    let schema = schema_of(&event.table).ok_or_else(|| {
+        format!(
+            "no schema was kept for the rows of {}.{}",
+            event.table.db, event.table.table
+        )
+    })?;
+    let columns: Vec<&Column> = schema
         .columns
         .iter()
         .filter(|column| column.is_writable())
@@ -107,7 +104,7 @@ fn row_event(tables: &[TxnTable], event: &RowEvent) -> std::result::Result<proto
         (values.len() != columns.len()).then(|| {
             format!(
                 "a row of {} has {} values for {} columns",
-                table.schema.qualified_name(),
+                schema.qualified_name(),
                 values.len(),
                 columns.len()
             )
@@ -136,8 +133,8 @@ fn row_event(tables: &[TxnTable], event: &RowEvent) -> std::result::Result<proto
         })
         .collect();
     let mut out = proto::Event {
-        schema_name: Some(table.schema.db.clone()),
-        table_name: Some(table.schema.name.clone()),
+        schema_name: Some(schema.db.clone()),
+        table_name: Some(schema.name.clone()),
         row,
         ..Default::default()
     };

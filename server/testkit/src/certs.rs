@@ -86,6 +86,30 @@ impl TestCa {
 }
 
 impl Issued {
+    /// A node's TLS with this certificate: its `[security]` section (the CA `ca`, the allowed
+    /// CNs), and the client TLS a test speaks to it with, presenting `client` (whose CN must be
+    /// allowed).
+    pub fn node_tls(
+        &self,
+        ca: &Path,
+        allowed_cn: &[&str],
+        client: &Issued,
+    ) -> crate::pump::NodeTls {
+        let security = binlog_node::config::security::SecurityConfig {
+            ssl_ca: Some(ca.to_path_buf()),
+            ssl_cert: Some(client.cert.clone()),
+            ssl_key: Some(client.key.clone()),
+            cert_allowed_cn: Vec::new(),
+        };
+        let tls = binlog_node::tls::Tls::from_config(&security)
+            .expect("the test certificates")
+            .expect("TLS on");
+        crate::pump::NodeTls {
+            toml: self.security_toml(ca, allowed_cn),
+            client: std::sync::Arc::new(tls.client_config().expect("a client configuration")),
+        }
+    }
+
     /// The `[security]` section of a node's TOML with this certificate, the CA `ca` and the
     /// allowed CNs.
     pub fn security_toml(&self, ca: &Path, allowed_cn: &[&str]) -> String {

@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::binary::binary;
 use crate::ports::free_addr;
 use crate::process::{node_command, NodeProcess};
+use crate::pump::NodeTls;
 
 /// Options of a test drainer.
 pub struct DrainerOptions<'a> {
@@ -24,6 +25,11 @@ pub struct DrainerOptions<'a> {
 
 /// Starts a drainer (file destination, 1 s pump detection) and waits until `/status` answers.
 pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
+    start_drainer_tls(options, None)
+}
+
+/// [`start_drainer`], serving TLS and pulling over it with `tls` when given.
+pub fn start_drainer_tls(options: &DrainerOptions<'_>, tls: Option<&NodeTls>) -> NodeProcess {
     let addr = free_addr();
     let (mut command, log_file) = node_command(
         binary("drainer"),
@@ -38,5 +44,17 @@ pub fn start_drainer(options: &DrainerOptions<'_>) -> NodeProcess {
     if let Some(path) = options.stdout {
         command.stdout(std::fs::File::create(path).expect("create the stdout file"));
     }
-    NodeProcess::spawn(command, addr, options.data_dir, log_file, "PumpPos")
+    if let Some(tls) = tls {
+        let config = options.data_dir.with_extension("toml");
+        std::fs::write(&config, &tls.toml).expect("write the test config");
+        command.arg("-config").arg(&config);
+    }
+    NodeProcess::spawn_tls(
+        command,
+        addr,
+        options.data_dir,
+        log_file,
+        "PumpPos",
+        tls.map(|tls| tls.client.clone()),
+    )
 }

@@ -1,20 +1,45 @@
 //! A minimal HTTP/1.1 client for tests: one request per connection, the raw status and body
-//! (and the raw header block), so tests see exactly what a node answered, chunked or not.
+//! (and the raw header block), so tests see exactly what a node answered, chunked or not; in
+//! plain text or over TLS.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A minimal HTTP/1.1 client (one request per connection).
 pub fn http_request(addr: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
+    https_request(addr, method, path, None)
+}
+
+/// [`http_request`], over TLS with `tls` (its server name `127.0.0.1`) when given.
+pub fn https_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> std::io::Result<(u16, String)> {
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
+    );
     let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
+    match tls {
+        None => {
+            let mut stream = tcp;
+            stream.write_all(request.as_bytes())?;
+            stream.read_to_end(&mut response)?;
+        }
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("IP name");
+            let connection = rustls::ClientConnection::new(config.clone(), name)
+                .map_err(std::io::Error::other)?;
+            let mut stream = rustls::StreamOwned::new(connection, tcp);
+            stream.write_all(request.as_bytes())?;
+            stream.read_to_end(&mut response)?;
+        }
+    }
     let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text
         .split_once("\r\n\r\n")

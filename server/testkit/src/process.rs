@@ -5,12 +5,13 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use binlog_node::proto::pump_client::PumpClient;
 use tonic::transport::Channel;
 
-use crate::http::http_request;
+use crate::http::https_request;
 use crate::poll::wait_for;
 
 /// How long a node may take to answer `/status` as ready, or to exit when told to.
@@ -60,17 +61,31 @@ pub struct NodeProcess {
     program: OsString,
     args: Vec<OsString>,
     ready: String,
+    /// The client TLS its HTTP is spoken with, when it serves TLS.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl NodeProcess {
     /// Spawns `command` (a node listening on `addr`) and waits until its `/status` body
     /// contains `ready`.
     pub fn spawn(
+        command: Command,
+        addr: String,
+        data_dir: &Path,
+        log_file: PathBuf,
+        ready: &str,
+    ) -> NodeProcess {
+        NodeProcess::spawn_tls(command, addr, data_dir, log_file, ready, None)
+    }
+
+    /// [`NodeProcess::spawn`] for a node whose HTTP is spoken over TLS with `tls` when given.
+    pub fn spawn_tls(
         mut command: Command,
         addr: String,
         data_dir: &Path,
         log_file: PathBuf,
         ready: &str,
+        tls: Option<Arc<rustls::ClientConfig>>,
     ) -> NodeProcess {
         let child = command.spawn().unwrap_or_else(|error| {
             panic!("cannot spawn {}: {error}", command.get_program().display())
@@ -83,6 +98,7 @@ impl NodeProcess {
             program: command.get_program().to_owned(),
             args: command.get_args().map(ToOwned::to_owned).collect(),
             ready: ready.to_owned(),
+            tls,
         };
         node.wait_ready();
         node
@@ -99,7 +115,7 @@ impl NodeProcess {
                 if let Some(status) = child.try_wait().expect("poll the node") {
                     panic!("node exited at start with {status}; log:\n{}", log());
                 }
-                match http_request(&self.addr, "GET", "/status") {
+                match https_request(&self.addr, "GET", "/status", self.tls.as_ref()) {
                     Ok((200, body)) if body.contains(&self.ready) => Some(()),
                     _ => None,
                 }
@@ -123,7 +139,7 @@ impl NodeProcess {
 
     /// An HTTP/1.1 request; `(status code, body)`.
     pub fn http(&self, method: &str, path: &str) -> (u16, String) {
-        http_request(&self.addr, method, path)
+        https_request(&self.addr, method, path, self.tls.as_ref())
             .unwrap_or_else(|error| panic!("{method} {path}: {error}; log:\n{}", self.log()))
     }
 

@@ -21,12 +21,27 @@ pub struct PumpOptions<'a> {
     pub storage: Option<&'a str>,
 }
 
+/// A node's TLS in a test: its `[security]` TOML, and the client TLS the test speaks HTTP to it
+/// with.
+#[derive(Clone)]
+pub struct NodeTls {
+    /// The node's `[security]` section.
+    pub toml: String,
+    /// The test's client configuration.
+    pub client: std::sync::Arc<rustls::ClientConfig>,
+}
+
 /// A running `pump`.
 pub type PumpProcess = NodeProcess;
 
 impl NodeProcess {
     /// Starts a pump and waits until `/status` answers.
     pub fn start(options: &PumpOptions<'_>) -> PumpProcess {
+        PumpProcess::start_tls(options, None)
+    }
+
+    /// [`NodeProcess::start`], serving TLS with `tls` when given.
+    pub fn start_tls(options: &PumpOptions<'_>, tls: Option<&NodeTls>) -> PumpProcess {
         let addr = free_addr();
         let (mut command, log_file) = node_command(
             binary("pump"),
@@ -43,9 +58,18 @@ impl NodeProcess {
         let storage = options.storage.unwrap_or(
             "stop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\nmax-record-size = \"4 MiB\"\n",
         );
-        std::fs::write(&config, format!("[storage]\n{storage}")).expect("write the test config");
+        let security = tls.map(|tls| tls.toml.as_str()).unwrap_or_default();
+        std::fs::write(&config, format!("[storage]\n{storage}{security}"))
+            .expect("write the test config");
         command.arg("-config").arg(&config);
-        NodeProcess::spawn(command, addr, options.data_dir, log_file, "\"online\"")
+        NodeProcess::spawn_tls(
+            command,
+            addr,
+            options.data_dir,
+            log_file,
+            "\"online\"",
+            tls.map(|tls| tls.client.clone()),
+        )
     }
 }
 

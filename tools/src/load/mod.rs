@@ -33,8 +33,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use binlog_node::config::security::SecurityConfig;
 use binlog_node::config::DEFAULT_REGISTRY_DIR;
 use binlog_node::registry::{self, NodeKind, NodeState, Registry};
+use binlog_node::tls::Tls;
 use binlog_node::tso;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -128,6 +130,19 @@ pub struct Options {
     #[arg(long)]
     pub gzip: bool,
 
+    /// Talk to the pumps over TLS, trusting the CAs of this PEM file (the pumps'
+    /// `[security] ssl-ca`); with --ssl-cert and --ssl-key, the client certificate to present.
+    #[arg(long, value_name = "FILE")]
+    pub ssl_ca: Option<PathBuf>,
+
+    /// The client certificate (PEM) presented to pumps serving TLS.
+    #[arg(long, value_name = "FILE", requires = "ssl_ca", requires = "ssl_key")]
+    pub ssl_cert: Option<PathBuf>,
+
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE", requires = "ssl_cert")]
+    pub ssl_key: Option<PathBuf>,
+
     /// Write the report as JSON to FILE; "-" prints it to stdout (the table then goes to
     /// stderr).
     #[arg(long, value_name = "FILE")]
@@ -211,9 +226,15 @@ pub async fn run(options: &Options) -> Result<Report> {
     let tso = tso::open(&pd_urls, &options.registry_dir)
         .await
         .context("cannot open the TSO")?;
+    let tls = Tls::from_config(&SecurityConfig {
+        ssl_ca: options.ssl_ca.clone(),
+        ssl_cert: options.ssl_cert.clone(),
+        ssl_key: options.ssl_key.clone(),
+        cert_allowed_cn: Vec::new(),
+    })?;
     let mut pumps = Vec::with_capacity(addrs.len());
     for addr in &addrs {
-        pumps.push(Pump::connect(addr, cluster_id, options.gzip).await?);
+        pumps.push(Pump::connect(addr, cluster_id, options.gzip, tls.as_ref()).await?);
     }
     let begin_ts = tso.get_ts().await.context("cannot get a TS from the TSO")? as i64;
     let settings = Settings {

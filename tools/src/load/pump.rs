@@ -1,5 +1,5 @@
-//! A pump connection as TiDB opens one: gRPC (optionally gzip), checked with an empty-payload
-//! probe write, and gRPC statuses described in one line.
+//! A pump connection as TiDB opens one: gRPC (optionally gzip, over TLS with `--ssl-ca`),
+//! checked with an empty-payload probe write, and gRPC statuses described in one line.
 
 use std::time::Duration;
 
@@ -7,7 +7,9 @@ use anyhow::{anyhow, Context, Result};
 use binlog_node::proto::pump_client::PumpClient;
 use binlog_node::proto::WriteBinlogReq;
 use tonic::codec::CompressionEncoding;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
+
+use binlog_node::tls::{grpc_endpoint, Tls};
 
 /// How long connecting to a pump may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,11 +24,17 @@ pub struct Pump {
 }
 
 impl Pump {
-    /// Connects to the pump at `addr` (`host:port`, an `http://` prefix is accepted) and checks
-    /// that it takes writes for `cluster_id` with an empty-payload probe, as TiDB does.
-    pub async fn connect(addr: &str, cluster_id: u64, gzip: bool) -> Result<Pump> {
+    /// Connects to the pump at `addr` (`host:port`, an `http://` prefix is accepted), over
+    /// TLS when `tls` is given, and checks that it takes writes for `cluster_id` with an
+    /// empty-payload probe, as TiDB does.
+    pub async fn connect(
+        addr: &str,
+        cluster_id: u64,
+        gzip: bool,
+        tls: Option<&Tls>,
+    ) -> Result<Pump> {
         let addr = addr.strip_prefix("http://").unwrap_or(addr).to_owned();
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        let endpoint = grpc_endpoint(&addr, tls)
             .with_context(|| format!("invalid pump address {addr:?} (expected HOST:PORT)"))?
             .connect_timeout(CONNECT_TIMEOUT);
         let channel = endpoint

@@ -23,16 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use binlog_benches::upstream::{write_upstream, DDL_BINLOGS};
 use binlog_benches::{median_by, print_and_save_json, Machine};
 use binlog_testkit::cluster::backend;
 use binlog_testkit::drainer::{start_drainer, DrainerOptions};
 use binlog_testkit::kafka::Kafka;
 use binlog_testkit::pump::start_pump;
-use binlog_testkit::tidb_jobs::{
-    column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
-};
-use binlog_testkit::tidb_rows::{insert_row, Handle, TidbDatum};
-use binlog_testkit::tidb_writer::{Mutation, TidbWriter};
+use binlog_testkit::tidb_writer::TidbWriter;
 use clap::Parser;
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::ClientBuilder;
@@ -86,13 +83,6 @@ struct Report {
     harness: &'static str,
     points: Vec<Point>,
 }
-
-const DB: &str = "bench";
-const TABLE: &str = "rows";
-const DB_ID: i64 = 2;
-const TABLE_ID: i64 = 100;
-/// The DDL messages before the rows' (`CREATE DATABASE`, `CREATE TABLE`).
-const DDL_MESSAGES: u64 = 2;
 
 fn main() -> Result<()> {
     let args = Args::parse();
@@ -187,7 +177,7 @@ async fn drainer_rate(
     let cluster_id = cluster.registry.cluster_id().await?;
     let mut tidb = TidbWriter::new(pump.client().await, Arc::clone(&cluster.tso), cluster_id);
     let start_ts = cluster.tso.get_ts().await?;
-    write_upstream(&mut tidb, txns, rows_per_txn).await;
+    write_upstream(&mut tidb, txns * rows_per_txn, rows_per_txn).await;
 
     let config = dir.join("drainer.toml");
     std::fs::write(
@@ -203,7 +193,7 @@ async fn drainer_rate(
     // Watched from before the drainer starts: it may write its first messages before it
     // answers `/status`.
     let partition = Arc::new(create_topic(kafka, topic).await?);
-    let total = (txns + DDL_MESSAGES) as i64;
+    let total = (txns + DDL_BINLOGS) as i64;
     let watch = tokio::spawn(watch_end(Arc::clone(&partition), total));
     let drainer = start_drainer(&DrainerOptions {
         data_dir: &dir.join("drainer"),
@@ -329,46 +319,4 @@ fn producer_performance(kafka: &Kafka, topic: &str, records: u64, size: u64) -> 
         messages_per_s: per_s,
         mb_per_s: per_s * size as f64 / 1e6,
     })
-}
-
-/// Creates the table through DDL binlogs and writes `txns` transactions of `rows_per_txn`
-/// inserted rows, TiDB-style.
-async fn write_upstream(tidb: &mut TidbWriter, txns: u64, rows_per_txn: u64) {
-    let (job, version) = tidb.next_job();
-    tidb.ddl(
-        create_schema(job, version, DB_ID, DB),
-        &format!("CREATE DATABASE {DB}"),
-    )
-    .await;
-    let (job, version) = tidb.next_job();
-    let columns = vec![
-        column_info(1, "id", 0, mysql_type::LONGLONG, PK_FLAGS),
-        column_info(2, "k", 1, mysql_type::LONG, 0),
-        column_info(3, "v", 2, mysql_type::VARCHAR, 0),
-    ];
-    tidb.ddl(
-        create_table(
-            job,
-            version,
-            DB_ID,
-            DB,
-            table_info(TABLE_ID, TABLE, columns),
-        ),
-        &format!("CREATE TABLE {DB}.{TABLE} (id BIGINT PRIMARY KEY, k INT, v VARCHAR(64))"),
-    )
-    .await;
-    for txn in 0..txns {
-        let mut mutation = Mutation::new(TABLE_ID);
-        for id in txn * rows_per_txn..(txn + 1) * rows_per_txn {
-            let row = insert_row(
-                &Handle::Int(id as i64),
-                &[
-                    (2, TidbDatum::Int((id % 1000) as i64)),
-                    (3, TidbDatum::bytes(format!("{id:0>64}"))),
-                ],
-            );
-            mutation = mutation.insert(row);
-        }
-        tidb.dml(vec![mutation]).await;
-    }
 }

@@ -20,16 +20,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
+use binlog_benches::upstream::{create_table_sql, key, text, write_upstream, DB, TABLE};
 use binlog_benches::{median_by, print_and_save_json, Machine};
 use binlog_testkit::cluster::backend;
 use binlog_testkit::drainer::{start_drainer, DrainerOptions};
 use binlog_testkit::mariadb::{MariaDb, ROOT_PASSWORD};
 use binlog_testkit::pump::start_pump;
-use binlog_testkit::tidb_jobs::{
-    column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
-};
-use binlog_testkit::tidb_rows::{insert_row, Handle, TidbDatum};
-use binlog_testkit::tidb_writer::{Mutation, TidbWriter};
+use binlog_testkit::tidb_writer::TidbWriter;
 use clap::Parser;
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
@@ -84,16 +81,6 @@ struct Report {
     rows_per_txn: u64,
     txn_batch: u64,
     points: Vec<Point>,
-}
-
-const DB: &str = "bench";
-const TABLE: &str = "rows";
-const DB_ID: i64 = 2;
-const TABLE_ID: i64 = 100;
-
-/// The value of row `id`'s text column (64 bytes).
-fn text(id: u64) -> String {
-    format!("{id:0>64}")
 }
 
 fn main() -> Result<()> {
@@ -183,10 +170,6 @@ async fn fresh_tables(pool: &mysql_async::Pool, create_table: bool) -> Result<()
     Ok(())
 }
 
-fn create_table_sql() -> String {
-    format!("CREATE TABLE {DB}.{TABLE} (id BIGINT PRIMARY KEY, k INT, v VARCHAR(64))")
-}
-
 /// `workers` clients inserting the rows straight into MariaDB.
 async fn mariadb_rate(pool: &mysql_async::Pool, args: &Args, workers: u64) -> Result<Rate> {
     fresh_tables(pool, true).await?;
@@ -205,7 +188,7 @@ async fn mariadb_rate(pool: &mysql_async::Pool, args: &Args, workers: u64) -> Re
                 for &id in chunk {
                     txn.exec_drop(
                         format!("INSERT INTO {DB}.{TABLE} (id, k, v) VALUES (?, ?, ?)"),
-                        (id, id % 1000, text(id)),
+                        (id, key(id), text(id)),
                     )
                     .await?;
                 }
@@ -239,7 +222,7 @@ async fn drainer_rate(
     let cluster_id = cluster.registry.cluster_id().await?;
     let mut tidb = TidbWriter::new(pump.client().await, Arc::clone(&cluster.tso), cluster_id);
     let start_ts = cluster.tso.get_ts().await?;
-    write_upstream(&mut tidb, args).await;
+    write_upstream(&mut tidb, args.rows, args.rows_per_txn).await;
 
     let config = dir.join("drainer.toml");
     std::fs::write(
@@ -296,45 +279,4 @@ async fn drainer_rate(
         rows_per_s: rows / took,
         txns_per_s: rows / args.rows_per_txn as f64 / took,
     })
-}
-
-/// Creates the table through DDL binlogs and writes every row, TiDB-style.
-async fn write_upstream(tidb: &mut TidbWriter, args: &Args) {
-    let (job, version) = tidb.next_job();
-    tidb.ddl(
-        create_schema(job, version, DB_ID, DB),
-        &format!("CREATE DATABASE {DB}"),
-    )
-    .await;
-    let (job, version) = tidb.next_job();
-    let columns = vec![
-        column_info(1, "id", 0, mysql_type::LONGLONG, PK_FLAGS),
-        column_info(2, "k", 1, mysql_type::LONG, 0),
-        column_info(3, "v", 2, mysql_type::VARCHAR, 0),
-    ];
-    tidb.ddl(
-        create_table(
-            job,
-            version,
-            DB_ID,
-            DB,
-            table_info(TABLE_ID, TABLE, columns),
-        ),
-        &create_table_sql(),
-    )
-    .await;
-    for first in (0..args.rows).step_by(args.rows_per_txn as usize) {
-        let mut mutation = Mutation::new(TABLE_ID);
-        for id in first..(first + args.rows_per_txn).min(args.rows) {
-            let row = insert_row(
-                &Handle::Int(id as i64),
-                &[
-                    (2, TidbDatum::Int((id % 1000) as i64)),
-                    (3, TidbDatum::bytes(text(id))),
-                ],
-            );
-            mutation = mutation.insert(row);
-        }
-        tidb.dml(vec![mutation]).await;
-    }
 }

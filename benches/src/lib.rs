@@ -2,7 +2,8 @@
 //! their percentiles, the `pwrite` + `fdatasync` device-limit loop, the engine's appenders, and
 //! the facts about the machine each report starts with.
 //!
-//! [`nodes`] runs the real binaries for `pump-e2e` and `soak`.
+//! [`nodes`] runs the real binaries for `pump-e2e` and `soak`; [`upstream`] writes the binlogs
+//! the drainer benchmarks replay.
 //!
 //! Each binary (`engine-append`, `peers`) measures its own matrix and prints its own table; what
 //! is here is what they must do identically so that their figures compare.
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod nodes;
+pub mod upstream;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use binlog_testkit::mariadb::{MariaDb, ROOT_PASSWORD};
 use binlog_testkit::mysql_pipeline::{Expected, MysqlPipeline};
 use binlog_testkit::poll::wait_for;
+use binlog_testkit::rng::Rng;
 use binlog_testkit::tidb_jobs::{
     add_column, column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
 };
@@ -37,18 +38,6 @@ struct Model {
     log: BTreeMap<i64, (String, i64)>,
     next_row_id: i64,
     has_note: bool,
-}
-
-/// A deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 impl Model {

@@ -22,6 +22,7 @@ use binlog_testkit::kafka::Kafka;
 use binlog_testkit::killer::Killer;
 use binlog_testkit::process::NodeProcess;
 use binlog_testkit::pump::start_pump;
+use binlog_testkit::rng::Rng;
 use binlog_testkit::tidb_jobs::{
     add_column, column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
 };
@@ -53,18 +54,6 @@ type Message = (u64, Vec<String>);
 struct Items {
     rows: BTreeMap<i64, (String, i64, Option<String>)>,
     has_note: bool,
-}
-
-/// A small deterministic generator.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 impl Items {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use binlog_testkit::killer::Killer;
 use binlog_testkit::mysql_pipeline::{DrainerToml, Expected, MysqlPipeline};
+use binlog_testkit::rng::Rng;
 use binlog_testkit::tidb_jobs::{
     add_column, column_info, create_schema, create_table, mysql_type, table_info, PK_FLAGS,
 };
@@ -33,18 +34,6 @@ struct Model {
     next_row_id: i64,
     /// Whether `items.note` exists yet.
     has_note: bool,
-}
-
-/// A small deterministic generator (the workload must be the same on every run).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
 }
 
 fn text(value: &str) -> TidbDatum {

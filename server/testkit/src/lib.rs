@@ -4,7 +4,8 @@
 //! - [`ports`]: free loopback ports.
 //! - [`binary`]: the workspace's binaries, built on demand for tests of any crate.
 //! - [`process`]: a node process a test started: readiness, HTTP, gRPC, signals, always killed.
-//! - [`pump`], [`drainer`]: start the real `pump` and `drainer` with test settings.
+//! - [`pump`], [`drainer`]: start the real `pump` and `drainer` with test settings (over TLS
+//!   too); [`certs`]: a test CA issuing their certificates.
 //! - [`etcd`]: a real etcd (Debian `etcd-server`) on free ports in a temp dir.
 //! - [`mariadb`]: a real MariaDB (Debian `mariadb-server`) on a free port in a temp dir, root
 //!   over TCP with a known password, queried with the `mariadb` client.
@@ -18,6 +19,7 @@
 //! - [`http`]: a minimal HTTP/1.1 client that shows exactly what a node answered.
 //! - [`poll`]: waiting for a condition with a deadline.
 //! - [`killer`]: a node SIGKILLed and restarted on a period while a test writes.
+//! - [`rng`]: a deterministic generator for test workloads.
 //! - Stand-ins for TiDB, which cannot be built here (`scripts/testbed.sh`): [`tidb_rows`],
 //!   binlog rows as TiDB writes them (datums, decimals, packed times, binary JSON), written from
 //!   TiDB's encode side; [`tidb_jobs`], DDL job JSON in TiDB's shape; [`tidb_status`], TiDB's
@@ -39,6 +41,7 @@ pub mod poll;
 pub mod ports;
 pub mod process;
 pub mod pump;
+pub mod rng;
 mod server;
 pub mod tidb_jobs;
 pub mod tidb_rows;

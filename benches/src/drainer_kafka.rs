@@ -23,13 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use binlog_benches::upstream::{write_upstream, DDL_BINLOGS};
+use binlog_benches::upstream::{Upstream, DDL_BINLOGS};
 use binlog_benches::{median_by, print_and_save_json, Machine};
-use binlog_testkit::cluster::backend;
-use binlog_testkit::drainer::{start_drainer, DrainerOptions};
 use binlog_testkit::kafka::Kafka;
-use binlog_testkit::pump::start_pump;
-use binlog_testkit::tidb_writer::TidbWriter;
 use clap::Parser;
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::ClientBuilder;
@@ -171,48 +167,22 @@ async fn drainer_rate(
     rows_per_txn: u64,
     dir: &Path,
 ) -> Result<(Rate, u64)> {
-    let registry = dir.join("registry");
-    let cluster = backend("file", &registry).await;
-    let pump = start_pump(&dir.join("pump"), &registry);
-    let cluster_id = cluster.registry.cluster_id().await?;
-    let mut tidb = TidbWriter::new(pump.client().await, Arc::clone(&cluster.tso), cluster_id);
-    let start_ts = cluster.tso.get_ts().await?;
-    write_upstream(&mut tidb, txns * rows_per_txn, rows_per_txn).await;
-
-    let config = dir.join("drainer.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "tidb-status-addr = \"{}\"\ninitial-commit-ts = {start_ts}\n\
-             [syncer]\ndb-type = \"kafka\"\n\
-             [syncer.to]\nkafka-addrs = \"{}\"\ntopic-name = \"{topic}\"\n",
-            tidb.status_addr(),
-            kafka.bootstrap()
-        ),
-    )?;
+    let upstream = Upstream::load(dir, txns * rows_per_txn, rows_per_txn).await?;
     // Watched from before the drainer starts: it may write its first messages before it
     // answers `/status`.
     let partition = Arc::new(create_topic(kafka, topic).await?);
     let total = (txns + DDL_BINLOGS) as i64;
     let watch = tokio::spawn(watch_end(Arc::clone(&partition), total));
-    let drainer = start_drainer(&DrainerOptions {
-        data_dir: &dir.join("drainer"),
-        registry_dir: &registry,
-        pd_urls: "",
-        node_id: "bench-drainer",
-        extra: &[
-            "-config",
-            config.to_str().context("UTF-8 path")?,
-            "-L",
-            "warn",
-        ],
-        stdout: None,
-    });
+    let drainer = upstream.start_drainer(&format!(
+        "[syncer]\ndb-type = \"kafka\"\n\
+         [syncer.to]\nkafka-addrs = \"{}\"\ntopic-name = \"{topic}\"\n",
+        kafka.bootstrap()
+    ))?;
     let watched = watch.await.context("the watcher")?;
     let (first, first_count, finished) = watched.with_context(|| drainer.log())?;
     let took = finished.duration_since(first).as_secs_f64().max(1e-3);
     drop(drainer);
-    drop(pump);
+    drop(upstream);
     let bytes = value_bytes(&partition, first_count, total).await?;
     let messages = (total - first_count) as u64;
     Ok((

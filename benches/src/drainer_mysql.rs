@@ -16,17 +16,12 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use binlog_benches::upstream::{create_table_sql, key, text, write_upstream, DB, TABLE};
+use binlog_benches::upstream::{create_table_sql, key, text, Upstream, DB, TABLE};
 use binlog_benches::{median_by, print_and_save_json, Machine};
-use binlog_testkit::cluster::backend;
-use binlog_testkit::drainer::{start_drainer, DrainerOptions};
 use binlog_testkit::mariadb::{MariaDb, ROOT_PASSWORD};
-use binlog_testkit::pump::start_pump;
-use binlog_testkit::tidb_writer::TidbWriter;
 use clap::Parser;
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
@@ -216,39 +211,13 @@ async fn drainer_rate(
     dir: &Path,
 ) -> Result<Rate> {
     fresh_tables(pool, false).await?;
-    let registry = dir.join("registry");
-    let cluster = backend("file", &registry).await;
-    let pump = start_pump(&dir.join("pump"), &registry);
-    let cluster_id = cluster.registry.cluster_id().await?;
-    let mut tidb = TidbWriter::new(pump.client().await, Arc::clone(&cluster.tso), cluster_id);
-    let start_ts = cluster.tso.get_ts().await?;
-    write_upstream(&mut tidb, args.rows, args.rows_per_txn).await;
-
-    let config = dir.join("drainer.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "tidb-status-addr = \"{}\"\ninitial-commit-ts = {start_ts}\n\
-             [syncer]\ndb-type = \"mysql\"\nworker-count = {workers}\ntxn-batch = {}\n\
-             [syncer.to]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"root\"\npassword = \"{ROOT_PASSWORD}\"\n",
-            tidb.status_addr(),
-            args.txn_batch,
-            mariadb.port()
-        ),
-    )?;
-    let drainer = start_drainer(&DrainerOptions {
-        data_dir: &dir.join("drainer"),
-        registry_dir: &registry,
-        pd_urls: "",
-        node_id: "bench-drainer",
-        extra: &[
-            "-config",
-            config.to_str().context("UTF-8 path")?,
-            "-L",
-            "warn",
-        ],
-        stdout: None,
-    });
+    let upstream = Upstream::load(dir, args.rows, args.rows_per_txn).await?;
+    let drainer = upstream.start_drainer(&format!(
+        "[syncer]\ndb-type = \"mysql\"\nworker-count = {workers}\ntxn-batch = {}\n\
+         [syncer.to]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"root\"\npassword = \"{ROOT_PASSWORD}\"\n",
+        args.txn_batch,
+        mariadb.port()
+    ))?;
     let mut conn = pool.get_conn().await?;
     let count_sql = format!("SELECT COUNT(*) FROM {DB}.{TABLE}");
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -274,7 +243,7 @@ async fn drainer_rate(
     let took = finished.duration_since(first).as_secs_f64().max(1e-3);
     let rows = (args.rows - first_count) as f64;
     drop(drainer);
-    drop(pump);
+    drop(upstream);
     Ok(Rate {
         rows_per_s: rows / took,
         txns_per_s: rows / args.rows_per_txn as f64 / took,

@@ -26,8 +26,10 @@
 //! - `kafka`: `zookeeper-addrs` (broker discovery through ZooKeeper) is refused: list the
 //!   brokers in `kafka-addrs`.
 //! - The Prometheus pushgateway (`-metrics-addr`) is not supported: setting it is an error that
-//!   says so. TLS (`[security]`) covers the drainer's port and its pulls from pumps; its calls
-//!   to TiDB's status port, etcd and the downstreams are plain text yet.
+//!   says so.
+//! - TLS: `[security]` secures the drainer's port and its calls to pumps, etcd and TiDB's status
+//!   port; `[syncer.to.security]` its destination (MySQL/TiDB, and Kafka, which the original
+//!   left in plain text).
 
 pub mod flags;
 pub mod syncer;
@@ -272,6 +274,15 @@ impl DrainerConfig {
             crate::sink::kafka::producer_config(&self.syncer.to, 0, |name| {
                 std::env::var(name).ok()
             })?;
+        }
+        if matches!(kind, DestinationKind::File | DestinationKind::Print)
+            && self.syncer.to.tls()?.is_some()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "[syncer.to.security] is TLS to a \"mysql\", \"tidb\" or \"kafka\" destination; \
+                 db-type {:?} has no connection to secure: remove the section",
+                self.syncer.db_type
+            )));
         }
         if !translates_rows && self.syncer.names_tables() {
             return Err(Error::InvalidConfig(format!(

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use binlog_archive::filter::TableFilter;
 pub use binlog_archive::filter::TableName;
 use binlog_node::config::security::SecurityConfig;
+use binlog_node::tls::Tls;
 use binlog_node::Result;
 
 /// Default of `[syncer] txn-batch`.
@@ -200,6 +201,17 @@ pub struct ToConfig {
     pub topic_name: Option<String>,
     /// `[syncer.to.checkpoint]`: where an SQL destination keeps its checkpoint. Default none.
     pub checkpoint: Option<toml::Table>,
-    /// `[syncer.to.security]`. Default none.
+    /// `[syncer.to.security]`: TLS to the destination (MySQL/TiDB, Kafka): `ssl-ca` (on iff
+    /// set), `ssl-cert`, `ssl-key`. Default none.
     pub security: Option<SecurityConfig>,
+}
+
+impl ToConfig {
+    /// `[syncer.to.security]`, its files read and checked now: `None` when `ssl-ca` is unset.
+    pub fn tls(&self) -> Result<Option<Tls>> {
+        match &self.security {
+            Some(security) => Tls::from_section(security, "[syncer.to.security]"),
+            None => Ok(None),
+        }
+    }
 }

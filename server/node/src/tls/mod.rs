@@ -41,6 +41,15 @@ impl Tls {
     /// The TLS settings of `security`, `None` when `ssl-ca` is unset (plain text). The files
     /// are read and checked now, so a bad file stops the start with its name and the reason.
     pub fn from_config(security: &SecurityConfig) -> Result<Option<Tls>> {
+        Tls::from_section(security, "[security]")
+    }
+
+    /// As [`Tls::from_config`] for a client-only section named `section` in messages (such as
+    /// `[syncer.to.security]`, the drainer's TLS to its destination). Empty paths count as
+    /// unset, as in the original.
+    pub fn from_section(security: &SecurityConfig, section: &str) -> Result<Option<Tls>> {
+        let mut security = security.clone();
+        security.adjust();
         let Some(ca) = security.ssl_ca.clone() else {
             return Ok(None);
         };
@@ -48,9 +57,9 @@ impl Tls {
             (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
             (None, None) => None,
             (Some(_), None) | (None, Some(_)) => {
-                return Err(Error::InvalidConfig(
-                    "[security] ssl-cert and ssl-key go together: set both or neither".into(),
-                ))
+                return Err(Error::InvalidConfig(format!(
+                    "{section} ssl-cert and ssl-key go together: set both or neither"
+                )))
             }
         };
         let tls = Tls {
@@ -141,6 +150,26 @@ pub fn grpc_endpoint(host: &str, tls: Option<&Tls>) -> Result<tonic::transport::
             .map_err(|e| Error::InvalidConfig(format!("[security]: {e}"))),
         None => Ok(endpoint),
     }
+}
+
+/// `addr` as a URL: as given when it names its scheme, else `https://` with TLS and `http://`
+/// without. As the original's etcd client, the scheme decides: an explicit `http://` stays
+/// plain text even with TLS configured, and `https://` without TLS is an error, since there
+/// would be no CA to check the server against. `what` names the setting in the error.
+pub fn url_with_scheme(addr: &str, tls: Option<&Tls>, what: &str) -> Result<String> {
+    if addr.starts_with("https://") && tls.is_none() {
+        return Err(Error::InvalidConfig(format!(
+            "{what} {addr}: https:// needs TLS settings (ssl-ca, and ssl-cert/ssl-key when the \
+             server asks for a client certificate)"
+        )));
+    }
+    Ok(if addr.contains("://") {
+        addr.to_owned()
+    } else if tls.is_some() {
+        format!("https://{addr}")
+    } else {
+        format!("http://{addr}")
+    })
 }
 
 /// The crypto provider: ring. rustls 0.23.48 deprecates it for lacking post-quantum key

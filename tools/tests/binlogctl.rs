@@ -55,7 +55,9 @@ impl Backend {
             Backend::Etcd(server) => (vec![server.url().to_owned()], PathBuf::new()),
         };
         runtime().block_on(async {
-            let registry = registry::open(&pd_urls, &dir).await.expect("open registry");
+            let registry = registry::open(&pd_urls, None, &dir)
+                .await
+                .expect("open registry");
             for node in nodes {
                 registry.update_node(kind, node).await.expect("seed node");
             }

@@ -44,8 +44,11 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         .mode(0o700)
         .create(&config.data_dir)
         .map_err(|e| Error::io("cannot create data dir", &config.data_dir, e))?;
-    let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
-    let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
+    // The files are read and checked once here; servers and clients re-read them when they
+    // make a configuration, so a rotated certificate is picked up.
+    let tls = Tls::for_server(&config.security)?;
+    let registry = registry::open(&config.pd_urls, tls.as_ref(), &config.registry_dir).await?;
+    let tso = tso::open(&config.pd_urls, tls.as_ref(), &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
     let metrics = DrainerMetrics::new();
     let sink = sink::open(config, cluster_id, &metrics).await?;
@@ -89,7 +92,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         detect_interval: config.detect_interval,
         gzip: config.compressor == "gzip",
         stream_buffer: config.cache_binlog_count.max(1) as usize,
-        client_tls: Tls::for_server(&config.security)?,
+        client_tls: tls.clone(),
     };
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let drainer = Drainer::new(
@@ -109,9 +112,7 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         tonic::service::Routes::new(CisternGrpc::server(drainer.clone(), collector.clone())),
         crate::http::router(drainer.clone()),
     );
-    let tls = Tls::for_server(&config.security)?
-        .map(ReloadingServerConfig::new)
-        .transpose()?;
+    let tls = tls.map(ReloadingServerConfig::new).transpose()?;
     let server = tokio::spawn(serve::serve_port(
         listener,
         tls.map(Arc::new),
@@ -250,7 +251,10 @@ async fn row_translation(
     if !config.translates_rows()? {
         return Ok(None);
     }
-    let status = TidbStatus::new(config.tidb_status_addr.clone());
+    let status = TidbStatus::new(
+        config.tidb_status_addr.clone(),
+        Tls::from_config(&config.security)?,
+    )?;
     Ok(Some(RowTranslation {
         schema: Schema::open(
             &config.data_dir,

@@ -4,8 +4,10 @@
 //! - `?start_job_id=X&limit=N`: the jobs with ID ≤ X, descending, at most N;
 //! - no parameters: every job at once (v8.1; capped at 1024 from v8.4), never used here.
 //!
-//! HTTP through `ureq` (blocking, plain HTTP, already the workspace's client) on tokio's
-//! blocking pool: a few calls at start and one per DDL binlog do not need an async client.
+//! HTTP through `ureq` (blocking, already the workspace's client) on tokio's blocking pool: a
+//! few calls at start and one per DDL binlog do not need an async client. With `[security]`,
+//! addresses without a scheme are `https://` (TiDB's `cluster-ssl-*` status port), and each
+//! call reads the TLS files anew, so a rotated client certificate is used from the next call.
 //! Each call tries the addresses in turn, from the last one that answered, when one cannot be
 //! reached.
 
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use binlog_node::tls::{url_with_scheme, Tls};
 use binlog_node::{Error, Result};
 use binlog_tidb::Job;
 
@@ -36,39 +39,31 @@ pub struct TidbStatus {
 
 #[derive(Debug)]
 struct Shared {
-    /// `http://host:port`, without a trailing slash.
+    /// `http(s)://host:port`, without a trailing slash.
     base_urls: Vec<String>,
     /// The address that answered last: tried first.
     preferred: AtomicUsize,
-    agent: ureq::Agent,
+    /// `[security]`, for `https://` addresses.
+    tls: Option<Tls>,
 }
 
 impl TidbStatus {
-    /// A client of `addrs`, each `host:port` or `http://host:port`.
-    pub fn new(addrs: Vec<String>) -> TidbStatus {
+    /// A client of `addrs`, each `host:port`, `http://host:port` or `https://host:port`
+    /// (without a scheme: `https` with `tls`).
+    pub fn new(addrs: Vec<String>, tls: Option<Tls>) -> Result<TidbStatus> {
         let base_urls = addrs
             .iter()
             .map(|addr| {
-                let addr = addr.trim_end_matches('/');
-                if addr.contains("://") {
-                    addr.to_owned()
-                } else {
-                    format!("http://{addr}")
-                }
+                url_with_scheme(addr.trim_end_matches('/'), tls.as_ref(), "tidb-status-addr")
             })
-            .collect();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .build()
-            .into();
-        TidbStatus {
+            .collect::<Result<Vec<String>>>()?;
+        Ok(TidbStatus {
             shared: Arc::new(Shared {
                 base_urls,
                 preferred: AtomicUsize::new(0),
-                agent,
+                tls,
             }),
-        }
+        })
     }
 
     /// The addresses asked, for messages.
@@ -132,12 +127,19 @@ impl TidbStatus {
 
 impl Shared {
     fn history(&self, query: &str) -> Result<Vec<Job>> {
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(REQUEST_TIMEOUT));
+        if let Some(tls) = &self.tls {
+            config = config.tls_config(tls.http_client()?);
+        }
+        let agent: ureq::Agent = config.build().into();
         let count = self.base_urls.len();
         let first = self.preferred.load(Ordering::Relaxed);
         let mut unreachable = Vec::new();
         for index in (0..count).map(|step| (first + step) % count) {
             let url = format!("{}/ddl/history?{query}", self.base_urls[index]);
-            match self.get(&url) {
+            match get(&agent, &url) {
                 Ok(answer) => {
                     self.preferred.store(index, Ordering::Relaxed);
                     return answer;
@@ -153,28 +155,28 @@ impl Shared {
             reason: format!("no address answered: {}", unreachable.join("; ")),
         })
     }
+}
 
-    /// One request: the outer error is a transport failure (try another address), the inner
-    /// one an answer that is not a job list.
-    fn get(&self, url: &str) -> std::result::Result<Result<Vec<Job>>, ureq::Error> {
-        let mut response = self.agent.get(url).call()?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER_BYTES)
-            .read_to_vec()?;
-        let refused = |reason: String| Error::TidbStatus {
-            addr: url.to_owned(),
-            reason,
-        };
-        if status != 200 {
-            let text = String::from_utf8_lossy(&body);
-            return Ok(Err(refused(format!("status {status}: {}", text.trim()))));
-        }
-        Ok(Job::list_from_json(&body)
-            .map_err(|e| refused(format!("the answer is not a DDL job list: {e}"))))
+/// One request: the outer error is a transport failure (try another address), the inner one an
+/// answer that is not a job list.
+fn get(agent: &ureq::Agent, url: &str) -> std::result::Result<Result<Vec<Job>>, ureq::Error> {
+    let mut response = agent.get(url).call()?;
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_vec()?;
+    let refused = |reason: String| Error::TidbStatus {
+        addr: url.to_owned(),
+        reason,
+    };
+    if status != 200 {
+        let text = String::from_utf8_lossy(&body);
+        return Ok(Err(refused(format!("status {status}: {}", text.trim()))));
     }
+    Ok(Job::list_from_json(&body)
+        .map_err(|e| refused(format!("the answer is not a DDL job list: {e}"))))
 }
 
 #[cfg(test)]
@@ -207,7 +209,7 @@ mod tests {
     #[tokio::test]
     async fn pages_through_the_whole_history_newer_than_a_job() {
         let stand_in = TidbStatusStandIn::start(many_jobs(2500));
-        let client = TidbStatus::new(vec![stand_in.addr().to_owned()]);
+        let client = TidbStatus::new(vec![stand_in.addr().to_owned()], None).unwrap();
         let all = client.jobs_after(0).await.unwrap();
         assert_eq!(all.len(), 2500);
         assert!(all
@@ -232,10 +234,14 @@ mod tests {
     #[tokio::test]
     async fn a_job_that_appears_late_is_waited_for_and_one_that_never_does_is_an_error() {
         let stand_in = TidbStatusStandIn::start(many_jobs(3));
-        let client = TidbStatus::new(vec![
-            "127.0.0.1:1".to_owned(),
-            format!("http://{}/", stand_in.addr()),
-        ]);
+        let client = TidbStatus::new(
+            vec![
+                "127.0.0.1:1".to_owned(),
+                format!("http://{}/", stand_in.addr()),
+            ],
+            None,
+        )
+        .unwrap();
         assert_eq!(client.job(4, Duration::ZERO).await.unwrap().id, 4);
 
         let late = tidb_jobs::create_schema(10, 9, 2000, "late");
@@ -259,7 +265,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_reachable_address_is_an_error_naming_them() {
-        let client = TidbStatus::new(vec!["127.0.0.1:1".to_owned()]);
+        let client = TidbStatus::new(vec!["127.0.0.1:1".to_owned()], None).unwrap();
         let error = client.jobs_after(0).await.unwrap_err().to_string();
         assert!(
             error.contains("http://127.0.0.1:1/ddl/history?limit=1000"),
@@ -311,7 +317,7 @@ mod tests {
             tidb_jobs::rename_table(7, 16, 100, "shop", table_info(110, "t2", vec![id.clone()])),
             tidb_jobs::drop_table(8, 17, 100, "shop", 110, "t2"),
         ]);
-        let client = TidbStatus::new(vec![stand_in.addr().to_owned()]);
+        let client = TidbStatus::new(vec![stand_in.addr().to_owned()], None).unwrap();
         let mut history = SchemaHistory::new();
         for job in client.jobs_after(0).await.unwrap() {
             history.apply(&job).unwrap();

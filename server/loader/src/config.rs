@@ -3,6 +3,7 @@
 //! reparo builds them from its own flags.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Where the downstream MySQL or TiDB is and how a session is set up. Shared by the loader and
@@ -29,6 +30,21 @@ pub struct ConnectionConfig {
     /// How long one statement may wait for the server's answer before the connection counts as
     /// lost and is retried (default 1 min, `[syncer.to] read-timeout`).
     pub read_timeout: Duration,
+    /// TLS to the server (default none: plain text), `[syncer.to.security]`.
+    pub tls: Option<DownstreamTls>,
+}
+
+/// TLS to the downstream, as the original's `[syncer.to.security]`: the server's certificate
+/// must chain to `ca` and name the host connected to; `identity` is presented when the server
+/// asks for a client certificate. The files are read for every new connection, so rotated
+/// files are used from the next reconnect. Callers check the files at start (the drainer and
+/// reparo through `binlog_node::tls`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DownstreamTls {
+    /// The CA bundle (PEM); the only roots trusted.
+    pub ca: PathBuf,
+    /// The client certificate chain and its key (PEM), when set.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 impl Default for ConnectionConfig {
@@ -41,6 +57,7 @@ impl Default for ConnectionConfig {
             params: BTreeMap::new(),
             sql_mode: None,
             read_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Module map:
 //! - [`txn`]: what is loaded ([`LoadTxn`]: rows of one table or a DDL, at a commit TS).
-//! - [`config`]: [`LoaderConfig`] and the downstream's [`ConnectionConfig`].
+//! - [`config`]: [`LoaderConfig`] and the downstream's [`ConnectionConfig`] (and its [`DownstreamTls`]).
 //! - [`loader`]: the [`Loader`]: dispatch to workers, DDL barriers, replay skipping.
 //! - [`checkpoint`]: the drainer's [`CheckpointTable`] in the downstream.
 //! - [`observer`]: how long statements take, for the caller's metrics ([`QueryObserver`]).
@@ -42,7 +42,7 @@ pub mod txn;
 mod worker;
 
 pub use checkpoint::{Checkpoint, CheckpointTable};
-pub use config::{ConnectionConfig, DbType, LoaderConfig};
+pub use config::{ConnectionConfig, DbType, DownstreamTls, LoaderConfig};
 pub use db_error::DbError;
 pub use error::{LoaderError, Result};
 pub use loader::Loader;

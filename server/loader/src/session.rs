@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use mysql_async::prelude::{FromRow, Queryable};
-use mysql_async::{Conn, OptsBuilder, Params};
+use mysql_async::{ClientIdentity, Conn, OptsBuilder, Params, SslOpts};
 
-use crate::config::{ConnectionConfig, DbType};
+use crate::config::{ConnectionConfig, DbType, DownstreamTls};
 use crate::db_error::{timed, DbError};
 use crate::error::{LoaderError, Result};
 
@@ -186,7 +186,8 @@ impl Session {
             .user(Some(config.user.clone()))
             .pass(Some(config.password.clone()))
             .prefer_socket(false)
-            .stmt_cache_size(STATEMENT_CACHE);
+            .stmt_cache_size(STATEMENT_CACHE)
+            .ssl_opts(config.tls.as_ref().map(ssl_opts));
         let mut conn = timed(config.read_timeout, Conn::new(opts))
             .await
             .map_err(failed)?;
@@ -222,6 +223,19 @@ impl Session {
             .map_err(failed)?;
         Ok(conn)
     }
+}
+
+/// mysql_async's TLS options for `tls`: only its CA trusted (no built-in web roots), the host
+/// name checked, the client certificate presented when set.
+fn ssl_opts(tls: &DownstreamTls) -> SslOpts {
+    SslOpts::default()
+        .with_root_certs(vec![tls.ca.clone().into()])
+        .with_disable_built_in_roots(true)
+        .with_client_identity(
+            tls.identity
+                .as_ref()
+                .map(|(cert, key)| ClientIdentity::new(cert.clone().into(), key.clone().into())),
+        )
 }
 
 /// Session variable names are written into `SET` statements: only plain names pass, and not

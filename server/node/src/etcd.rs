@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions, GetOptions, KvClient};
 
+use crate::tls::{url_with_scheme, Tls};
 use crate::{Error, Result};
 
 /// PD's cluster ID key; its presence means the etcd is a real PD, which is refused.
@@ -24,30 +25,39 @@ pub(crate) struct Etcd {
 }
 
 impl Etcd {
-    /// Connects to the etcd behind `pd_urls` (`host:port` or `http://host:port`, each entry
-    /// possibly a comma-separated list), checks that it answers, and refuses it if it is a real
-    /// PD (see the module docs).
-    pub(crate) async fn connect(pd_urls: &[String]) -> Result<Etcd> {
-        let urls: Vec<String> = pd_urls
+    /// Connects to the etcd behind `pd_urls` (`host:port`, `http://host:port` or
+    /// `https://host:port`, each entry possibly a comma-separated list; without a scheme,
+    /// `https` when `tls` is set), checks that it answers, and refuses it if it is a real PD
+    /// (see the module docs). `https://` endpoints trust `tls`'s CA and present its
+    /// certificate.
+    pub(crate) async fn connect(pd_urls: &[String], tls: Option<&Tls>) -> Result<Etcd> {
+        let urls = pd_urls
             .iter()
             .flat_map(|urls| urls.split(','))
             .map(str::trim)
             .filter(|url| !url.is_empty())
-            .map(|url| {
-                if url.contains("://") {
-                    url.to_string()
-                } else {
-                    format!("http://{url}")
-                }
-            })
-            .collect();
+            .map(|url| url_with_scheme(url, tls, "pd-urls"))
+            .collect::<Result<Vec<String>>>()?;
         if urls.is_empty() {
             return Err(Error::InvalidConfig("pd-urls names no endpoint".into()));
         }
         let endpoints = urls.join(",");
-        let options = ConnectOptions::new()
+        let secure = urls
+            .iter()
+            .filter(|url| url.starts_with("https://"))
+            .count();
+        if secure != 0 && secure != urls.len() {
+            // One client, one channel: it cannot speak TLS to some endpoints and not others.
+            return Err(Error::InvalidConfig(format!(
+                "pd-urls {endpoints} mixes http:// and https:// endpoints: use one scheme"
+            )));
+        }
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(ETCD_TIMEOUT)
             .with_timeout(ETCD_TIMEOUT);
+        if let (Some(tls), true) = (tls, secure != 0) {
+            options = options.with_tls(tls.tonic_client()?);
+        }
         let unreachable =
             |e: String| Error::Registry(format!("cannot connect to etcd at {endpoints}: {e}"));
         // The client connects lazily, so only a request shows whether anyone answers.

@@ -55,9 +55,12 @@ impl Backend {
             Backend::File(dir) => Creator::File(FileRegistry::open(dir.path()).unwrap()),
             // Without the scheme, as pd-urls may be written.
             Backend::Etcd(etcd) => Creator::Etcd(Box::new(
-                EtcdRegistry::connect(&[etcd.url().trim_start_matches("http://").to_string()])
-                    .await
-                    .unwrap(),
+                EtcdRegistry::connect(
+                    &[etcd.url().trim_start_matches("http://").to_string()],
+                    None,
+                )
+                .await
+                .unwrap(),
             )),
         }
     }
@@ -66,9 +69,11 @@ impl Backend {
     async fn tso(&self) -> Arc<dyn Tso> {
         match self {
             Backend::File(dir) => Arc::new(FileTso::open(dir.path()).unwrap()),
-            Backend::Etcd(etcd) => {
-                Arc::new(EtcdTso::connect(&[etcd.url().to_string()]).await.unwrap())
-            }
+            Backend::Etcd(etcd) => Arc::new(
+                EtcdTso::connect(&[etcd.url().to_string()], None)
+                    .await
+                    .unwrap(),
+            ),
         }
     }
 
@@ -431,7 +436,7 @@ async fn etcd_connection_failure_names_the_endpoints() {
         .unwrap()
         .port();
     let url = format!("127.0.0.1:{port}");
-    let err = EtcdRegistry::connect(std::slice::from_ref(&url))
+    let err = EtcdRegistry::connect(std::slice::from_ref(&url), None)
         .await
         .err()
         .unwrap()
@@ -448,7 +453,7 @@ async fn etcd_backend_keeps_its_own_cluster_id_and_refuses_a_real_pd() {
     let mut client = etcd_client::Client::connect([etcd.url()], None)
         .await
         .unwrap();
-    let registry = EtcdRegistry::connect(&urls).await.unwrap();
+    let registry = EtcdRegistry::connect(&urls, None).await.unwrap();
     let refused = |err: String| {
         assert!(
             err.contains(&format!(
@@ -483,23 +488,29 @@ async fn etcd_backend_keeps_its_own_cluster_id_and_refuses_a_real_pd() {
 
     // Connecting to a PD is refused, for the registry and the TSO alike.
     refused(
-        EtcdRegistry::connect(&urls)
+        EtcdRegistry::connect(&urls, None)
             .await
             .err()
             .unwrap()
             .to_string(),
     );
-    refused(EtcdTso::connect(&urls).await.err().unwrap().to_string());
+    refused(
+        EtcdTso::connect(&urls, None)
+            .await
+            .err()
+            .unwrap()
+            .to_string(),
+    );
     let dir = tempfile::tempdir().unwrap();
     refused(
-        binlog_node::registry::open(&urls, dir.path())
+        binlog_node::registry::open(&urls, None, dir.path())
             .await
             .err()
             .unwrap()
             .to_string(),
     );
     refused(
-        binlog_node::tso::open(&urls, dir.path())
+        binlog_node::tso::open(&urls, None, dir.path())
             .await
             .err()
             .unwrap()

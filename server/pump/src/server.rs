@@ -42,8 +42,11 @@ pub async fn run(config: &PumpConfig) -> Result<NodeState> {
 async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<NodeState> {
     // Before anything is published: a signal from then on must shut down cleanly.
     let signals = lifecycle::shutdown_signals();
-    let registry = registry::open(&config.pd_urls, &config.registry_dir).await?;
-    let tso = tso::open(&config.pd_urls, &config.registry_dir).await?;
+    // The files are read and checked once here; servers and clients re-read them when they
+    // make a configuration, so a rotated certificate is picked up.
+    let tls = Tls::for_server(&config.security)?;
+    let registry = registry::open(&config.pd_urls, tls.as_ref(), &config.registry_dir).await?;
+    let tso = tso::open(&config.pd_urls, tls.as_ref(), &config.registry_dir).await?;
     let cluster_id = registry.cluster_id().await?;
     let listen = config.listen_addr();
     let (listener, port) = serve::bind(&listen).await?;
@@ -64,7 +67,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
         node_id.clone(),
         PumpNetwork {
             advertise_host: config.advertise_host(),
-            client_tls: Tls::for_server(&config.security)?,
+            client_tls: tls.clone(),
         },
         timings,
     );
@@ -95,9 +98,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let grpc =
         || tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
     let app = serve::one_port_app(grpc(), crate::http::router(pump.clone()));
-    let tls = Tls::for_server(&config.security)?
-        .map(ReloadingServerConfig::new)
-        .transpose()?;
+    let tls = tls.map(ReloadingServerConfig::new).transpose()?;
     let mut servers = vec![tokio::spawn(serve::serve_port(
         listener,
         tls.map(Arc::new),

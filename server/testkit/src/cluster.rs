@@ -41,8 +41,8 @@ pub async fn backend(kind: &str, registry_dir: &Path) -> Backend {
         .map(String::from)
         .collect();
     Backend {
-        registry: registry::open(&urls, registry_dir).await.unwrap(),
-        tso: tso::open(&urls, registry_dir).await.unwrap(),
+        registry: registry::open(&urls, None, registry_dir).await.unwrap(),
+        tso: tso::open(&urls, None, registry_dir).await.unwrap(),
         _etcd: etcd,
         pd_urls,
     }

@@ -9,7 +9,9 @@ use binlog_node::config::command_line::{
     parse_command_line, version_info, ConfigError, VersionFlag,
 };
 use binlog_node::config::go_values::parse_go_bool;
+use binlog_node::config::security::SecurityConfig;
 use binlog_node::config::DEFAULT_REGISTRY_DIR;
+use binlog_node::tls::Tls;
 use binlog_node::Error;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
@@ -34,7 +36,8 @@ Commands (-cmd):
   encrypt                not supported by this build
 
 The registry and TSO are a plain etcd when -pd-urls is set, else the file registry and TSO in
--registry-dir (as the pump and drainer use them). TLS (-ssl-*) is not supported by this build.
+-registry-dir (as the pump and drainer use them). With -ssl-ca (and -ssl-cert/-ssl-key when
+the nodes require a client certificate), https:// -pd-urls and the calls to the nodes use TLS.
 
 Flags may be written Go style: -flag value, -flag=value, --flag value or --flag=value; a bool
 flag alone means true (-json), or takes =true/=false. Every flag but -V can also be set from the
@@ -94,15 +97,16 @@ struct CtlFlags {
         value_parser = parse_go_bool
     )]
     json: Option<bool>,
-    /// TLS CA file: not supported by this build [default: none]
+    /// CA file (PEM) that etcd's and the nodes' certificates must chain to; setting it turns
+    /// TLS on [default: none]
     #[arg(long, value_name = "PATH")]
-    ssl_ca: Option<String>,
-    /// TLS certificate file: not supported by this build [default: none]
+    ssl_ca: Option<PathBuf>,
+    /// Client certificate (PEM) presented to etcd and the nodes [default: none]
     #[arg(long, value_name = "PATH")]
-    ssl_cert: Option<String>,
-    /// TLS key file: not supported by this build [default: none]
+    ssl_cert: Option<PathBuf>,
+    /// Key (PEM) of -ssl-cert [default: none]
     #[arg(long, value_name = "PATH")]
-    ssl_key: Option<String>,
+    ssl_key: Option<PathBuf>,
     /// Input of the encrypt command, which this build does not support [default: none]
     #[arg(long, value_name = "TEXT")]
     text: Option<String>,
@@ -132,6 +136,8 @@ pub struct CtlConfig {
     pub show_offline_nodes: bool,
     /// `-json`.
     pub json: bool,
+    /// `-ssl-ca`, `-ssl-cert`, `-ssl-key`: TLS to etcd and the nodes, `None` without `-ssl-ca`.
+    pub tls: Option<Tls>,
 }
 
 impl CtlConfig {
@@ -139,7 +145,8 @@ impl CtlConfig {
     ///
     /// `Err(ConfigError::Print(text))` for `--help` and `-V` (print it, exit 0);
     /// `Err(ConfigError::Invalid(error))` for a bad command line (print it, exit 2), including
-    /// stray positional arguments, TLS flags and `https://` or malformed `-pd-urls`.
+    /// stray positional arguments, malformed `-pd-urls`, and TLS files that are missing or
+    /// unusable.
     pub fn load(
         args: Vec<String>,
         env: impl Fn(&str) -> Option<String>,
@@ -166,18 +173,16 @@ impl CtlConfig {
             return Err(ConfigError::Print(version_info()));
         }
         let invalid = |text: String| ConfigError::Invalid(Error::InvalidConfig(text));
-        for (flag, value) in [
-            ("ssl-ca", ssl_ca),
-            ("ssl-cert", ssl_cert),
-            ("ssl-key", ssl_key),
-        ] {
-            if let Some(value) = value.filter(|value| !value.is_empty()) {
-                return Err(invalid(format!(
-                    "-{flag} {value}: TLS is not supported by this build; leave the -ssl-* \
-                     flags empty and use http:// endpoints"
-                )));
-            }
-        }
+        let tls = Tls::from_section(
+            &SecurityConfig {
+                ssl_ca,
+                ssl_cert,
+                ssl_key,
+                cert_allowed_cn: Vec::new(),
+            },
+            "-ssl-*",
+        )
+        .map_err(ConfigError::Invalid)?;
         let pd_urls = split_urls(pd_urls.as_deref().unwrap_or_default()).map_err(invalid)?;
         let registry_dir = registry_dir.map_or_else(|| DEFAULT_REGISTRY_DIR.into(), PathBuf::from);
         if pd_urls.is_empty() && registry_dir.as_os_str().is_empty() {
@@ -198,26 +203,27 @@ impl CtlConfig {
             time_zone: time_zone.filter(|zone| !zone.is_empty()),
             show_offline_nodes: show_offline_nodes.unwrap_or(false),
             json: json.unwrap_or(false),
+            tls,
         })
     }
 }
 
-/// Splits `-pd-urls` on commas (all blank is empty) and checks that each is `http://host:port`.
+/// Splits `-pd-urls` on commas (all blank is empty) and checks that each is
+/// `http://host:port` or `https://host:port` (whether TLS settings go with `https://` is checked
+/// when connecting).
 fn split_urls(text: &str) -> Result<Vec<String>, String> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
     let urls: Vec<String> = text.split(',').map(|url| url.trim().to_owned()).collect();
     for url in &urls {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "-pd-urls {url}: TLS is not supported by this build; use http:// endpoints"
-            ));
-        }
-        let address = url.strip_prefix("http://").unwrap_or_default();
+        let address = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
+            .unwrap_or_default();
         if address.is_empty() || address.contains('/') || !address.contains(':') {
             return Err(format!(
-                "-pd-urls {url}: expected http://host:port (comma-separated)"
+                "-pd-urls {url}: expected http://host:port or https://host:port (comma-separated)"
             ));
         }
     }
@@ -279,10 +285,10 @@ mod tests {
     #[test]
     fn bad_command_lines() {
         for (args, expected) in [
-            (&["-ssl-ca", "ca.pem"][..], "TLS is not supported"),
+            (&["-ssl-ca", "/no/such/ca.pem"][..], "/no/such/ca.pem"),
             (
-                &["-pd-urls", "https://127.0.0.1:2379"],
-                "TLS is not supported",
+                &["-ssl-ca", "/no/such/ca.pem", "-ssl-cert", "c.pem"],
+                "ssl-cert and ssl-key go together",
             ),
             (&["-pd-urls", "127.0.0.1:2379"], "expected http://host:port"),
             (&["-cmd", "pumps", "stray"], "stray"),

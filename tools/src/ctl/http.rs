@@ -1,7 +1,10 @@
-//! The one HTTP call binlogctl makes, `PUT http://<node>/state/<id>/<action>`, through `ureq`:
-//! blocking, since binlogctl makes one call and waits for it, with the original's 30 s bounds.
+//! The one HTTP call binlogctl makes, `PUT http(s)://<node>/state/<id>/<action>`, through
+//! `ureq`: blocking, since binlogctl makes one call and waits for it, with the original's 30 s
+//! bounds; over TLS with `-ssl-*`.
 
 use std::time::Duration;
+
+use binlog_node::tls::Tls;
 
 /// How long connecting, sending the request, and then receiving the response and its body may
 /// each take.
@@ -17,9 +20,21 @@ pub struct Response {
 }
 
 /// Sends `PUT url` with an empty body and reads the whole response, whatever its status: a
-/// node answers refusals with a JSON envelope the caller reads.
-pub fn put(url: &str) -> Result<Response, ureq::Error> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// node answers refusals with a JSON envelope the caller reads. The outer error is about the
+/// TLS files (`tls`), the inner one about the call.
+pub fn put(url: &str, tls: Option<&Tls>) -> binlog_node::Result<Result<Response, ureq::Error>> {
+    let mut config = ureq::Agent::config_builder();
+    if let Some(tls) = tls {
+        config = config.tls_config(tls.http_client()?);
+    }
+    Ok(send(url, config))
+}
+
+fn send(
+    url: &str,
+    config: ureq::config::ConfigBuilder<ureq::typestate::AgentScope>,
+) -> Result<Response, ureq::Error> {
+    let agent: ureq::Agent = config
         .http_status_as_error(false)
         .timeout_connect(Some(TIMEOUT))
         .timeout_send_request(Some(TIMEOUT))

@@ -25,6 +25,7 @@ use std::sync::Arc;
 
 use binlog_node::registry::{self, NodeKind, NodeState, NodeStatus, Registry};
 use binlog_node::savepoint::{self, Savepoint};
+use binlog_node::tls::url_with_scheme;
 use binlog_node::tso;
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +187,7 @@ async fn execute(command: Command, config: &CtlConfig, out: &mut dyn Write) -> R
 
 /// The registry `config` selects.
 async fn open_registry(config: &CtlConfig) -> Result<Arc<dyn Registry>, Error> {
-    Ok(registry::open(&config.pd_urls, &config.registry_dir).await?)
+    Ok(registry::open(&config.pd_urls, config.tls.as_ref(), &config.registry_dir).await?)
 }
 
 /// Writes `value` to `out` as indented JSON and a line break.
@@ -260,13 +261,13 @@ async fn apply(
     let registry = open_registry(config).await?;
     let node = find_node(registry.as_ref(), kind, config).await?;
     let path = format!("/state/{}/{}", url_escape(&node.node_id), action.as_str());
-    let url = format!("http://{}{path}", node.host);
+    let url = url_with_scheme(&node.host, config.tls.as_ref(), "the node's address")? + &path;
     let http_error = |reason: String| Error::Http {
         url: url.clone(),
         reason,
     };
     // One blocking call on the only thread: nothing else runs meanwhile.
-    let response = http::put(&url).map_err(|error| {
+    let response = http::put(&url, config.tls.as_ref())?.map_err(|error| {
         http_error(format!(
             "cannot reach {} {}: {error}",
             kind.name(),
@@ -318,7 +319,7 @@ async fn generate_meta(config: &CtlConfig, out: &mut dyn Write) -> Result<(), Er
         .as_deref()
         .map(|name| Ok::<_, Error>((name, zone::lookup(name)?)))
         .transpose()?;
-    let ts = tso::open(&config.pd_urls, &config.registry_dir)
+    let ts = tso::open(&config.pd_urls, config.tls.as_ref(), &config.registry_dir)
         .await?
         .get_ts()
         .await?;

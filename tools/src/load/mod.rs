@@ -209,7 +209,13 @@ impl Options {
 /// verification) are in the report: see [`problems`].
 pub async fn run(options: &Options) -> Result<Report> {
     let pd_urls = options.pd_urls();
-    let registry = registry::open(&pd_urls, &options.registry_dir)
+    let tls = Tls::from_config(&SecurityConfig {
+        ssl_ca: options.ssl_ca.clone(),
+        ssl_cert: options.ssl_cert.clone(),
+        ssl_key: options.ssl_key.clone(),
+        cert_allowed_cn: Vec::new(),
+    })?;
+    let registry = registry::open(&pd_urls, tls.as_ref(), &options.registry_dir)
         .await
         .context("cannot open the registry")?;
     let cluster_id = registry.cluster_id().await.with_context(|| {
@@ -223,15 +229,9 @@ pub async fn run(options: &Options) -> Result<Report> {
     } else {
         options.pumps.clone()
     };
-    let tso = tso::open(&pd_urls, &options.registry_dir)
+    let tso = tso::open(&pd_urls, tls.as_ref(), &options.registry_dir)
         .await
         .context("cannot open the TSO")?;
-    let tls = Tls::from_config(&SecurityConfig {
-        ssl_ca: options.ssl_ca.clone(),
-        ssl_cert: options.ssl_cert.clone(),
-        ssl_key: options.ssl_key.clone(),
-        cert_allowed_cn: Vec::new(),
-    })?;
     let mut pumps = Vec::with_capacity(addrs.len());
     for addr in &addrs {
         pumps.push(Pump::connect(addr, cluster_id, options.gzip, tls.as_ref()).await?);

@@ -28,11 +28,13 @@ use serde::{Deserialize, Serialize};
 
 use binlog_archive::filter::TableFilter;
 use binlog_archive::filter::TableName;
-use binlog_loader::{ConnectionConfig, DbType, LoaderConfig};
+use binlog_loader::{ConnectionConfig, DbType, DownstreamTls, LoaderConfig};
 use binlog_node::config::command_line::{ConfigError, NodeFileFlags};
 use binlog_node::config::go_values::parse_go_bool;
 use binlog_node::config::load::{replace, replace_path};
+use binlog_node::config::security::SecurityConfig;
 use binlog_node::config::{NodeConfig, NodeFlags};
+use binlog_node::tls::Tls;
 use binlog_node::tso::compose_ts;
 use binlog_node::{Error, Result};
 
@@ -128,6 +130,9 @@ pub struct DestDb {
     pub user: String,
     /// Password. Default empty.
     pub password: String,
+    /// `[dest-db.security]` (ours; the original's reparo has no TLS): `ssl-ca` (TLS on iff
+    /// set), `ssl-cert`, `ssl-key`, as the drainer's `[syncer.to.security]`. Default none.
+    pub security: Option<SecurityConfig>,
 }
 
 impl Default for DestDb {
@@ -138,6 +143,7 @@ impl Default for DestDb {
             port: i64::from(connection.port),
             user: connection.user,
             password: connection.password,
+            security: None,
         }
     }
 }
@@ -380,15 +386,23 @@ impl ReparoConfig {
     }
 
     /// The SQL loader's settings for the `mysql` destination (`[dest-db]`, `-c`,
-    /// `-txn-batch`, `-safe-mode`).
-    pub fn loader_config(&self) -> LoaderConfig {
+    /// `-txn-batch`, `-safe-mode`). The TLS files are read and checked now.
+    pub fn loader_config(&self) -> Result<LoaderConfig> {
         let db = self.dest_db.clone().unwrap_or_default();
-        LoaderConfig {
+        let tls = match &db.security {
+            Some(security) => Tls::from_section(security, "[dest-db.security]")?,
+            None => None,
+        };
+        Ok(LoaderConfig {
             connection: ConnectionConfig {
                 host: db.host,
                 port: u16::try_from(db.port).unwrap_or_default(),
                 user: db.user,
                 password: db.password,
+                tls: tls.map(|tls| DownstreamTls {
+                    ca: tls.ca,
+                    identity: tls.identity,
+                }),
                 ..ConnectionConfig::default()
             },
             db_type: DbType::Mysql,
@@ -396,7 +410,7 @@ impl ReparoConfig {
             txn_batch: self.txn_batch as usize,
             safe_mode: self.safe_mode,
             ..LoaderConfig::default()
-        }
+        })
     }
 }
 

@@ -66,7 +66,7 @@ pub async fn replay(config: &ReparoConfig, out: &mut impl Write) -> anyhow::Resu
     let mut destination = match config.dest_type()? {
         DestType::Print => Destination::Print(out),
         DestType::Mysql => {
-            let mysql = MysqlDestination::open(config.loader_config()).await?;
+            let mysql = MysqlDestination::open(config.loader_config()?).await?;
             if let Some(applied) = mysql.applied_ts().filter(|&ts| ts >= range.start) {
                 tracing::info!(
                     applied_ts = applied,

@@ -6,7 +6,8 @@
 //!
 //! `[syncer.to]`: `host` (default `$MYSQL_HOST`, else `localhost`), `port` (`$MYSQL_PORT`, else
 //! 3306), `user` (`$MYSQL_USER`, else `root`), `password` (`$MYSQL_PSWD`), `sql-mode` in
-//! `[syncer]`, `read-timeout` (default `1m`), `[syncer.to.params]` session variables.
+//! `[syncer]`, `read-timeout` (default `1m`), `[syncer.to.params]` session variables,
+//! `[syncer.to.security]` TLS (`ssl-ca`, `ssl-cert`, `ssl-key`).
 //! `[syncer]`: `worker-count`, `txn-batch`, `safe-mode`, `enable-dispatch`/`disable-dispatch`,
 //! `enable-detect`/`disable-detect`.
 
@@ -19,7 +20,9 @@ use super::Sink;
 use crate::config::{SyncerConfig, ToConfig};
 use crate::progress::Ack;
 use crate::translate::Txn;
-use binlog_loader::{ConnectionConfig, DbType, Loader, LoaderConfig, LoaderError, QueryObserver};
+use binlog_loader::{
+    ConnectionConfig, DbType, DownstreamTls, Loader, LoaderConfig, LoaderError, QueryObserver,
+};
 use binlog_node::config::go_values::parse_go_duration;
 use binlog_node::{Error, Result};
 
@@ -92,6 +95,10 @@ pub fn loader_config(
         params: to.params.clone(),
         sql_mode: syncer.sql_mode.clone(),
         read_timeout,
+        tls: to.tls()?.map(|tls| DownstreamTls {
+            ca: tls.ca,
+            identity: tls.identity,
+        }),
     };
     Ok(LoaderConfig {
         connection,

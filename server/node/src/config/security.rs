@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// `[security]`, as the original's `security.Config`. TLS is on iff `ssl-ca` is set (see
 /// [`crate::tls`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case")]
 pub struct SecurityConfig {
     /// File of trusted CAs. Default none (an empty string counts as none).

@@ -21,6 +21,7 @@ use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 
 use crate::etcd::{bounded, Etcd, PD_CLUSTER_ID_KEY};
 use crate::registry::{parse_entry, serialize, NodeKind, NodeStatus, Registry};
+use crate::tls::Tls;
 use crate::{Error, Result};
 
 /// The root of every key of TiDB-Binlog.
@@ -34,11 +35,11 @@ pub struct EtcdRegistry {
 }
 
 impl EtcdRegistry {
-    /// Connects to the etcd behind `pd_urls` (with or without `http://`); fails naming the
+    /// Connects to the etcd behind `pd_urls` (see [`Etcd::connect`]); fails naming the
     /// endpoints if none answers within 5 s, and refuses a real PD (see the module docs).
-    pub async fn connect(pd_urls: &[String]) -> Result<EtcdRegistry> {
+    pub async fn connect(pd_urls: &[String], tls: Option<&Tls>) -> Result<EtcdRegistry> {
         Ok(EtcdRegistry {
-            etcd: Etcd::connect(pd_urls).await?,
+            etcd: Etcd::connect(pd_urls, tls).await?,
         })
     }
 

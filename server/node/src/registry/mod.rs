@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::tls::Tls;
 use crate::{Error, Result};
 
 /// Which kind of node a registry entry describes.
@@ -164,12 +165,13 @@ pub trait Registry: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// Opens the etcd registry when `pd_urls` is non-empty, else the file registry in `dir`.
-pub async fn open(pd_urls: &[String], dir: &Path) -> Result<Arc<dyn Registry>> {
+/// Opens the etcd registry when `pd_urls` is non-empty (over TLS to `https://` endpoints,
+/// with `tls`), else the file registry in `dir`.
+pub async fn open(pd_urls: &[String], tls: Option<&Tls>, dir: &Path) -> Result<Arc<dyn Registry>> {
     if pd_urls.is_empty() {
         Ok(Arc::new(file::FileRegistry::open(dir)?))
     } else {
-        Ok(Arc::new(etcd::EtcdRegistry::connect(pd_urls).await?))
+        Ok(Arc::new(etcd::EtcdRegistry::connect(pd_urls, tls).await?))
     }
 }
 

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 pub struct TlsFiles {
     /// The CAs of `ssl-ca`.
     pub roots: std::sync::Arc<RootCertStore>,
+    /// The same CA certificates as read (for clients that take certificates, not a store).
+    pub ca_certs: Vec<CertificateDer<'static>>,
     /// `ssl-cert`'s chain (end entity first) and `ssl-key`'s key, when set.
     pub identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 }
@@ -24,9 +26,10 @@ impl TlsFiles {
     /// Reads `ca` and, when given, the certificate and key files.
     pub fn read(ca: &Path, identity: Option<&(PathBuf, PathBuf)>) -> Result<TlsFiles> {
         let mut roots = RootCertStore::empty();
-        for cert in certificates(ca)? {
+        let ca_certs = certificates(ca)?;
+        for cert in &ca_certs {
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| bad(ca, format!("not a usable CA certificate: {e}")))?;
         }
         let identity = match identity {
@@ -48,6 +51,7 @@ impl TlsFiles {
         };
         Ok(TlsFiles {
             roots: std::sync::Arc::new(roots),
+            ca_certs,
             identity,
         })
     }

@@ -11,9 +11,12 @@
 //! - [`reload`]: the server configuration, rebuilt when a file changes on disk (a failed reload
 //!   keeps the previous one and says why, once).
 //! - [`listener`]: the TLS listener the one-port server accepts from.
+//! - [`http_client`]: the TLS of the blocking HTTP client (`ureq`): binlogctl's calls to nodes,
+//!   the drainer's to TiDB's status port.
 
 pub mod allowed_cn;
 pub mod files;
+pub mod http_client;
 pub mod listener;
 pub mod reload;
 
@@ -27,7 +30,7 @@ pub use listener::TlsListener;
 pub use reload::ReloadingServerConfig;
 
 /// A node's TLS settings: the files, re-read whenever a configuration is made from them.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tls {
     /// The CA bundle clients and servers are checked against.
     pub ca: PathBuf,

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 
 use crate::etcd::{bounded, Etcd};
+use crate::tls::Tls;
 use crate::tso::{now_ts, Tso};
 use crate::{Error, Result};
 
@@ -30,12 +31,12 @@ pub struct EtcdTso {
 }
 
 impl EtcdTso {
-    /// Connects to the etcd behind `pd_urls` (with or without `http://`); fails naming the
+    /// Connects to the etcd behind `pd_urls` (see [`Etcd::connect`]); fails naming the
     /// endpoints if none answers within 5 s, and refuses a real PD (one holding
     /// `/pd/cluster_id`).
-    pub async fn connect(pd_urls: &[String]) -> Result<EtcdTso> {
+    pub async fn connect(pd_urls: &[String], tls: Option<&Tls>) -> Result<EtcdTso> {
         Ok(EtcdTso {
-            etcd: Etcd::connect(pd_urls).await?,
+            etcd: Etcd::connect(pd_urls, tls).await?,
             last: tokio::sync::Mutex::new(None),
         })
     }

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::tls::Tls;
 use crate::Result;
 
 /// Bits of the logical part of a TSO.
@@ -69,13 +70,14 @@ pub trait Tso: Send + Sync {
     async fn get_ts(&self) -> Result<u64>;
 }
 
-/// Opens the etcd TSO when `pd_urls` is non-empty (refusing a real PD), else the file TSO in
+/// Opens the etcd TSO when `pd_urls` is non-empty (refusing a real PD; over TLS to `https://`
+/// endpoints, with `tls`), else the file TSO in
 /// `dir` (the registry directory).
-pub async fn open(pd_urls: &[String], dir: &Path) -> Result<Arc<dyn Tso>> {
+pub async fn open(pd_urls: &[String], tls: Option<&Tls>, dir: &Path) -> Result<Arc<dyn Tso>> {
     if pd_urls.is_empty() {
         Ok(Arc::new(file::FileTso::open(dir)?))
     } else {
-        Ok(Arc::new(etcd::EtcdTso::connect(pd_urls).await?))
+        Ok(Arc::new(etcd::EtcdTso::connect(pd_urls, tls).await?))
     }
 }
 

@@ -65,7 +65,7 @@ password = "secret"
             stop: 900
         }
     );
-    let loader = config.loader_config();
+    let loader = config.loader_config().unwrap();
     assert_eq!(loader.connection.addr(), "10.0.0.9:3309");
     assert_eq!(loader.connection.user, "restore");
     assert_eq!(loader.connection.password, "secret");
@@ -243,5 +243,8 @@ fn the_example_config_file_loads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/reparo.toml");
     let config = load(&["-config", path], &[]).unwrap();
     assert_eq!(config.dest_type().unwrap(), DestType::Mysql);
-    assert_eq!(config.loader_config().connection.addr(), "127.0.0.1:3306");
+    assert_eq!(
+        config.loader_config().unwrap().connection.addr(),
+        "127.0.0.1:3306"
+    );
 }

@@ -322,8 +322,11 @@ fn bad_commands_and_flags() {
     );
     let error = failure(&backend.ctl(&["-cmd", "pumps", "stray"]), 2);
     assert!(error.contains("stray"), "{error}");
-    let error = failure(&backend.ctl(&["-ssl-ca", "/ca.pem"]), 2);
-    assert!(error.contains("TLS is not supported"), "{error}");
+    let error = failure(&backend.ctl(&["-ssl-ca", "/no/such/ca.pem"]), 2);
+    assert!(
+        error.contains("/no/such/ca.pem") && error.contains("cannot read TLS file"),
+        "{error}"
+    );
     let help = success(&backend.ctl(&["--help"]));
     for word in [
         "generate_meta",

@@ -1,9 +1,11 @@
-//! TLS end to end with certificates from the test kit's CA: a real pump and a real drainer
-//! serving TLS (`[security]` with `cert-allowed-cn`), the drainer pulling over TLS,
-//! `binlog-load` writing over TLS while the pump's certificate is rotated on disk, every
-//! acknowledged commit delivered to the drainer's files; clients with a certificate from another
-//! CA, with a CN not allowed, or in plain text refused, while the good clients keep being
-//! served and new connections get the rotated certificate.
+//! TLS end to end with certificates from the test kit's CA: a real etcd serving `https://` and
+//! requiring client certificates as registry and TSO, a real pump and a real drainer serving
+//! TLS (`[security]` with `cert-allowed-cn`), the drainer pulling over TLS, `binlog-load`
+//! writing over TLS while the pump's certificate is rotated on disk, every acknowledged commit
+//! delivered to the drainer's files; `binlogctl` listing the nodes from etcd and pausing the
+//! pump over HTTPS; clients with a certificate from another CA, with a CN not allowed, or in
+//! plain text refused, while the good clients keep being served and new connections get the
+//! rotated certificate.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -14,28 +16,41 @@ use binlog_archive::binlog_file::{decode_records, list_files};
 use binlog_node::proto::Binlog;
 use binlog_testkit::certs::{Issued, TestCa};
 use binlog_testkit::drainer::{start_drainer_tls, DrainerOptions};
+use binlog_testkit::etcd::EtcdServer;
 use binlog_testkit::poll::wait_for;
 use binlog_testkit::pump::{PumpOptions, PumpProcess};
 use prost::Message;
 
-/// Runs `binlog-load` against `pump` for `args`, presenting `client` (or plain text).
-fn load(pump: &str, registry: &Path, ca: &Path, client: Option<&Issued>, args: &[&str]) -> Output {
+/// Runs `binlog-load` against `pump` for `args`, with etcd at `pd_urls`, presenting `client`
+/// (or plain text).
+fn load(pump: &str, pd_urls: &str, ca: &Path, client: Option<&Issued>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_binlog-load"));
     command
-        .args(["--quiet", "--pump", pump, "--registry-dir"])
-        .arg(registry)
+        .args(["--quiet", "--pump", pump, "--pd-urls", pd_urls])
         .args(args)
         .stdin(Stdio::null());
     if let Some(client) = client {
-        command
-            .arg("--ssl-ca")
-            .arg(ca)
-            .arg("--ssl-cert")
-            .arg(&client.cert)
-            .arg("--ssl-key")
-            .arg(&client.key);
+        command.args(tls_flags("--", ca, client));
     }
     command.output().expect("run binlog-load")
+}
+
+/// `<dashes>ssl-ca ca <dashes>ssl-cert ... <dashes>ssl-key ...`.
+fn tls_flags(dashes: &str, ca: &Path, client: &Issued) -> Vec<String> {
+    [("ssl-ca", ca), ("ssl-cert", &client.cert), ("ssl-key", &client.key)]
+        .into_iter()
+        .flat_map(|(flag, path)| [format!("{dashes}{flag}"), path.display().to_string()])
+        .collect()
+}
+
+/// Runs `binlogctl` on etcd at `pd_urls` with `args`, presenting `client` (or plain text).
+fn binlogctl(pd_urls: &str, ca: &Path, client: Option<&Issued>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_binlogctl"));
+    command.args(["-pd-urls", pd_urls]).args(args).stdin(Stdio::null());
+    if let Some(client) = client {
+        command.args(tls_flags("-", ca, client));
+    }
+    command.output().expect("run binlogctl")
 }
 
 /// The commit TSs of the binlogs in the drainer's `file` destination (tipb payloads).
@@ -61,16 +76,23 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
     let ca = TestCa::new(&certs, "ca");
     let other_ca = TestCa::new(&certs, "other-ca");
     let registry = dir.path().join("registry");
+    let etcd = EtcdServer::start_tls(&ca.ca, &ca.issue("etcd", "etcd"));
+    let pd_urls = etcd.url();
+    assert!(pd_urls.starts_with("https://"), "{pd_urls}");
 
     // What the test itself speaks HTTP to the nodes with.
     let test = ca.issue("test", "test");
     let pump_cert = ca.issue("pump", "pump");
-    let pump_tls = pump_cert.node_tls(&ca.ca, &["drainer", "binlog-load", "test"], &test);
+    let pump_tls = pump_cert.node_tls(
+        &ca.ca,
+        &["drainer", "binlog-load", "binlogctl", "test"],
+        &test,
+    );
     let pump = PumpProcess::start_tls(
         &PumpOptions {
             data_dir: &dir.path().join("pump"),
             registry_dir: &registry,
-            pd_urls: "",
+            pd_urls,
             extra: &[],
             storage: None,
         },
@@ -84,7 +106,7 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
         &DrainerOptions {
             data_dir: &drainer_data,
             registry_dir: &registry,
-            pd_urls: "",
+            pd_urls,
             node_id: "drainer-tls",
             extra: &["-initial-commit-ts", "0"],
             stdout: None,
@@ -102,7 +124,7 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
         });
         let output = load(
             &pump.addr,
-            &registry,
+            pd_urls,
             &ca.ca,
             Some(&loader),
             &[
@@ -154,7 +176,7 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
         (Some(&intruder), "a CN not allowed"),
         (None, "plain text"),
     ] {
-        let output = load(&pump.addr, &registry, &ca.ca, client, &["--count", "5"]);
+        let output = load(&pump.addr, pd_urls, &ca.ca, client, &["--count", "5"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             !output.status.success() && stderr.contains(&pump.addr),
@@ -164,7 +186,7 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
     // The pump still serves the good client, and its HTTP over TLS.
     let again = load(
         &pump.addr,
-        &registry,
+        pd_urls,
         &ca.ca,
         Some(&loader),
         &["--count", "5"],
@@ -175,4 +197,52 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert!(pump.get("/status").contains("\"online\""));
+
+    // binlogctl reads the nodes from etcd over TLS, and pauses the pump over HTTPS.
+    let operator = ca.issue("binlogctl", "binlogctl");
+    let pumps = binlogctl(pd_urls, &ca.ca, Some(&operator), &["-cmd", "pumps", "-json"]);
+    assert!(
+        pumps.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pumps.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&pumps.stdout).expect("JSON");
+    let pump_id = listed[0]["NodeID"].as_str().expect("a pump").to_owned();
+    assert_eq!(listed[0]["State"], "online", "{listed}");
+    let drainers = binlogctl(pd_urls, &ca.ca, Some(&operator), &["-cmd", "drainers"]);
+    assert!(
+        String::from_utf8_lossy(&drainers.stdout).contains("drainer-tls"),
+        "{}",
+        String::from_utf8_lossy(&drainers.stderr)
+    );
+    // Without the TLS flags, etcd's https:// is refused before anything is sent.
+    let plain = binlogctl(pd_urls, &ca.ca, None, &["-cmd", "pumps"]);
+    let refusal = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        !plain.status.success() && refusal.contains("https:// needs TLS settings"),
+        "{refusal}"
+    );
+    let paused = binlogctl(
+        pd_urls,
+        &ca.ca,
+        Some(&operator),
+        &["-cmd", "pause-pump", "-node-id", &pump_id],
+    );
+    assert!(
+        paused.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&paused.stdout),
+        String::from_utf8_lossy(&paused.stderr)
+    );
+    wait_for(
+        "binlogctl to list the pump as paused",
+        Duration::from_secs(30),
+        || {
+            let pumps = binlogctl(pd_urls, &ca.ca, Some(&operator), &["-cmd", "pumps"]);
+            String::from_utf8_lossy(&pumps.stdout)
+                .contains("State: paused")
+                .then_some(())
+        },
+        || format!("pump log:\n{}", pump.log()),
+    );
 }

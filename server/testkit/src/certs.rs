@@ -95,19 +95,21 @@ impl Issued {
         allowed_cn: &[&str],
         client: &Issued,
     ) -> crate::pump::NodeTls {
-        let security = binlog_node::config::security::SecurityConfig {
-            ssl_ca: Some(ca.to_path_buf()),
-            ssl_cert: Some(client.cert.clone()),
-            ssl_key: Some(client.key.clone()),
-            cert_allowed_cn: Vec::new(),
-        };
-        let tls = binlog_node::tls::Tls::from_config(&security)
-            .expect("the test certificates")
-            .expect("TLS on");
         crate::pump::NodeTls {
             toml: self.security_toml(ca, allowed_cn),
-            client: std::sync::Arc::new(tls.client_config().expect("a client configuration")),
+            client: client.client_tls(ca),
         }
+    }
+
+    /// A client's TLS presenting this certificate and trusting `ca`, its files checked.
+    pub fn client_tls(&self, ca: &Path) -> binlog_node::tls::Tls {
+        let tls = binlog_node::tls::Tls {
+            ca: ca.to_path_buf(),
+            identity: Some((self.cert.clone(), self.key.clone())),
+            allowed_cn: Vec::new(),
+        };
+        tls.files().expect("the test certificates");
+        tls
     }
 
     /// The `[security]` section of a node's TOML with this certificate, the CA `ca` and the

@@ -9,9 +9,11 @@ use binlog_node::proto::{
     WriteBinlogReq,
 };
 use binlog_node::registry::{self, Registry};
+use binlog_node::tls::Tls;
 use binlog_node::tso::{self, Tso};
 use prost::Message;
 
+use crate::certs::Issued;
 use crate::etcd::EtcdServer;
 use crate::process::NodeProcess;
 
@@ -24,6 +26,21 @@ pub struct Backend {
     pub registry: Arc<dyn Registry>,
     /// The TSO.
     pub tso: Arc<dyn Tso>,
+}
+
+/// A real etcd serving TLS with `server`'s certificate and requiring client certificates `ca`
+/// signed, opened as registry and TSO with `client`'s.
+pub async fn tls_backend(ca: &Path, server: &Issued, client: &Tls) -> Backend {
+    let etcd = EtcdServer::start_tls(ca, server);
+    let urls = vec![etcd.url().to_owned()];
+    Backend {
+        registry: registry::open(&urls, Some(client), Path::new(""))
+            .await
+            .unwrap(),
+        tso: tso::open(&urls, Some(client), Path::new("")).await.unwrap(),
+        pd_urls: etcd.url().to_owned(),
+        _etcd: Some(etcd),
+    }
 }
 
 /// `kind` is `file` (in `registry_dir`) or `etcd`.

@@ -1,5 +1,6 @@
 //! A real etcd server for tests: `/usr/bin/etcd` (Debian `etcd-server`) on free loopback ports
-//! with a temporary data directory, killed when dropped.
+//! with a temporary data directory, killed when dropped; in plain text, or serving its clients
+//! over TLS and requiring a client certificate from the test CA.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -7,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::certs::Issued;
 use crate::ports::free_port;
 use crate::server::{start_with_retries, wait_ready};
 
@@ -24,21 +26,36 @@ impl EtcdServer {
     /// Starts etcd and waits until it reports healthy. Panics (never skips) when etcd is not
     /// installed or does not come up.
     pub fn start() -> EtcdServer {
-        start_with_retries("etcd", Self::try_start)
+        start_with_retries("etcd", || Self::try_start(None))
     }
 
-    /// The client URL, `http://127.0.0.1:<port>`.
+    /// [`EtcdServer::start`] serving clients over TLS with `server`'s certificate, and
+    /// accepting only clients with a certificate `ca` signed (`--client-cert-auth`).
+    pub fn start_tls(ca: &Path, server: &Issued) -> EtcdServer {
+        start_with_retries("etcd", || Self::try_start(Some((ca, server))))
+    }
+
+    /// The client URL, `http://127.0.0.1:<port>` (`https://` with TLS).
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    fn try_start() -> Result<EtcdServer, String> {
+    fn try_start(tls: Option<(&Path, &Issued)>) -> Result<EtcdServer, String> {
         let data = tempfile::tempdir().expect("tempdir");
-        let (client_port, peer_port) = (free_port(), free_port());
-        let url = format!("http://127.0.0.1:{client_port}");
+        let (client_port, peer_port, health_port) = (free_port(), free_port(), free_port());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{client_port}");
         let peer = format!("http://127.0.0.1:{peer_port}");
         let log = std::fs::File::create(data.path().join("etcd.log")).expect("etcd log file");
-        let child = Command::new("etcd")
+        let mut command = Command::new("etcd");
+        if let Some((ca, server)) = tls {
+            command
+                .arg(format!("--trusted-ca-file={}", ca.display()))
+                .arg(format!("--cert-file={}", server.cert.display()))
+                .arg(format!("--key-file={}", server.key.display()))
+                .arg("--client-cert-auth");
+        }
+        let child = command
             .arg("--name=test")
             .arg(format!("--data-dir={}", data.path().join("data").display()))
             .arg(format!("--listen-client-urls={url}"))
@@ -46,6 +63,10 @@ impl EtcdServer {
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster=test={peer}"))
+            // `/health` in plain text whatever the client port speaks.
+            .arg(format!(
+                "--listen-metrics-urls=http://127.0.0.1:{health_port}"
+            ))
             .arg("--logger=zap")
             .arg("--log-level=error")
             .stdin(Stdio::null())
@@ -59,7 +80,7 @@ impl EtcdServer {
                 )
             });
         let mut server = EtcdServer { child, url, data };
-        match wait_ready(&mut server.child, START_TIMEOUT, || healthy(client_port)) {
+        match wait_ready(&mut server.child, START_TIMEOUT, || healthy(health_port)) {
             Ok(()) => Ok(server),
             Err(failure) => Err(format!("{failure}: {}", server.log())),
         }

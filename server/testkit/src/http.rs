@@ -4,8 +4,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
 use std::time::Duration;
+
+use binlog_node::tls::Tls;
 
 /// A minimal HTTP/1.1 client (one request per connection).
 pub fn http_request(addr: &str, method: &str, path: &str) -> std::io::Result<(u16, String)> {
@@ -17,7 +18,7 @@ pub fn https_request(
     addr: &str,
     method: &str,
     path: &str,
-    tls: Option<&Arc<rustls::ClientConfig>>,
+    tls: Option<&Tls>,
 ) -> std::io::Result<(u16, String)> {
     let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -31,9 +32,10 @@ pub fn https_request(
             stream.write_all(request.as_bytes())?;
             stream.read_to_end(&mut response)?;
         }
-        Some(config) => {
+        Some(tls) => {
+            let config = tls.client_config().map_err(std::io::Error::other)?;
             let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("IP name");
-            let connection = rustls::ClientConnection::new(config.clone(), name)
+            let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
                 .map_err(std::io::Error::other)?;
             let mut stream = rustls::StreamOwned::new(connection, tcp);
             stream.write_all(request.as_bytes())?;

@@ -4,7 +4,9 @@
 //!
 //! Users: `root@localhost` over the socket (unix_socket authentication, as Debian sets it up)
 //! and `root@127.0.0.1` over TCP with the password [`ROOT_PASSWORD`], created at start by an
-//! `--init-file`, so later tests can create users and grant privileges.
+//! `--init-file`, so later tests can create users and grant privileges. Started with TLS
+//! ([`MariaDb::start_tls`]), it also has [`TLS_USER`], which may only connect over TLS with a
+//! client certificate (`REQUIRE X509`).
 
 use std::io::Read;
 use std::net::TcpStream;
@@ -12,11 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::certs::Issued;
 use crate::ports::free_port;
 use crate::server::{start_with_retries, wait_ready};
 
 /// The password of `root@127.0.0.1`.
 pub const ROOT_PASSWORD: &str = "binlog";
+/// A user of a server started with TLS who must connect over TLS with a client certificate
+/// the test CA signed; its password is [`ROOT_PASSWORD`] and it has every privilege.
+pub const TLS_USER: &str = "tls";
 
 /// How long the server may take to answer on its port.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,21 +42,41 @@ impl MariaDb {
     /// port and waits until it greets a client. Panics (never skips) when MariaDB is not
     /// installed or does not come up.
     pub fn start() -> MariaDb {
+        MariaDb::start_with(None)
+    }
+
+    /// [`MariaDb::start`] with TLS: `server`'s certificate, clients checked against `ca`, and
+    /// the user [`TLS_USER`], who must connect over TLS with a client certificate.
+    pub fn start_tls(ca: &Path, server: &Issued) -> MariaDb {
+        MariaDb::start_with(Some((ca, server)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Issued)>) -> MariaDb {
         let dir = tempfile::tempdir().expect("tempdir");
         install_db(dir.path());
         let init = dir.path().join("init.sql");
-        std::fs::write(
-            &init,
-            format!(
-                "CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}';\n\
-                 GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
-            ),
-        )
-        .expect("write init.sql");
+        let mut users = format!(
+            "CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}';\n\
+             GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
+        );
+        let mut args = Vec::new();
+        if let Some((ca, server)) = tls {
+            users.push_str(&format!(
+                "CREATE USER '{TLS_USER}'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}' \
+                 REQUIRE X509;\n\
+                 GRANT ALL PRIVILEGES ON *.* TO '{TLS_USER}'@'127.0.0.1';\n"
+            ));
+            args = vec![
+                format!("--ssl-ca={}", ca.display()),
+                format!("--ssl-cert={}", server.cert.display()),
+                format!("--ssl-key={}", server.key.display()),
+            ];
+        }
+        std::fs::write(&init, users).expect("write init.sql");
         // Each attempt gets the installed data dir; a failed one hands it back.
         let mut dir = Some(dir);
         start_with_retries("mariadbd", || {
-            Self::try_start(dir.take().expect("data dir")).map_err(|(failure, back)| {
+            Self::try_start(dir.take().expect("data dir"), &args).map_err(|(failure, back)| {
                 dir = Some(back);
                 failure
             })
@@ -120,7 +146,10 @@ impl MariaDb {
         Ok(String::from_utf8(output.stdout).expect("UTF-8 from mariadb"))
     }
 
-    fn try_start(dir: tempfile::TempDir) -> Result<MariaDb, (String, tempfile::TempDir)> {
+    fn try_start(
+        dir: tempfile::TempDir,
+        args: &[String],
+    ) -> Result<MariaDb, (String, tempfile::TempDir)> {
         let port = free_port();
         let path = dir.path();
         let _ = std::fs::remove_file(path.join("error.log"));
@@ -137,6 +166,7 @@ impl MariaDb {
             .arg("--bind-address=127.0.0.1")
             .arg("--skip-name-resolve")
             .arg("--innodb-buffer-pool-size=32M")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -5,11 +5,12 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use binlog_node::proto::pump_client::PumpClient;
 use tonic::transport::Channel;
+
+use binlog_node::tls::{grpc_endpoint, Tls};
 
 use crate::http::https_request;
 use crate::poll::wait_for;
@@ -61,8 +62,8 @@ pub struct NodeProcess {
     program: OsString,
     args: Vec<OsString>,
     ready: String,
-    /// The client TLS its HTTP is spoken with, when it serves TLS.
-    tls: Option<Arc<rustls::ClientConfig>>,
+    /// The client TLS its HTTP and gRPC are spoken with, when it serves TLS.
+    tls: Option<Tls>,
 }
 
 impl NodeProcess {
@@ -85,7 +86,7 @@ impl NodeProcess {
         data_dir: &Path,
         log_file: PathBuf,
         ready: &str,
-        tls: Option<Arc<rustls::ClientConfig>>,
+        tls: Option<Tls>,
     ) -> NodeProcess {
         let child = command.spawn().unwrap_or_else(|error| {
             panic!("cannot spawn {}: {error}", command.get_program().display())
@@ -129,12 +130,14 @@ impl NodeProcess {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 
-    /// A gRPC client.
+    /// A gRPC client (over TLS when the node serves it).
     pub async fn client(&self) -> PumpClient<Channel> {
-        PumpClient::connect(format!("http://{}", self.addr))
+        let channel = grpc_endpoint(&self.addr, self.tls.as_ref())
+            .expect("the pump's endpoint")
+            .connect()
             .await
-            .expect("connect to the pump")
-            .max_decoding_message_size(usize::MAX)
+            .expect("connect to the pump");
+        PumpClient::new(channel).max_decoding_message_size(usize::MAX)
     }
 
     /// An HTTP/1.1 request; `(status code, body)`.

@@ -27,8 +27,8 @@ pub struct PumpOptions<'a> {
 pub struct NodeTls {
     /// The node's `[security]` section.
     pub toml: String,
-    /// The test's client configuration.
-    pub client: std::sync::Arc<rustls::ClientConfig>,
+    /// The test's client TLS (it presents a certificate the node allows).
+    pub client: binlog_node::tls::Tls,
 }
 
 /// A running `pump`.

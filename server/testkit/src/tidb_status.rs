@@ -11,7 +11,8 @@
 //!   with TiDB's message as plain text.
 //!
 //! Answers are tab-indented JSON (`json.MarshalIndent(data, "", "\t")`). The server runs on
-//! its own thread and runtime, on a free loopback port, until dropped.
+//! its own thread and runtime, on a free loopback port, until dropped; in plain HTTP, or HTTPS
+//! requiring a client certificate (TiDB's `cluster-ssl-*`).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -23,6 +24,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use binlog_node::serve::serve_port;
+use binlog_node::tls::{ReloadingServerConfig, Tls};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -52,6 +55,15 @@ impl JobList {
 impl TidbStatusStandIn {
     /// Serves `jobs` (TiDB's job JSON, see [`crate::tidb_jobs`]) on a free loopback port.
     pub fn start(jobs: Vec<Value>) -> TidbStatusStandIn {
+        TidbStatusStandIn::start_tls(jobs, None)
+    }
+
+    /// [`TidbStatusStandIn::start`], serving HTTPS with `tls` (its certificate; clients must
+    /// present one its CA signed) when given, as TiDB with `cluster-ssl-*` does.
+    pub fn start_tls(jobs: Vec<Value>, tls: Option<Tls>) -> TidbStatusStandIn {
+        let tls = tls.map(|tls| {
+            Arc::new(ReloadingServerConfig::new(tls).expect("the stand-in's TLS files"))
+        });
         let list = JobList::default();
         *lock(&list.jobs) = jobs;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
@@ -70,12 +82,11 @@ impl TidbStatusStandIn {
                 .expect("stand-in runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("stand-in serves");
+                serve_port(listener, tls, app, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("stand-in serves");
             });
         });
         TidbStatusStandIn {

@@ -74,11 +74,26 @@ impl TidbWriter {
         tso: Arc<dyn Tso>,
         cluster_id: u64,
     ) -> TidbWriter {
+        TidbWriter::with_status(
+            client,
+            tso,
+            cluster_id,
+            TidbStatusStandIn::start(Vec::new()),
+        )
+    }
+
+    /// [`TidbWriter::new`] serving its DDL history on `status` (one serving HTTPS, say).
+    pub fn with_status(
+        client: PumpClient<tonic::transport::Channel>,
+        tso: Arc<dyn Tso>,
+        cluster_id: u64,
+        status: TidbStatusStandIn,
+    ) -> TidbWriter {
         TidbWriter {
             client,
             tso,
             cluster_id,
-            status: TidbStatusStandIn::start(Vec::new()),
+            status,
             schema_version: 0,
             last_job_id: 0,
         }

@@ -44,20 +44,12 @@ pub fn split_host_port(addr: &str) -> Result<(&str, u16), String> {
     Ok((host, port))
 }
 
-/// Checks one PD endpoint as the original does (`types.NewURLs`), allowing plain HTTP only.
+/// Checks one PD endpoint as the original does (`types.NewURLs`): `http://` or `https://`
+/// (whether `[security]` goes with `https://` is checked when connecting), `host:port`.
 pub fn check_pd_url(url: &str) -> Result<(), String> {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("URL scheme must be http: {url:?}"));
+    let Some(("http" | "https", rest)) = url.split_once("://") else {
+        return Err(format!("URL scheme must be http or https: {url:?}"));
     };
-    match scheme {
-        "http" => {}
-        "https" => {
-            return Err(format!(
-                "{url}: TLS is not supported by this build yet; use http:// endpoints"
-            ))
-        }
-        _ => return Err(format!("URL scheme must be http: {url:?}")),
-    }
     if rest.contains('/') {
         return Err(format!("URL must not contain a path: {url}"));
     }

@@ -386,7 +386,7 @@ fn invalid_values_name_the_problem() {
         (&["-advertise-addr", "0.0.0.0:8250"], "advertiseAddr"),
         (&["-socket", "pump.sock"], "Socket"),
         (&["-pd-urls", "127.0.0.1:2379"], "scheme"),
-        (&["-pd-urls", "https://127.0.0.1:2379"], "TLS"),
+        (&["-pd-urls", "ftp://127.0.0.1:2379"], "http or https"),
         (&["-pd-urls", "http://127.0.0.1"], "host:port"),
         (&["-pd-urls", "http://127.0.0.1:2379/pd"], "path"),
         (&["-pd-urls", "http://a:1,,http://b:2"], "scheme"),

@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use binlog_archive::binlog_file::{decode_records, list_files};
 use binlog_node::proto::Binlog;
+use binlog_node::tls::Tls;
 use binlog_testkit::certs::{Issued, TestCa};
 use binlog_testkit::drainer::{start_drainer_tls, DrainerOptions};
 use binlog_testkit::etcd::EtcdServer;
+use binlog_testkit::http::https_request;
 use binlog_testkit::poll::wait_for;
 use binlog_testkit::pump::{PumpOptions, PumpProcess};
 use prost::Message;
@@ -37,16 +39,23 @@ fn load(pump: &str, pd_urls: &str, ca: &Path, client: Option<&Issued>, args: &[&
 
 /// `<dashes>ssl-ca ca <dashes>ssl-cert ... <dashes>ssl-key ...`.
 fn tls_flags(dashes: &str, ca: &Path, client: &Issued) -> Vec<String> {
-    [("ssl-ca", ca), ("ssl-cert", &client.cert), ("ssl-key", &client.key)]
-        .into_iter()
-        .flat_map(|(flag, path)| [format!("{dashes}{flag}"), path.display().to_string()])
-        .collect()
+    [
+        ("ssl-ca", ca),
+        ("ssl-cert", &client.cert),
+        ("ssl-key", &client.key),
+    ]
+    .into_iter()
+    .flat_map(|(flag, path)| [format!("{dashes}{flag}"), path.display().to_string()])
+    .collect()
 }
 
 /// Runs `binlogctl` on etcd at `pd_urls` with `args`, presenting `client` (or plain text).
 fn binlogctl(pd_urls: &str, ca: &Path, client: Option<&Issued>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_binlogctl"));
-    command.args(["-pd-urls", pd_urls]).args(args).stdin(Stdio::null());
+    command
+        .args(["-pd-urls", pd_urls])
+        .args(args)
+        .stdin(Stdio::null());
     if let Some(client) = client {
         command.args(tls_flags("-", ca, client));
     }
@@ -168,19 +177,36 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
         },
     );
 
-    // Refused: another CA, a CN not in cert-allowed-cn, plain text.
+    // Refused: another CA and plain text by etcd already (binlog-load asks it for the cluster
+    // ID first); a CN not in cert-allowed-cn by the pump (etcd lets in every certificate of
+    // the CA).
     let stranger = other_ca.issue("binlog-load", "stranger");
     let intruder = ca.issue("intruder", "intruder");
-    for (client, what) in [
-        (Some(&stranger), "a certificate from another CA"),
-        (Some(&intruder), "a CN not allowed"),
-        (None, "plain text"),
+    for (client, what, refused_by) in [
+        (Some(&stranger), "a certificate from another CA", pd_urls),
+        (None, "plain text", "https:// needs TLS settings"),
+        (Some(&intruder), "a CN not allowed", pump.addr.as_str()),
     ] {
         let output = load(&pump.addr, pd_urls, &ca.ca, client, &["--count", "5"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            !output.status.success() && stderr.contains(&pump.addr),
+            !output.status.success() && stderr.contains(refused_by),
             "{what} was not refused: {stderr}"
+        );
+    }
+    // The pump itself refuses the other CA's certificate and plain text, on HTTP as well.
+    let stranger_tls = Tls {
+        ca: ca.ca.clone(),
+        ..stranger.client_tls(&other_ca.ca)
+    };
+    for (client, what) in [
+        (Some(&stranger_tls), "a certificate from another CA"),
+        (None, "plain text"),
+    ] {
+        let answer = https_request(&pump.addr, "GET", "/status", client);
+        assert!(
+            !matches!(answer, Ok((200, _))),
+            "the pump served {what}: {answer:?}"
         );
     }
     // The pump still serves the good client, and its HTTP over TLS.
@@ -200,15 +226,20 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
 
     // binlogctl reads the nodes from etcd over TLS, and pauses the pump over HTTPS.
     let operator = ca.issue("binlogctl", "binlogctl");
-    let pumps = binlogctl(pd_urls, &ca.ca, Some(&operator), &["-cmd", "pumps", "-json"]);
+    let pumps = binlogctl(
+        pd_urls,
+        &ca.ca,
+        Some(&operator),
+        &["-cmd", "pumps", "-json"],
+    );
     assert!(
         pumps.status.success(),
         "{}",
         String::from_utf8_lossy(&pumps.stderr)
     );
     let listed: serde_json::Value = serde_json::from_slice(&pumps.stdout).expect("JSON");
-    let pump_id = listed[0]["NodeID"].as_str().expect("a pump").to_owned();
-    assert_eq!(listed[0]["State"], "online", "{listed}");
+    let pump_id = listed[0]["nodeId"].as_str().expect("a pump").to_owned();
+    assert_eq!(listed[0]["state"], "online", "{listed}");
     let drainers = binlogctl(pd_urls, &ca.ca, Some(&operator), &["-cmd", "drainers"]);
     assert!(
         String::from_utf8_lossy(&drainers.stdout).contains("drainer-tls"),

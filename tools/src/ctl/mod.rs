@@ -8,13 +8,14 @@
 //!   (offline nodes only with `-show-offline-nodes`), or a JSON array of the registry objects.
 //! - `update-pump` / `update-drainer`: rewrite the node's registry entry with `-state`, which
 //!   must be a known state; nothing else changes and the node is not contacted.
-//! - `pause-*` / `offline-*`: `PUT http://<host>/state/<id>/<pause|close>` on the node; its
+//! - `pause-*` / `offline-*`: `PUT http(s)://<host>/state/<id>/<pause|close>` on the node; its
 //!   answer's `message` is printed, and a `code` other than 200 fails the command (the original
 //!   ignored the answer).
 //! - `generate_meta`: a TSO into `<data-dir>/savepoint` ([`binlog_node::savepoint`]).
 //!
 //! The registry and TSO are those the pump uses: a plain etcd when `-pd-urls` is set, else the
-//! file registry and TSO in `-registry-dir`. TLS and `encrypt` are not supported by this build.
+//! file registry and TSO in `-registry-dir`. With `-ssl-ca` (and `-ssl-cert`/`-ssl-key`), etcd
+//! (`https://`) and the nodes are reached over TLS. `encrypt` is not supported by this build.
 
 mod config;
 mod http;

@@ -15,6 +15,7 @@
 //! | `log-file` / `log-level` | `-log-file` / `-L` (alias `-log-level`) | stderr / `info` |
 //! | `replicate-do-db`, `[[replicate-do-table]]`, `replicate-ignore-db`, `[[replicate-ignore-table]]` | | none |
 //! | `[dest-db] host port user password` | | `127.0.0.1`, 3306, `root`, empty |
+//! | `[dest-db.security] ssl-ca ssl-cert ssl-key` (ours) | | none: plain text |
 //!
 //! A datetime, when set, wins over the TSO of the same end, as in the original.
 

@@ -226,3 +226,46 @@ fn the_file_payload_follows_the_schemas_unless_set() {
         "{error}"
     );
 }
+
+#[test]
+fn syncer_to_security_is_the_destination_tls_and_only_for_a_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = binlog_testkit::certs::TestCa::new(dir.path(), "ca");
+    let client = ca.issue("drainer", "drainer");
+    let write = |db_type: &str, ssl_ca: &Path| {
+        let path = dir.path().join(format!("{db_type}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "tidb-status-addr = \"127.0.0.1:10080\"\n[syncer]\ndb-type = \"{db_type}\"\n\
+                 [syncer.to.security]\nssl-ca = {:?}\nssl-cert = {:?}\nssl-key = {:?}\n",
+                ssl_ca.display().to_string(),
+                client.cert.display().to_string(),
+                client.key.display().to_string()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let path = write("mysql", &ca.ca);
+    let config = load(&["-config", path.to_str().unwrap()], &[]).unwrap();
+    let loader = crate::sink::mysql::loader_config(&config.syncer, |_| None).unwrap();
+    let tls = loader.connection.tls.expect("TLS to the destination");
+    assert_eq!(tls.ca, ca.ca);
+    assert_eq!(
+        tls.identity,
+        Some((client.cert.clone(), client.key.clone()))
+    );
+
+    let missing = dir.path().join("no-such-ca.pem");
+    let path = write("mysql", &missing);
+    let error = invalid(&["-config", path.to_str().unwrap()]);
+    assert!(error.contains("no-such-ca.pem"), "{error}");
+
+    let path = write("print", &ca.ca);
+    let error = invalid(&["-config", path.to_str().unwrap()]);
+    assert!(
+        error.contains("[syncer.to.security]") && error.contains("no connection to secure"),
+        "{error}"
+    );
+}

@@ -1,4 +1,5 @@
 use std::io::Write;
+use std::path::Path;
 
 use super::*;
 
@@ -247,4 +248,39 @@ fn the_example_config_file_loads() {
         config.loader_config().unwrap().connection.addr(),
         "127.0.0.1:3306"
     );
+}
+
+#[test]
+fn dest_db_security_is_tls_to_the_database_and_bad_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = binlog_testkit::certs::TestCa::new(dir.path(), "ca");
+    let client = ca.issue("reparo", "reparo");
+    let section = |ca: &Path| {
+        format!(
+            "dest-type = \"mysql\"\ndata-dir = \"/backup\"\n[dest-db]\nhost = \"db\"\n\
+             [dest-db.security]\nssl-ca = {:?}\nssl-cert = {:?}\nssl-key = {:?}\n",
+            ca.display().to_string(),
+            client.cert.display().to_string(),
+            client.key.display().to_string()
+        )
+    };
+    let file = toml_file(&section(&ca.ca));
+    let config = load(&["-config", file.path().to_str().unwrap()], &[]).unwrap();
+    let tls = config
+        .loader_config()
+        .unwrap()
+        .connection
+        .tls
+        .expect("TLS on");
+    assert_eq!(tls.ca, ca.ca);
+    assert_eq!(
+        tls.identity,
+        Some((client.cert.clone(), client.key.clone()))
+    );
+
+    let missing = dir.path().join("no-such-ca.pem");
+    let file = toml_file(&section(&missing));
+    let config = load(&["-config", file.path().to_str().unwrap()], &[]).unwrap();
+    let error = config.loader_config().unwrap_err().to_string();
+    assert!(error.contains("no-such-ca.pem"), "{error}");
 }

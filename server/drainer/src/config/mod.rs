@@ -126,7 +126,7 @@ pub struct DrainerConfig {
     pub tidb_status_addr: Vec<String>,
     /// `[syncer]`.
     pub syncer: SyncerConfig,
-    /// `[security]`: TLS, which this build does not support yet.
+    /// `[security]`: TLS, on iff `ssl-ca` is set (see [`binlog_node::tls`]).
     pub security: SecurityConfig,
     /// Minutes; accepted for compatibility (`/status`'s `Synced` is computed from the pumps'
     /// watermarks here). Flag `-synced-check-time`. Default 5.

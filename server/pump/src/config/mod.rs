@@ -14,9 +14,10 @@
 //!
 //! Deviations from the original, each because this build works differently:
 //! - `pd-urls` defaults to empty, which selects the file registry and file TSO in
-//!   `registry-dir` (our key, flag and `PUMP_REGISTRY_DIR`); only `http://` endpoints are taken.
-//! - TLS (`[security] ssl-ca`, `https://` endpoints) and the Prometheus pushgateway
-//!   (`-metrics-addr`) are not supported: setting them is an error that says so.
+//!   `registry-dir` (our key, flag and `PUMP_REGISTRY_DIR`).
+//! - The Prometheus pushgateway (`-metrics-addr`) is not supported: setting it is an error that
+//!   says so. TLS (`[security]`) is the original's: the pump's port, its calls to drainers, and
+//!   `https://` etcd endpoints.
 //! - `[storage.kv]` (goleveldb tuning) and `[storage] kv_chan_cap` are accepted and ignored,
 //!   reported by [`StorageConfig::ignored_keys`]; `[storage]` also takes the engine's options.
 //! - Ports must be numeric; intervals must be positive (the original loops or panics on them).
@@ -112,7 +113,7 @@ pub struct PumpConfig {
     pub log_level: String,
     /// File to log to (appended). Flag `-log-file`. Default none: stderr.
     pub log_file: Option<PathBuf>,
-    /// `[security]`: TLS, which this build does not support yet.
+    /// `[security]`: TLS, on iff `ssl-ca` is set (see [`binlog_node::tls`]).
     pub security: SecurityConfig,
     /// `[storage]`: the storage engine.
     pub storage: StorageConfig,

@@ -130,12 +130,13 @@ pub struct Options {
     #[arg(long)]
     pub gzip: bool,
 
-    /// Talk to the pumps over TLS, trusting the CAs of this PEM file (the pumps'
-    /// `[security] ssl-ca`); with --ssl-cert and --ssl-key, the client certificate to present.
+    /// Talk to the pumps (and to etcd at https:// --pd-urls) over TLS, trusting the CAs of
+    /// this PEM file (the pumps' `[security] ssl-ca`); with --ssl-cert and --ssl-key, the
+    /// client certificate to present.
     #[arg(long, value_name = "FILE")]
     pub ssl_ca: Option<PathBuf>,
 
-    /// The client certificate (PEM) presented to pumps serving TLS.
+    /// The client certificate (PEM) presented to pumps (and etcd) serving TLS.
     #[arg(long, value_name = "FILE", requires = "ssl_ca", requires = "ssl_key")]
     pub ssl_cert: Option<PathBuf>,
 

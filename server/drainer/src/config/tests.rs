@@ -249,7 +249,12 @@ fn syncer_to_security_is_the_destination_tls_and_only_for_a_connection() {
     };
     let path = write("mysql", &ca.ca);
     let config = load(&["-config", path.to_str().unwrap()], &[]).unwrap();
-    let tls = config.syncer.to.tls().unwrap().expect("TLS to the destination");
+    let tls = config
+        .syncer
+        .to
+        .tls()
+        .unwrap()
+        .expect("TLS to the destination");
     assert_eq!(tls.ca, ca.ca);
     assert_eq!(
         tls.identity,

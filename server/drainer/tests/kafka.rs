@@ -7,18 +7,21 @@
 //! rule the README gives, and compared with what TiDB committed: every transaction exactly
 //! once, in commit-TS order, with its rows. A transaction above `kafka-max-message-size` stops
 //! the drainer by default, and flows in parts with `kafka-split-large-txn`, across a SIGKILL
-//! between its parts.
+//! between its parts. Over a SASL_SSL listener (client certificates required, SCRAM-SHA-256 and
+//! PLAIN) the same holds, and a drainer with the wrong CA, no certificate or a wrong password
+//! stops at once saying which, one with an unsupported mechanism at start.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use binlog_testkit::certs::{Issued, TestCa};
 use binlog_testkit::cluster::{backend, Backend};
 use binlog_testkit::drainer::{start_drainer, DrainerOptions};
-use binlog_testkit::kafka::Kafka;
+use binlog_testkit::kafka::{Kafka, KafkaSecurity, KafkaTls};
 use binlog_testkit::killer::Killer;
 use binlog_testkit::process::NodeProcess;
 use binlog_testkit::pump::start_pump;
@@ -44,6 +47,13 @@ const END: &str = "\n@@end-of-message-7f3a9c@@\n";
 const HEADERS_END: &str = "\n@@end-of-headers-7f3a9c@@\n";
 /// The split tests' `kafka-max-message-size`.
 const SMALL_LIMIT: usize = 4096;
+/// The SASL user of the secured broker.
+const SASL_USER: &str = "alice";
+/// Its password (distinctive: the drainer's log must never contain it).
+const SASL_PASSWORD: &str = "s3cret-5b1e";
+/// How soon a drainer whose credentials the broker refuses must stop: before the 30 s a
+/// broker that is down is retried for.
+const REFUSED_WITHIN: Duration = Duration::from_secs(20);
 
 /// One message as expected and as decoded: commit TS, then `DDL <query>` or one
 /// `<Type> <row values> [<- <values before>]` line per row change.
@@ -195,6 +205,76 @@ impl DrainerSetup<'_> {
         kafka: &Kafka,
         status_addr: &str,
     ) -> NodeProcess {
+        let config = self.write_config(dir, kafka, status_addr);
+        start_drainer(&DrainerOptions {
+            data_dir: &dir.join(self.name),
+            registry_dir: &dir.join("registry"),
+            pd_urls: &backend.pd_urls,
+            node_id: self.name,
+            extra: &["-config", config.to_str().expect("UTF-8 path")],
+            stdout: None,
+        })
+    }
+
+    /// Runs a drainer that must stop before serving; returns its exit status, its standard
+    /// error (the error it stopped with) and its log. Panics when it still runs after
+    /// [`REFUSED_WITHIN`].
+    fn run_refused(
+        &self,
+        dir: &Path,
+        backend: &Backend,
+        kafka: &Kafka,
+        status_addr: &str,
+    ) -> (ExitStatus, String, String) {
+        let config = self.write_config(dir, kafka, status_addr);
+        let log_file = dir.join(format!("{}.log", self.name));
+        let mut command = Command::new(binlog_testkit::binary("drainer"));
+        command
+            .args(["-addr", &binlog_testkit::free_addr(), "-node-id", self.name])
+            .arg("-config")
+            .arg(&config)
+            .arg("-data-dir")
+            .arg(dir.join(self.name))
+            .arg("-registry-dir")
+            .arg(dir.join("registry"))
+            .arg("-log-file")
+            .arg(&log_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if !backend.pd_urls.is_empty() {
+            command.arg("-pd-urls").arg(&backend.pd_urls);
+        }
+        let mut child = command.spawn().expect("spawn the drainer");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("poll the drainer") {
+                break status;
+            }
+            if started.elapsed() > REFUSED_WITHIN {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the drainer {} still ran after {REFUSED_WITHIN:?}; log:\n{}",
+                    self.name,
+                    std::fs::read_to_string(&log_file).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("read the drainer's stderr");
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        (status, stderr, log)
+    }
+
+    /// Writes the drainer's config to `dir/<name>.toml`; returns its path.
+    fn write_config(&self, dir: &Path, kafka: &Kafka, status_addr: &str) -> PathBuf {
         let config: PathBuf = dir.join(format!("{}.toml", self.name));
         std::fs::write(
             &config,
@@ -211,14 +291,7 @@ impl DrainerSetup<'_> {
             ),
         )
         .expect("write the drainer config");
-        start_drainer(&DrainerOptions {
-            data_dir: &dir.join(self.name),
-            registry_dir: &dir.join("registry"),
-            pd_urls: &backend.pd_urls,
-            node_id: self.name,
-            extra: &["-config", config.to_str().expect("UTF-8 path")],
-            stdout: None,
-        })
+        config
     }
 }
 
@@ -259,6 +332,9 @@ fn consume(kafka: &Kafka, topic: &str) -> Vec<Record> {
         "--property",
         &format!("line.separator={END}"),
     ]);
+    if let Some(properties) = kafka.client_properties() {
+        command.arg("--consumer.config").arg(properties);
+    }
     let output = command
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
@@ -428,8 +504,13 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::start_with(&KafkaSecurity::default()).await
+    }
+
+    /// [`Cluster::start`] with the broker's client listener secured by `security`.
+    async fn start_with(security: &KafkaSecurity) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let kafka = Kafka::start();
+        let kafka = Kafka::start_with(security);
         let backend = backend("file", &dir.path().join("registry")).await;
         let pump = start_pump(&dir.path().join("pump"), &dir.path().join("registry"));
         let cluster_id = backend.registry.cluster_id().await.unwrap();
@@ -450,6 +531,26 @@ impl Cluster {
             &self.kafka,
             self.tidb.status_addr(),
         )
+    }
+
+    /// Runs a drainer that must be refused; its exit code and the error it printed (asserting
+    /// that it stopped within [`REFUSED_WITHIN`], explaining once rather than retrying, and
+    /// without logging the SASL password).
+    fn refused(&self, setup: &DrainerSetup<'_>) -> (Option<i32>, String) {
+        let (status, stderr, log) = setup.run_refused(
+            self.dir.path(),
+            &self.backend,
+            &self.kafka,
+            self.tidb.status_addr(),
+        );
+        assert!(
+            !log.contains("retrying") && !log.contains(SASL_PASSWORD),
+            "{} retried or logged the password:\n{log}",
+            setup.name
+        );
+        let error = stderr.trim().to_owned();
+        eprintln!("{} ({status}): {error}", setup.name);
+        (status.code(), error)
     }
 
     /// Creates `shop`, `shop.items` and `shop.skipped`; the two messages expected.
@@ -732,5 +833,147 @@ async fn a_transaction_above_the_limit_stops_the_drainer_or_flows_in_parts_acros
     eprintln!(
         "a {size}-byte transaction in {parts} parts of at most {SMALL_LIMIT} bytes, killed after \
          part {landed}, reassembled exactly once"
+    );
+}
+
+/// The `[syncer.to]` lines of a drainer logging in as [`SASL_USER`] with `mechanism` and
+/// `password`, trusting `ca` and presenting `cert` when given.
+fn secured_to(mechanism: &str, password: &str, ca: &Path, cert: Option<&Issued>) -> String {
+    let mut to = format!(
+        "kafka-sasl-mechanism = \"{mechanism}\"\nkafka-sasl-user = \"{SASL_USER}\"\n\
+         kafka-sasl-password = \"{password}\"\n[syncer.to.security]\nssl-ca = {:?}\n",
+        ca.display().to_string()
+    );
+    if let Some(cert) = cert {
+        to += &format!(
+            "ssl-cert = {:?}\nssl-key = {:?}\n",
+            cert.cert.display().to_string(),
+            cert.key.display().to_string()
+        );
+    }
+    to
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_sasl_ssl_transactions_reach_the_topic_exactly_once_and_bad_credentials_are_refused() {
+    let started = Instant::now();
+    let certs = tempfile::tempdir().unwrap();
+    let ca = TestCa::new(certs.path(), "kafka-ca");
+    let security = KafkaSecurity {
+        tls: Some(KafkaTls {
+            ca: ca.ca.clone(),
+            broker: ca.issue("kafka", "kafka"),
+            client: ca.issue("tools", "tools"),
+        }),
+        sasl_users: vec![(SASL_USER.to_owned(), SASL_PASSWORD.to_owned())],
+    };
+    let mut cluster = Cluster::start_with(&security).await;
+    eprintln!("SASL_SSL kafka up in {:?}", started.elapsed());
+    let drainer_cert = ca.issue("drainer", "drainer");
+    let scram = secured_to("SCRAM-SHA-256", SASL_PASSWORD, &ca.ca, Some(&drainer_cert));
+    let setup = DrainerSetup {
+        name: "drainer-secure",
+        topic: TOPIC,
+        top: "",
+        to: &scram,
+    };
+    let mut drainer = cluster.start_drainer(&setup);
+    let mut expected = cluster.create_tables().await;
+    let mut model = Items::default();
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    cluster
+        .write_rounds(&mut model, &mut rng, 0..40, &mut expected)
+        .await;
+
+    // Killed and restarted logging in with PLAIN: it resumes from the topic's last message.
+    let plain = secured_to("plain", SASL_PASSWORD, &ca.ca, Some(&drainer_cert));
+    DrainerSetup {
+        to: &plain,
+        ..setup
+    }
+    .write_config(
+        cluster.dir.path(),
+        &cluster.kafka,
+        cluster.tidb.status_addr(),
+    );
+    tokio::task::block_in_place(|| drainer.kill_and_restart(Duration::ZERO));
+    cluster
+        .write_rounds(&mut model, &mut rng, 40..90, &mut expected)
+        .await;
+    let last_ts = expected.last().unwrap().0;
+    let (got, parts) =
+        tokio::task::block_in_place(|| consume_until(&cluster.kafka, TOPIC, last_ts));
+    eprintln!("consumed over SASL_SSL in {:?}", started.elapsed());
+    assert_eq!(parts, 0);
+    let log = drainer.log();
+    assert_exactly_once(&got, &expected, &log);
+    assert!(
+        !log.contains(SASL_PASSWORD),
+        "the drainer logged the password"
+    );
+    for mechanism in ["SCRAM-SHA-256", "PLAIN"] {
+        assert!(
+            log.contains(&format!("tls=true sasl=\"{mechanism}\"")),
+            "no Kafka topic opened with {mechanism}:\n{log}"
+        );
+    }
+
+    // Refusals, each stopping the drainer at once with what to check.
+    let rogue = TestCa::new(certs.path(), "rogue-ca");
+    let refusals = [
+        (
+            "drainer-rogue-ca",
+            secured_to(
+                "SCRAM-SHA-256",
+                SASL_PASSWORD,
+                &rogue.ca,
+                Some(&drainer_cert),
+            ),
+            1,
+            "the TLS handshake failed",
+            "invalid peer certificate: UnknownIssuer",
+        ),
+        (
+            "drainer-no-cert",
+            secured_to("SCRAM-SHA-256", SASL_PASSWORD, &ca.ca, None),
+            1,
+            "the TLS handshake failed",
+            "fatal alert",
+        ),
+        (
+            "drainer-bad-password",
+            secured_to("SCRAM-SHA-256", "wrong", &ca.ca, Some(&drainer_cert)),
+            1,
+            "SASL authentication failed",
+            "SaslAuthenticationFailed",
+        ),
+        (
+            "drainer-gssapi",
+            // A configuration error: refused before anything starts (exit code 2).
+            secured_to("GSSAPI", SASL_PASSWORD, &ca.ca, Some(&drainer_cert)),
+            2,
+            "kafka-sasl-mechanism \"GSSAPI\" is not supported",
+            "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+        ),
+    ];
+    for (name, to, code, says, and) in &refusals {
+        let (exit_code, error) = tokio::task::block_in_place(|| {
+            cluster.refused(&DrainerSetup {
+                name,
+                topic: "refused",
+                top: "",
+                to,
+            })
+        });
+        assert!(
+            exit_code == Some(*code) && error.contains(says) && error.contains(and),
+            "{name} stopped with {exit_code:?}: {error}"
+        );
+    }
+    eprintln!(
+        "{} messages exactly once over SASL_SSL, {} refusals, in {:?}",
+        got.len(),
+        refusals.len(),
+        started.elapsed()
     );
 }

@@ -1,7 +1,10 @@
 //! A real Apache Kafka broker for tests: one KRaft node (broker and controller) run from the
 //! jars `scripts/testbed.sh build` fetched from Maven Central into the test bed cache, on free
 //! loopback ports with its logs and data in a temp dir, killed when dropped; it can be killed
-//! and started again on the same ports and data (a broker crash and restart).
+//! and started again on the same ports and data (a broker crash and restart). Its client
+//! listener can require TLS client certificates and SASL ([`KafkaSecurity`], in [`security`]).
+
+pub mod security;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -10,6 +13,7 @@ use std::time::Duration;
 
 use crate::ports::free_port;
 use crate::server::{start_with_retries, wait_ready};
+pub use security::{KafkaSecurity, KafkaTls};
 
 /// The Kafka version the test bed fetches; keep in step with `KAFKA_VERSION` in
 /// `scripts/testbed.sh`.
@@ -51,6 +55,8 @@ pub struct Kafka {
     port: u16,
     libs: PathBuf,
     dir: tempfile::TempDir,
+    /// The client properties file the tools need, when the client listener is secured.
+    client_properties: Option<PathBuf>,
 }
 
 impl Kafka {
@@ -58,13 +64,25 @@ impl Kafka {
     /// waits until the broker listens and reports it has started. Panics (never skips) when
     /// the jars or Java are missing or the broker does not come up.
     pub fn start() -> Kafka {
+        Kafka::start_with(&KafkaSecurity::default())
+    }
+
+    /// [`Kafka::start`] with the client listener secured by `security`.
+    pub fn start_with(security: &KafkaSecurity) -> Kafka {
         let libs = kafka_libs();
-        start_with_retries("Kafka", || Self::try_start(&libs))
+        start_with_retries("Kafka", || Self::try_start(&libs, security))
     }
 
     /// The bootstrap server, `127.0.0.1:<port>`.
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The client properties (security protocol, key and trust stores, SASL login) a Kafka
+    /// tool needs to reach a secured broker (`--consumer.config`, `--command-config`); `None`
+    /// for a PLAINTEXT one.
+    pub fn client_properties(&self) -> Option<&Path> {
+        self.client_properties.as_deref()
     }
 
     /// The broker's log so far.
@@ -113,13 +131,22 @@ impl Kafka {
         output
     }
 
-    fn try_start(libs: &Path) -> Result<Kafka, String> {
+    fn try_start(libs: &Path, security: &KafkaSecurity) -> Result<Kafka, String> {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path();
-        let (port, controller_port) = (free_port(), free_port());
+        let (port, internal_port, controller_port) = (free_port(), free_port(), free_port());
         let config = path.join("server.properties");
-        std::fs::write(&config, server_properties(path, port, controller_port))
-            .expect("write server.properties");
+        let listeners = security.listener_properties(path, port, internal_port, controller_port);
+        std::fs::write(
+            &config,
+            server_properties(path, controller_port, &listeners),
+        )
+        .expect("write server.properties");
+        let client_properties = security.client_properties(path).map(|properties| {
+            let file = path.join("client.properties");
+            std::fs::write(&file, properties).expect("write client.properties");
+            file
+        });
         let log = path.join("kafka.log");
         let broker_log4j = path.join("log4j2.properties");
         std::fs::write(&broker_log4j, log4j2(&log, "INFO")).expect("write log4j2.properties");
@@ -131,6 +158,7 @@ impl Kafka {
         let format = java(libs, &tools_log4j, "256m", "kafka.tools.StorageTool")
             .args(["format", "--ignore-formatted", "-t", CLUSTER_ID, "-c"])
             .arg(&config)
+            .args(security.format_args())
             .output()
             .unwrap_or_else(|e| {
                 panic!("cannot run java ({e}); apt-get install default-jre-headless")
@@ -149,6 +177,7 @@ impl Kafka {
             port,
             libs: libs.to_path_buf(),
             dir,
+            client_properties,
         };
         kafka.wait_started(0).map(|()| kafka)
     }
@@ -226,17 +255,16 @@ fn java(libs: &Path, log4j2: &Path, heap: &str, class: &str) -> Command {
     command
 }
 
-/// A one-node KRaft cluster (broker and controller) on loopback, data in `dir`.
-fn server_properties(dir: &Path, port: u16, controller_port: u16) -> String {
+/// A one-node KRaft cluster (broker and controller) on loopback, data in `dir`, the
+/// controller on `controller_port`, its listeners as [`KafkaSecurity::listener_properties`]
+/// wrote them.
+fn server_properties(dir: &Path, controller_port: u16, listeners: &str) -> String {
     format!(
         "process.roles=broker,controller\n\
          node.id=1\n\
          controller.quorum.voters=1@127.0.0.1:{controller_port}\n\
-         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}\n\
-         advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
          controller.listener.names=CONTROLLER\n\
-         inter.broker.listener.name=PLAINTEXT\n\
-         listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n\
+         {listeners}\
          log.dirs={}\n\
          num.partitions=1\n\
          offsets.topic.replication.factor=1\n\

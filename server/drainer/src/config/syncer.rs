@@ -197,6 +197,14 @@ pub struct ToConfig {
     pub kafka_split_large_txn: bool,
     /// Kafka: client ID. Default none.
     pub kafka_client_id: Option<String>,
+    /// Kafka (ours, after TiCDC's sasl-mechanism): SASL mechanism, `PLAIN`, `SCRAM-SHA-256` or
+    /// `SCRAM-SHA-512` (any case); needs `kafka-sasl-user` and `kafka-sasl-password`. Default
+    /// none (no SASL).
+    pub kafka_sasl_mechanism: Option<String>,
+    /// Kafka (ours, after TiCDC's sasl-user): SASL user. Default none.
+    pub kafka_sasl_user: Option<String>,
+    /// Kafka (ours, after TiCDC's sasl-password): SASL password, never logged. Default none.
+    pub kafka_sasl_password: Option<String>,
     /// Kafka: topic. Default none.
     pub topic_name: Option<String>,
     /// `[syncer.to.checkpoint]`: where an SQL destination keeps its checkpoint. Default none.

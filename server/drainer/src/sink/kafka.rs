@@ -10,6 +10,17 @@
 //! and the broker's replication factor when missing). `zookeeper-addrs` is refused. Ours:
 //! `kafka-split-large-txn` (default false), below.
 //!
+//! **Security.** `[syncer.to.security]` (`ssl-ca`, `ssl-cert`, `ssl-key`, the original's) turns
+//! TLS on: the brokers' certificates must be signed by `ssl-ca`, and the drainer presents
+//! `ssl-cert` when set (a listener with `ssl.client.auth=required` needs it). SASL takes
+//! `kafka-sasl-mechanism` (`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, any case),
+//! `kafka-sasl-user` and `kafka-sasl-password` (ours, after TiCDC's `sasl-*`); with TLS that
+//! is a `SASL_SSL` listener, without it `SASL_PLAINTEXT`. The password is never logged. A
+//! failed TLS handshake (a broker certificate `ssl-ca` did not sign, the drainer's certificate
+//! refused or missing) or a refused user or password (SASL) stops the drainer at once with an
+//! error saying which and what to check: trying again cannot help, so the log explains it
+//! once instead of retrying for 30 s.
+//!
 //! **Large transactions.** A transaction whose message is above `kafka-max-message-size`
 //! stops the drainer with its commit TS and size by default (the original failed, or in some
 //! versions skipped it: data loss). With `kafka-split-large-txn = true` a DML transaction is
@@ -53,12 +64,14 @@
 //!   then: commit TSs only grow in the topic.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use prost::Message;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
-use rskafka::client::{Client, ClientBuilder};
+use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 
@@ -67,6 +80,7 @@ use crate::config::ToConfig;
 use crate::progress::Ack;
 use crate::secondary_binlog;
 use crate::translate::Txn;
+use binlog_node::tls::Tls;
 use binlog_node::{Error, Result};
 
 /// Default of `[syncer.to] kafka-addrs` without `$KAFKA_ADDRS`.
@@ -92,8 +106,138 @@ pub const PART_HEADER: &str = "tidb-binlog-part";
 /// Record header of a split transaction's part: its commit TS, decimal.
 pub const COMMIT_TS_HEADER: &str = "tidb-binlog-commit-ts";
 
+/// Text of rustls's errors when a TLS handshake fails: the broker's certificate rejected
+/// (`invalid peer certificate`), the drainer's rejected by the broker (`received fatal
+/// alert`), or a broker that does not speak TLS on that port (`received corrupt message`).
+const TLS_FAILURES: [&str; 3] = [
+    "invalid peer certificate",
+    "received fatal alert",
+    "received corrupt message",
+];
+/// Text of rskafka's error when the SASL exchange fails (an unknown user, a wrong password, a
+/// mechanism the listener does not enable).
+const SASL_FAILURE: &str = "Sasl handshake failed";
+
+/// `[syncer.to] kafka-sasl-mechanism`'s values (Kafka's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaslMechanism {
+    /// `PLAIN`: the password itself goes to the broker (use it with TLS).
+    Plain,
+    /// `SCRAM-SHA-256`.
+    ScramSha256,
+    /// `SCRAM-SHA-512`.
+    ScramSha512,
+}
+
+impl SaslMechanism {
+    /// Every mechanism, in the order messages list them.
+    const ALL: [SaslMechanism; 3] = [
+        SaslMechanism::Plain,
+        SaslMechanism::ScramSha256,
+        SaslMechanism::ScramSha512,
+    ];
+
+    /// Kafka's name of the mechanism.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
+
+    /// The mechanism named `name`, in any case.
+    fn parse(name: &str) -> Option<SaslMechanism> {
+        SaslMechanism::ALL
+            .into_iter()
+            .find(|mechanism| mechanism.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The accepted values, for messages: `PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`.
+    fn accepted() -> String {
+        SaslMechanism::ALL.map(SaslMechanism::name).join(", ")
+    }
+}
+
+/// SASL from `[syncer.to] kafka-sasl-*`. Its `Debug` leaves the password out: the config may
+/// be printed, the password must not be.
+#[derive(Clone)]
+pub struct Sasl {
+    /// The mechanism.
+    pub mechanism: SaslMechanism,
+    /// The user.
+    pub user: String,
+    password: String,
+}
+
+impl Sasl {
+    /// `[syncer.to]`'s SASL, `None` when no `kafka-sasl-*` key is set (empty counts as unset).
+    /// A mechanism without a user and a password, a user or password without a mechanism, or
+    /// an unknown mechanism is a configuration error naming the key and the accepted values.
+    fn from_config(to: &ToConfig) -> Result<Option<Sasl>> {
+        let set = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+        let (mechanism, user, password) = (
+            set(&to.kafka_sasl_mechanism),
+            set(&to.kafka_sasl_user),
+            set(&to.kafka_sasl_password),
+        );
+        let invalid = |message: String| Error::InvalidConfig(format!("[syncer.to] {message}"));
+        let Some(name) = mechanism else {
+            let orphan = [
+                ("kafka-sasl-user", user.is_some()),
+                ("kafka-sasl-password", password.is_some()),
+            ]
+            .into_iter()
+            .find_map(|(key, is_set)| is_set.then_some(key));
+            return match orphan {
+                None => Ok(None),
+                Some(key) => Err(invalid(format!(
+                    "{key} is set but kafka-sasl-mechanism is not: set it to one of {}",
+                    SaslMechanism::accepted()
+                ))),
+            };
+        };
+        let mechanism = SaslMechanism::parse(&name).ok_or_else(|| {
+            invalid(format!(
+                "kafka-sasl-mechanism {name:?} is not supported: use one of {} (GSSAPI and \
+                 OAUTHBEARER are not available in this build)",
+                SaslMechanism::accepted()
+            ))
+        })?;
+        match (user, password) {
+            (Some(user), Some(password)) => Ok(Some(Sasl {
+                mechanism,
+                user,
+                password,
+            })),
+            _ => Err(invalid(format!(
+                "kafka-sasl-mechanism {name:?} needs kafka-sasl-user and kafka-sasl-password"
+            ))),
+        }
+    }
+
+    /// The client's SASL settings.
+    fn client_config(&self) -> SaslConfig {
+        let credentials = Credentials::new(self.user.clone(), self.password.clone());
+        match self.mechanism {
+            SaslMechanism::Plain => SaslConfig::Plain(credentials),
+            SaslMechanism::ScramSha256 => SaslConfig::ScramSha256(credentials),
+            SaslMechanism::ScramSha512 => SaslConfig::ScramSha512(credentials),
+        }
+    }
+}
+
+impl fmt::Debug for Sasl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sasl")
+            .field("mechanism", &self.mechanism)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The producer's settings from `[syncer.to]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ProducerConfig {
     /// Bootstrap brokers, `host:port`.
     pub brokers: Vec<String>,
@@ -107,6 +251,11 @@ pub struct ProducerConfig {
     pub max_message_size: usize,
     /// Whether a DML transaction above `max_message_size` is split into parts.
     pub split_large_txn: bool,
+    /// TLS from `[syncer.to.security]`, when on; its files are read again at each attempt to
+    /// open the topic, so a restart picks up a rotated certificate.
+    pub tls: Option<Tls>,
+    /// SASL, when on.
+    pub sasl: Option<Sasl>,
 }
 
 /// The producer's settings from `[syncer.to]` for the cluster `cluster_id`, reading
@@ -167,7 +316,38 @@ pub fn producer_config(
         max_messages: max_messages as usize,
         max_message_size: max_message_size as usize,
         split_large_txn: to.kafka_split_large_txn,
+        tls: to.tls()?,
+        sasl: Sasl::from_config(to)?,
     })
+}
+
+/// Why an attempt to open the topic failed, and whether another attempt may succeed.
+enum OpenFailure {
+    /// The brokers may be starting, moving or back soon: tried again until [`RETRY_FOR`].
+    Transient(Error),
+    /// The brokers refused the drainer's TLS or SASL credentials: only a configuration change
+    /// helps, so the drainer stops at once.
+    Refused(Error),
+}
+
+impl OpenFailure {
+    /// The failure of a connection `doing` something: refused when the brokers refused the
+    /// drainer's credentials, else transient.
+    fn new(config: &ProducerConfig, doing: &str, error: rskafka::client::error::Error) -> Self {
+        let refused = refusal(&error).is_some();
+        let error = broker_error(config, doing, error);
+        if refused {
+            OpenFailure::Refused(error)
+        } else {
+            OpenFailure::Transient(error)
+        }
+    }
+}
+
+impl From<Error> for OpenFailure {
+    fn from(error: Error) -> OpenFailure {
+        OpenFailure::Transient(error)
+    }
 }
 
 /// Where a message stands in the partition: its transaction's commit TS and which part of it
@@ -225,25 +405,36 @@ pub struct KafkaSink {
 
 impl KafkaSink {
     /// Connects to the brokers, creates the topic when it is missing, and reads the commit TS
-    /// of its last message; retries for 30 s before giving up.
+    /// of its last message; retries for 30 s before giving up, except after a refusal of the
+    /// drainer's TLS or SASL credentials, which stops at once.
     pub async fn open(config: ProducerConfig) -> Result<KafkaSink> {
+        if config.tls.is_none()
+            && config
+                .sasl
+                .as_ref()
+                .is_some_and(|sasl| sasl.mechanism == SaslMechanism::Plain)
+        {
+            tracing::warn!(
+                "kafka-sasl-mechanism PLAIN without [syncer.to.security]: the password crosses \
+                 the network in clear"
+            );
+        }
         let started = Instant::now();
         loop {
             match Self::try_open(&config).await {
                 Ok(sink) => return sink.check_torn(),
-                Err(error) if started.elapsed() < RETRY_FOR => {
+                Err(OpenFailure::Transient(error)) if started.elapsed() < RETRY_FOR => {
                     tracing::warn!(%error, "cannot open the Kafka topic yet: retrying");
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
-                Err(error) => return Err(error),
+                Err(OpenFailure::Transient(error) | OpenFailure::Refused(error)) => {
+                    return Err(error)
+                }
             }
         }
     }
 
-    async fn try_open(config: &ProducerConfig) -> Result<KafkaSink> {
-        let broker_error = |doing: &str, error: rskafka::client::error::Error| {
-            downstream(config, format!("{doing}: {error}"))
-        };
+    async fn try_open(config: &ProducerConfig) -> std::result::Result<KafkaSink, OpenFailure> {
         let mut builder = ClientBuilder::new(config.brokers.clone())
             .max_message_size(config.max_message_size.saturating_add(1 << 20))
             // No retries inside the client: see the module doc.
@@ -254,22 +445,35 @@ impl KafkaSink {
         if let Some(id) = &config.client_id {
             builder = builder.client_id(id.as_str());
         }
+        if let Some(tls) = &config.tls {
+            builder = builder.tls_config(Arc::new(tls.client_config()?));
+        }
+        if let Some(sasl) = &config.sasl {
+            builder = builder.sasl_config(sasl.client_config());
+        }
         let client = builder
             .build()
             .await
-            .map_err(|e| broker_error("cannot connect", e))?;
+            .map_err(|e| OpenFailure::new(config, "cannot connect", e))?;
         ensure_topic(&client, config).await?;
         let partition = client
             .partition_client(config.topic.clone(), PARTITION, UnknownTopicHandling::Error)
             .await
-            .map_err(|e| broker_error("cannot reach partition 0's leader", e))?;
+            .map_err(|e| OpenFailure::new(config, "cannot reach partition 0's leader", e))?;
         let last = last_position(&partition, config).await?;
         let torn = last.filter(|last| last.part < last.parts);
         let resume_ts = match (last, torn) {
             (_, Some(torn)) => Some(torn.commit_ts - 1),
             (last, None) => last.map(|last| last.commit_ts),
         };
-        tracing::info!(topic = %config.topic, brokers = ?config.brokers, ?resume_ts, "Kafka topic opened");
+        tracing::info!(
+            topic = %config.topic,
+            brokers = ?config.brokers,
+            tls = config.tls.is_some(),
+            sasl = config.sasl.as_ref().map_or("none", |sasl| sasl.mechanism.name()),
+            ?resume_ts,
+            "Kafka topic opened"
+        );
         Ok(KafkaSink {
             config: config.clone(),
             partition,
@@ -423,14 +627,19 @@ impl KafkaSink {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
-            let failure = format!(
-                "producing the messages of commit TS {}..={} ({} bytes) failed: {error}",
-                first.commit_ts,
-                last.commit_ts,
-                batch.iter().map(|m| m.value.len()).sum::<usize>()
+            let retry = retriable(&error);
+            let failure = broker_error(
+                &self.config,
+                &format!(
+                    "producing the messages of commit TS {}..={} ({} bytes) failed",
+                    first.commit_ts,
+                    last.commit_ts,
+                    batch.iter().map(|m| m.value.len()).sum::<usize>()
+                ),
+                error,
             );
-            if started.elapsed() >= RETRY_FOR || !retriable(&error) {
-                return Err(downstream(&self.config, failure));
+            if started.elapsed() >= RETRY_FOR || !retry {
+                return Err(failure);
             }
             tracing::warn!(topic = %self.config.topic, error = %failure, "retrying");
             tokio::time::sleep(RETRY_PAUSE).await;
@@ -445,7 +654,7 @@ impl KafkaSink {
                     // Not knowing whether the batch landed, it must not be sent again yet.
                     loop {
                         if started.elapsed() >= RETRY_FOR {
-                            return Err(downstream(&self.config, failure));
+                            return Err(failure);
                         }
                         tokio::time::sleep(RETRY_PAUSE).await;
                         match last_position(&self.partition, &self.config).await {
@@ -530,13 +739,13 @@ async fn ensure_topic(client: &Client, config: &ProducerConfig) -> Result<()> {
     let topics = client
         .list_topics()
         .await
-        .map_err(|e| downstream(config, format!("cannot list the topics: {e}")))?;
+        .map_err(|e| broker_error(config, "cannot list the topics", e))?;
     if topics.iter().any(|topic| topic.name == config.topic) {
         return Ok(());
     }
     let controller = client
         .controller_client()
-        .map_err(|e| downstream(config, format!("cannot reach the controller: {e}")))?;
+        .map_err(|e| broker_error(config, "cannot reach the controller", e))?;
     match controller
         .create_topic(config.topic.clone(), 1, -1, 30_000)
         .await
@@ -549,7 +758,7 @@ async fn ensure_topic(client: &Client, config: &ProducerConfig) -> Result<()> {
             protocol_error: rskafka::client::error::ProtocolError::TopicAlreadyExists,
             ..
         }) => Ok(()),
-        Err(e) => Err(downstream(config, format!("cannot create the topic: {e}"))),
+        Err(e) => Err(broker_error(config, "cannot create the topic", e)),
     }
 }
 
@@ -562,7 +771,7 @@ async fn last_position(
         partition
             .get_offset(at)
             .await
-            .map_err(|e| downstream(config, format!("cannot read the partition's offsets: {e}")))
+            .map_err(|e| broker_error(config, "cannot read the partition's offsets", e))
     };
     let (low, high) = (
         offset(OffsetAt::Earliest).await?,
@@ -578,9 +787,10 @@ async fn last_position(
         .fetch_records(last, 1..max_bytes, FETCH_WAIT_MS)
         .await
         .map_err(|e| {
-            downstream(
+            broker_error(
                 config,
-                format!("cannot fetch the message at offset {last}: {e}"),
+                &format!("cannot fetch the message at offset {last}"),
+                e,
             )
         })?;
     let record = records
@@ -625,9 +835,13 @@ fn parse_part(header: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// Whether a produce error may go away (a connection, a leader change, a busy broker); others
-/// (a message too large, an authorization error) stop the drainer at once.
+/// (a message too large, an authorization error, a [`refusal`] of the drainer's credentials)
+/// stop the drainer at once.
 fn retriable(error: &rskafka::client::error::Error) -> bool {
     use rskafka::client::error::{Error as E, ProtocolError as P};
+    if refusal(error).is_some() {
+        return false;
+    }
     match error {
         E::Connection(_) | E::Request(_) | E::RetryFailed(_) => true,
         E::ServerError { protocol_error, .. } => matches!(
@@ -641,6 +855,41 @@ fn retriable(error: &rskafka::client::error::Error) -> bool {
                 | P::UnknownTopicOrPartition
         ),
         _ => false,
+    }
+}
+
+/// What the brokers refused when `error` is a refusal of the drainer's credentials (the TLS
+/// handshake, or SASL authentication), with what to check; `None` for other errors. rskafka
+/// keeps a failed connection's cause only as text (the failures of several brokers joined into
+/// one error), so the text is matched: rustls's and rskafka's fixed wording.
+fn refusal(error: &rskafka::client::error::Error) -> Option<&'static str> {
+    let text = error.to_string();
+    if text.contains(SASL_FAILURE) {
+        Some(
+            "SASL authentication failed: check kafka-sasl-mechanism, kafka-sasl-user and \
+             kafka-sasl-password against the broker's users and enabled mechanisms",
+        )
+    } else if TLS_FAILURES.iter().any(|phrase| text.contains(phrase)) {
+        Some(
+            "the TLS handshake failed: check [syncer.to.security] (ssl-ca must be the CA that \
+             signed the brokers' certificates, and ssl-cert/ssl-key a certificate they trust; \
+             the port must be an SSL or SASL_SSL listener)",
+        )
+    } else {
+        None
+    }
+}
+
+/// An rskafka error as the drainer reports it: what failed (`doing`), a [`refusal`]'s
+/// explanation when it is one, then the client's error.
+fn broker_error(
+    config: &ProducerConfig,
+    doing: &str,
+    error: rskafka::client::error::Error,
+) -> Error {
+    match refusal(&error) {
+        Some(refused) => downstream(config, format!("{doing}: {refused}: {error}")),
+        None => downstream(config, format!("{doing}: {error}")),
     }
 }
 
@@ -707,6 +956,82 @@ mod tests {
         to.kafka_max_message_size = Some(0);
         let error = producer_config(&to, 7, env).unwrap_err().to_string();
         assert!(error.contains("kafka-max-message-size 0"), "{error}");
+    }
+
+    #[test]
+    fn sasl_keys_are_checked_at_start_and_the_password_is_never_printed() {
+        let config = |to: &ToConfig| producer_config(to, 7, |_| None);
+        let refused = |to: &ToConfig| config(to).unwrap_err().to_string();
+        let mut to = ToConfig::default();
+        let plain = config(&to).unwrap();
+        assert!(plain.sasl.is_none() && plain.tls.is_none());
+
+        to.kafka_sasl_mechanism = Some("scram-sha-256".into());
+        let needs = "[syncer.to] kafka-sasl-mechanism \"scram-sha-256\" needs kafka-sasl-user and \
+                     kafka-sasl-password";
+        assert_eq!(refused(&to), needs);
+        to.kafka_sasl_user = Some("alice".into());
+        assert_eq!(refused(&to), needs);
+        to.kafka_sasl_password = Some("s3cret".into());
+        let sasl = config(&to).unwrap().sasl.expect("SASL on");
+        assert_eq!(
+            (sasl.mechanism, sasl.user.as_str()),
+            (SaslMechanism::ScramSha256, "alice")
+        );
+        assert!(
+            !format!("{:?}", config(&to).unwrap()).contains("s3cret"),
+            "the password is printed"
+        );
+        assert!(matches!(
+            sasl.client_config(),
+            SaslConfig::ScramSha256(c) if c.username == "alice" && c.password == "s3cret"
+        ));
+        for (name, mechanism) in [
+            ("PLAIN", SaslMechanism::Plain),
+            (" Scram-Sha-512 ", SaslMechanism::ScramSha512),
+        ] {
+            to.kafka_sasl_mechanism = Some(name.into());
+            assert_eq!(config(&to).unwrap().sasl.unwrap().mechanism, mechanism);
+        }
+        assert!(matches!(
+            config(&to).unwrap().sasl.unwrap().client_config(),
+            SaslConfig::ScramSha512(_)
+        ));
+
+        to.kafka_sasl_mechanism = Some("GSSAPI".into());
+        let error = refused(&to);
+        assert!(
+            error.contains("kafka-sasl-mechanism \"GSSAPI\" is not supported")
+                && error.contains("PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+            "{error}"
+        );
+        to.kafka_sasl_mechanism = Some(String::new());
+        assert_eq!(
+            refused(&to),
+            "[syncer.to] kafka-sasl-user is set but kafka-sasl-mechanism is not: set it to one \
+             of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"
+        );
+        to.kafka_sasl_user = None;
+        let error = refused(&to);
+        assert!(
+            error.starts_with("[syncer.to] kafka-sasl-password is set but kafka-sasl-mechanism"),
+            "{error}"
+        );
+        to.kafka_sasl_password = Some(String::new());
+        assert!(config(&to).unwrap().sasl.is_none(), "empty keys are unset");
+    }
+
+    #[test]
+    fn the_security_sections_files_are_read_at_start() {
+        let to = ToConfig {
+            security: Some(binlog_node::config::security::SecurityConfig {
+                ssl_ca: Some("/nonexistent/kafka-ca.pem".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let error = producer_config(&to, 7, |_| None).unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/kafka-ca.pem"), "{error}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 
@@ -13,6 +13,7 @@ use binlog_node::registry::{NodeKind, NodeState, NodeStatus, Registry};
 use binlog_node::tso::Tso;
 use binlog_node::Result;
 
+use crate::held_by::PullFailure;
 use crate::metrics::DrainerMetrics;
 
 /// Settings of a running drainer that its parts read.
@@ -52,6 +53,9 @@ pub struct Drainer {
     pub(crate) merged_ts: AtomicU64,
     /// `PumpPos`: the commit TS of the last binlog taken from each known pump.
     pump_positions: Mutex<BTreeMap<String, u64>>,
+    /// The pumps whose pull stream fails, for `/status`'s `HeldBy`: touched when a stream
+    /// breaks or opens, never per binlog.
+    pull_failures: Mutex<BTreeMap<String, PullFailure>>,
 }
 
 impl Drainer {
@@ -74,6 +78,7 @@ impl Drainer {
             checkpoint: watch::channel(checkpoint_ts).0,
             merged_ts: AtomicU64::new(checkpoint_ts),
             pump_positions: Mutex::new(BTreeMap::new()),
+            pull_failures: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -114,8 +119,37 @@ impl Drainer {
             None => {
                 positions.remove(pump);
                 self.metrics.remove_pump(pump);
+                self.pull_recovered(pump);
             }
         }
+    }
+
+    /// The pumps whose pull stream fails, and since when.
+    pub fn pull_failures(&self) -> BTreeMap<String, PullFailure> {
+        self.pull_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `pump`'s stream failed with `reason`; a run of failures keeps the time of its first.
+    pub(crate) fn pull_failed(&self, pump: &str, reason: &str) {
+        let mut failures = self.pull_failures.lock().unwrap_or_else(|e| e.into_inner());
+        let failure = failures
+            .entry(pump.to_owned())
+            .or_insert_with(|| PullFailure {
+                reason: String::new(),
+                since: SystemTime::now(),
+            });
+        failure.reason = reason.to_owned();
+    }
+
+    /// `pump`'s stream is open again (or the pump is gone).
+    pub(crate) fn pull_recovered(&self, pump: &str) {
+        self.pull_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(pump);
     }
 
     /// This drainer's registry entry in `state`: `maxCommitTS` is the saved checkpoint.

@@ -11,6 +11,7 @@ use axum::routing::{any, get, put};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
+use crate::held_by::{held_by, HeldBy};
 use crate::Drainer;
 use binlog_node::registry::{NodeKind, NodeState};
 use binlog_node::serve::{json_response, ApiResponse};
@@ -40,23 +41,40 @@ pub struct DrainerStatusReply {
     /// Always `""`, as the original.
     #[serde(rename = "TsMap")]
     pub ts_map: String,
+    /// Ours: when not synced, the pump holding the merge and what it waits for; absent when
+    /// synced.
+    #[serde(rename = "HeldBy", default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<HeldBy>,
 }
 
 /// `GET /status`.
 async fn status(State(drainer): State<Arc<Drainer>>) -> Response {
     let last_ts = drainer.checkpoint_ts();
-    let synced = match drainer.registry.nodes(NodeKind::Pump).await {
-        Ok(pumps) => pumps
-            .iter()
-            .filter(|pump| pump.state != NodeState::Offline)
-            .all(|pump| pump.max_commit_ts <= last_ts as i64),
+    let positions = drainer.pump_positions();
+    let (synced, holder) = match drainer.registry.nodes(NodeKind::Pump).await {
+        Ok(pumps) => {
+            let synced = pumps
+                .iter()
+                .filter(|pump| pump.state != NodeState::Offline)
+                .all(|pump| pump.max_commit_ts <= last_ts as i64);
+            let holder = (!synced)
+                .then(|| {
+                    held_by(
+                        drainer.merged_ts(),
+                        &pumps,
+                        &positions,
+                        &drainer.pull_failures(),
+                    )
+                })
+                .flatten();
+            (synced, holder)
+        }
         Err(error) => {
             tracing::warn!(%error, "/status: cannot read the pumps");
-            false
+            (false, None)
         }
     };
-    let pump_pos = drainer
-        .pump_positions()
+    let pump_pos = positions
         .into_iter()
         .map(|(pump, ts)| (pump, ts as i64))
         .collect();
@@ -65,6 +83,7 @@ async fn status(State(drainer): State<Arc<Drainer>>) -> Response {
         synced,
         last_ts: last_ts as i64,
         ts_map: String::new(),
+        held_by: holder,
     })
 }
 
@@ -85,7 +104,11 @@ async fn metrics(State(drainer): State<Arc<Drainer>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        drainer.metrics.render(),
+        {
+            let metrics = &drainer.metrics;
+            metrics.refresh_lags(drainer.checkpoint_ts(), &drainer.pump_positions());
+            metrics.render()
+        },
     )
         .into_response()
 }

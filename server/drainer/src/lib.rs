@@ -20,6 +20,7 @@
 //! - [`checkpoint`]: where the checkpoint is kept ([`checkpoint::CheckpointStore`]).
 //! - [`budget`]: the byte budgets bounding memory between stages. [`blocking`]: file I/O off
 //!   the async workers.
+//! - [`held_by`]: why the drainer is not synced, for `/status` (which pump holds the merge).
 //! - [`http`], [`service`]: the HTTP routes and the `binlog.Cistern` gRPC service.
 //! - [`server`]: start, serve, shut down. [`metrics`]: the original `binlog_drainer_*` names.
 
@@ -31,6 +32,7 @@ pub mod checkpoint;
 pub mod collector;
 pub mod config;
 pub mod drainer;
+pub mod held_by;
 pub mod http;
 pub mod merge;
 pub mod metrics;

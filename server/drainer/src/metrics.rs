@@ -2,7 +2,12 @@
 //! `pkg/binlogfile/metrics.go`), plus `process_*`. The original counters without `_total`
 //! (`binlog_drainer_event`, `binlog_drainer_error_count`) are exposed as `untyped` (see
 //! [`binlog_node::metrics_text`]).
+//!
+//! Ours, for a bad day: `binlog_drainer_checkpoint_lag_seconds` and
+//! `binlog_drainer_pump_lag_seconds{nodeID}`, wall clock minus a TS's physical time, refreshed on
+//! every scrape so that they grow while the checkpoint or a pump is stuck.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +30,10 @@ pub struct DrainerMetrics {
     pump_position: GaugeVec,
     /// `binlog_drainer_checkpoint_tso` (physical ms).
     checkpoint_tso: Gauge,
+    /// `binlog_drainer_checkpoint_lag_seconds` (ours).
+    checkpoint_lag: Gauge,
+    /// `binlog_drainer_pump_lag_seconds{nodeID}` (ours).
+    pump_lag: GaugeVec,
     /// `binlog_drainer_checkpoint_delay_seconds`.
     checkpoint_delay: Histogram,
     /// `binlog_drainer_event{type}`: rows by type, DDLs, savepoints.
@@ -80,6 +89,21 @@ impl DrainerMetrics {
                 .expect("valid metric");
         let checkpoint_tso =
             Gauge::with_opts(opts("checkpoint_tso", "save checkpoint tso")).expect("valid metric");
+        let checkpoint_lag = Gauge::with_opts(opts(
+            "checkpoint_lag_seconds",
+            "Wall clock minus the physical time of the saved checkpoint TS (0 before the first \
+             save); refreshed on scrape, so it grows while the checkpoint is stuck",
+        ))
+        .expect("valid metric");
+        let pump_lag = GaugeVec::new(
+            opts(
+                "pump_lag_seconds",
+                "Wall clock minus the physical time of the newest TS read from each pump; \
+                 refreshed on scrape, so it grows while a pump is not read",
+            ),
+            &["nodeID"],
+        )
+        .expect("valid metric");
         let checkpoint_delay = Histogram::with_opts(histogram_opts(
             "checkpoint_delay_seconds",
             "How much the downstream checkpoint lag behind",
@@ -138,6 +162,8 @@ impl DrainerMetrics {
         let collectors: Vec<Box<dyn Collector>> = vec![
             Box::new(pump_position.clone()),
             Box::new(checkpoint_tso.clone()),
+            Box::new(checkpoint_lag.clone()),
+            Box::new(pump_lag.clone()),
             Box::new(checkpoint_delay.clone()),
             Box::new(execute_duration.clone()),
             Box::new(query_duration.clone()),
@@ -157,6 +183,8 @@ impl DrainerMetrics {
             untyped: UntypedCounters(vec![Box::new(events.clone()), Box::new(errors.clone())]),
             pump_position,
             checkpoint_tso,
+            checkpoint_lag,
+            pump_lag,
             checkpoint_delay,
             savepoint_events: events.with_label_values(&["savepoint"]),
             unmarshal_errors: errors.with_label_values(&["unmarshal_binlog"]),
@@ -238,14 +266,23 @@ impl DrainerMetrics {
 
     /// A checkpoint saved at `ts`.
     pub fn set_checkpoint(&self, ts: u64) {
-        let ms = physical_ms(ts);
-        self.checkpoint_tso.set(ms as f64);
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        self.checkpoint_delay
-            .observe(now_ms.saturating_sub(ms) as f64 / 1000.0);
+        self.checkpoint_tso.set(physical_ms(ts) as f64);
+        let lag = seconds_since(ts);
+        self.checkpoint_lag.set(lag);
+        self.checkpoint_delay.observe(lag);
+    }
+
+    /// Brings the lag gauges to now, before a scrape: the checkpoint is at `checkpoint_ts`, each
+    /// pump read up to its `positions` entry.
+    pub fn refresh_lags(&self, checkpoint_ts: u64, positions: &BTreeMap<String, u64>) {
+        if checkpoint_ts > 0 {
+            self.checkpoint_lag.set(seconds_since(checkpoint_ts));
+        }
+        for (pump, &ts) in positions {
+            self.pump_lag
+                .with_label_values(&[pump])
+                .set(seconds_since(ts));
+        }
     }
 
     /// The position of `pump`.
@@ -258,6 +295,7 @@ impl DrainerMetrics {
     /// Forgets an offline pump's series.
     pub fn remove_pump(&self, pump: &str) {
         let _ = self.pump_position.remove_label_values(&[pump]);
+        let _ = self.pump_lag.remove_label_values(&[pump]);
         let _ = self.read_size.remove_label_values(&[pump]);
         let _ = self.reach_duration.remove_label_values(&[pump]);
     }
@@ -266,6 +304,15 @@ impl DrainerMetrics {
     pub fn render(&self) -> String {
         binlog_node::metrics_text::render(&self.registry, &self.untyped)
     }
+}
+
+/// Seconds from the physical time of TSO `ts` to now (0 for a TS ahead of the clock).
+pub fn seconds_since(ts: u64) -> f64 {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    now_ms.saturating_sub(physical_ms(ts)) as f64 / 1000.0
 }
 
 /// `binlog_drainer_query_duration_time{type}` as the loader's observer.
@@ -282,5 +329,38 @@ impl QueryObserver for QueryTimes {
         self.0
             .with_label_values(&["commit"])
             .observe(took.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use binlog_node::tso::compose_ts;
+
+    fn ts_seconds_ago(seconds: u64) -> u64 {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        compose_ts(now_ms - seconds * 1000, 0)
+    }
+
+    #[test]
+    fn lags_are_brought_to_now_on_scrape_and_forgotten_with_the_pump() {
+        let metrics = DrainerMetrics::new();
+        metrics.refresh_lags(0, &BTreeMap::new());
+        assert_eq!(metrics.checkpoint_lag.get(), 0.0, "no checkpoint yet");
+        let positions = BTreeMap::from([("p".to_string(), ts_seconds_ago(30))]);
+        metrics.refresh_lags(ts_seconds_ago(60), &positions);
+        let checkpoint = metrics.checkpoint_lag.get();
+        assert!((60.0..61.0).contains(&checkpoint), "{checkpoint}");
+        let pump = metrics.pump_lag.with_label_values(&["p"]).get();
+        assert!((30.0..31.0).contains(&pump), "{pump}");
+        assert!(metrics
+            .render()
+            .contains("binlog_drainer_pump_lag_seconds{nodeID=\"p\"} 3"));
+        metrics.remove_pump("p");
+        assert!(!metrics.render().contains("pump_lag_seconds{"));
+        assert_eq!(seconds_since(ts_seconds_ago(0) + (10_000 << 18)), 0.0);
     }
 }

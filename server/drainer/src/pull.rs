@@ -9,18 +9,18 @@
 //! besides the `cache-binlog-count` binlogs.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tonic::codec::CompressionEncoding;
 
 use crate::budget::{ByteBudget, PULL_BUDGET_BYTES};
+use crate::metrics::seconds_since;
 use crate::pulled::PulledBinlog;
 use crate::Drainer;
 use binlog_node::proto::pump_client::PumpClient;
 use binlog_node::proto::{BinlogHead, Entity, Pos, PullBinlogReq};
 use binlog_node::tls::grpc_endpoint;
-use binlog_node::tso::physical_ms;
 
 /// First wait before reopening a stream.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -93,6 +93,7 @@ pub async fn pull_loop(
             StreamEnd::TargetChanged => continue,
             StreamEnd::MergeGone => return,
             StreamEnd::Broken(reason) => {
+                drainer.pull_failed(&pump, &reason);
                 tracing::warn!(%pump, host = %current.host, after, %reason, retry_in = ?backoff, "pull stream broken");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -152,6 +153,7 @@ async fn stream_once(
         _ = target.changed() => return StreamEnd::TargetChanged,
     };
     tracing::info!(%pump, %host, after = *after, "pulling");
+    drainer.pull_recovered(pump);
     loop {
         let message = tokio::select! {
             message = stream.message() => message,
@@ -171,7 +173,7 @@ async fn stream_once(
         *backoff = MIN_BACKOFF;
         drainer
             .metrics
-            .observe_read(pump, entity.payload.len(), reach_seconds(commit_ts));
+            .observe_read(pump, entity.payload.len(), seconds_since(commit_ts));
         // Waits while this stream's earlier binlogs still hold its budget; a target change
         // meanwhile loses nothing (the binlog is asked for again from `after`).
         let permit = tokio::select! {
@@ -208,13 +210,4 @@ fn commit_ts(drainer: &Drainer, pump: &str, after: u64, entity: &Entity) -> Opti
             None
         }
     }
-}
-
-/// Seconds from a binlog's commit time to now.
-fn reach_seconds(commit_ts: u64) -> f64 {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
-    now_ms.saturating_sub(physical_ms(commit_ts)) as f64 / 1000.0
 }

@@ -176,10 +176,13 @@ async fn check_pending_prewrites(
     let oldest = pending.first().copied().unwrap_or(0);
     pump.metrics.pending_prewrites.set(pending.len() as f64);
     PumpMetrics::set_ts(&pump.metrics.oldest_pending_prewrite, oldest);
-    let is_stuck = |start_ts: u64| {
-        let age_ms = physical_ms(now_ts()).saturating_sub(physical_ms(start_ts));
-        age_ms >= STUCK_PREWRITE_AGE.as_millis() as u64
-    };
+    let now_ms = physical_ms(now_ts());
+    let age_ms = |start_ts: u64| now_ms.saturating_sub(physical_ms(start_ts));
+    let oldest_age_ms = if oldest == 0 { 0 } else { age_ms(oldest) };
+    pump.metrics
+        .oldest_pending_prewrite_age
+        .set(oldest_age_ms as f64 / 1000.0);
+    let is_stuck = |start_ts: u64| age_ms(start_ts) >= STUCK_PREWRITE_AGE.as_millis() as u64;
     if oldest == 0 || !is_stuck(oldest) {
         return;
     }
@@ -342,6 +345,18 @@ mod tests {
             pump.metrics.oldest_pending_prewrite.get(),
             physical_ms(old) as f64
         );
+        let age = pump.metrics.oldest_pending_prewrite_age.get();
+        let stuck = STUCK_PREWRITE_AGE.as_secs_f64();
+        assert!((2.0 * stuck..2.0 * stuck + 60.0).contains(&age), "{age}");
         assert_eq!(pump.engine.pending_prewrites(), vec![old]);
+    }
+
+    #[tokio::test]
+    async fn no_pending_prewrite_is_an_age_of_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let pump = test_pump(dir.path()).await;
+        pump.metrics.oldest_pending_prewrite_age.set(5.0);
+        check_pending_prewrites(&pump, None, &mut 0).await;
+        assert_eq!(pump.metrics.oldest_pending_prewrite_age.get(), 0.0);
     }
 }

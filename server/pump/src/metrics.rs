@@ -68,6 +68,8 @@ pub struct PumpMetrics {
     pub pending_prewrites: Gauge,
     /// `binlog_pump_storage_oldest_pending_prewrite_ts` (ours, physical ms; 0 when none).
     pub oldest_pending_prewrite: Gauge,
+    /// `binlog_pump_oldest_pending_prewrite_seconds` (ours): that prewrite's age, 0 when none.
+    pub oldest_pending_prewrite_age: Gauge,
 }
 
 impl PumpMetrics {
@@ -134,6 +136,16 @@ impl PumpMetrics {
             "oldest_pending_prewrite_ts",
             "physical ms of the oldest prewrite without commit or rollback (0: none)",
         );
+        let oldest_pending_prewrite_age = Gauge::with_opts(
+            Opts::new(
+                "oldest_pending_prewrite_seconds",
+                "age of the oldest prewrite without commit or rollback (0: none), refreshed \
+                 every 10 s; it holds the watermark, and so every drainer, back",
+            )
+            .namespace("binlog")
+            .subsystem("pump"),
+        )
+        .expect("valid metric");
         let storage_size = GaugeVec::new(
             storage_opts("storage_size_bytes", "storage size info"),
             &["type"],
@@ -159,6 +171,7 @@ impl PumpMetrics {
             Box::new(storage_size.clone()),
             Box::new(pending_prewrites.clone()),
             Box::new(oldest_pending_prewrite.clone()),
+            Box::new(oldest_pending_prewrite_age.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ];
         for collector in collectors {
@@ -181,6 +194,7 @@ impl PumpMetrics {
             storage_size,
             pending_prewrites,
             oldest_pending_prewrite,
+            oldest_pending_prewrite_age,
         }
     }
 

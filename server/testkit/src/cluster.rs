@@ -155,6 +155,15 @@ pub async fn write_pairs(
     all
 }
 
+/// The value of the sample `series` (a name, with its labels if it has any, as written in the
+/// exposition) in a `/metrics` text; `None` when it is absent or not a number.
+pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
 /// Runs `promtool check metrics` on a `/metrics` text; panics with its report if it fails.
 pub fn promtool_check(metrics: &str) {
     promtool_check_allowing(metrics, &[]);

@@ -1,0 +1,208 @@
+//! Why the drainer is not synced: which pump holds the merge, and what the merge waits for from
+//! it, for `/status`'s `HeldBy` (ours). The merge emits a binlog only once every pump that is not
+//! offline has shown one at or above it (see [`crate::merge`]), so the pump read least far (the
+//! lowest `PumpPos`) is the one it waits on. What keeps that pump back is told from what the
+//! drainer already has: the registry's state (paused), the pull loop's last failure (not
+//! reachable since when), or else a stream that has simply not passed the merge's TS yet.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use binlog_node::registry::{NodeState, NodeStatus};
+
+/// A pump's pull stream that keeps failing: the last reason, and since when it fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PullFailure {
+    /// The last failure, as the pull loop logged it.
+    pub reason: String,
+    /// The first failure of this run of failures.
+    pub since: SystemTime,
+}
+
+/// What holds the merge back on a pump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Waiting {
+    /// The registry says the pump is paused: its stream is not read until it is online again.
+    Paused,
+    /// The pump cannot be pulled: the pull loop's stream fails.
+    Unreachable,
+    /// The pump is pulled but its stream has not passed the merge's TS.
+    Stream,
+}
+
+/// `/status`'s `HeldBy`: the pump the merge waits on, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldBy {
+    /// The pump's node ID.
+    #[serde(rename = "Pump")]
+    pub pump: String,
+    /// What the merge waits for from it.
+    #[serde(rename = "Waiting")]
+    pub waiting: Waiting,
+    /// The merge's TS: the pump's stream has to pass it for the drainer to go on.
+    #[serde(rename = "TS")]
+    pub ts: u64,
+    /// The last commit TS read from the pump (0: none yet).
+    #[serde(rename = "PumpTS")]
+    pub pump_ts: u64,
+    /// For `unreachable`: since when (RFC 3339, UTC).
+    #[serde(rename = "Since", default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// For `unreachable`: the pull loop's last error.
+    #[serde(rename = "Error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The same, as one sentence for a person.
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+
+/// The pump holding a merge at `merged_ts`, among `pumps` (the registry's; offline ones do not
+/// hold it), with `positions` (`PumpPos`) and the pull loops' `failures`. `None` when no pump
+/// holds it (no pump that is not offline).
+pub fn held_by(
+    merged_ts: u64,
+    pumps: &[NodeStatus],
+    positions: &BTreeMap<String, u64>,
+    failures: &BTreeMap<String, PullFailure>,
+) -> Option<HeldBy> {
+    let position = |pump: &NodeStatus| positions.get(&pump.node_id).copied().unwrap_or(0);
+    let holder = pumps
+        .iter()
+        .filter(|pump| pump.state != NodeState::Offline)
+        .min_by(|&a, &b| (position(a), &a.node_id).cmp(&(position(b), &b.node_id)))?;
+    let pump = holder.node_id.clone();
+    let pump_ts = position(holder);
+    let failure = failures.get(&pump);
+    let (waiting, message) = if holder.state == NodeState::Paused {
+        (
+            Waiting::Paused,
+            format!("pump {pump} is paused; the merge waits for it past TS {merged_ts}"),
+        )
+    } else if let Some(failure) = failure {
+        (
+            Waiting::Unreachable,
+            format!(
+                "pump {pump} is not reachable since {}: {}; the merge waits for it past TS \
+                 {merged_ts}",
+                rfc3339(failure.since),
+                failure.reason
+            ),
+        )
+    } else {
+        (
+            Waiting::Stream,
+            format!("pump {pump}'s stream (at TS {pump_ts}) has not passed TS {merged_ts} yet"),
+        )
+    };
+    let failure = failure.filter(|_| waiting == Waiting::Unreachable);
+    Some(HeldBy {
+        pump,
+        waiting,
+        ts: merged_ts,
+        pump_ts,
+        since: failure.map(|f| rfc3339(f.since)),
+        error: failure.map(|f| f.reason.clone()),
+        message,
+    })
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    fn pump(id: &str, state: NodeState) -> NodeStatus {
+        NodeStatus {
+            node_id: id.into(),
+            host: "127.0.0.1:1".into(),
+            state,
+            is_alive: true,
+            score: 0,
+            label: None,
+            max_commit_ts: 0,
+            update_ts: 0,
+        }
+    }
+
+    fn positions(of: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        of.iter().map(|(p, ts)| (p.to_string(), *ts)).collect()
+    }
+
+    #[test]
+    fn a_paused_pump_read_least_far_holds() {
+        let pumps = [pump("a", NodeState::Online), pump("b", NodeState::Paused)];
+        let held = held_by(
+            20,
+            &pumps,
+            &positions(&[("a", 30), ("b", 10)]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!(held.pump, "b");
+        assert_eq!(held.waiting, Waiting::Paused);
+        assert_eq!((held.ts, held.pump_ts), (20, 10));
+        assert_eq!(held.since, None);
+        assert_eq!(
+            held.message,
+            "pump b is paused; the merge waits for it past TS 20"
+        );
+        let json = serde_json::to_value(&held).unwrap();
+        assert_eq!(json["Waiting"], "paused");
+        assert!(json.get("Error").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_failing_stream_says_since_when_and_why() {
+        let pumps = [pump("a", NodeState::Online), pump("b", NodeState::Online)];
+        let failures = BTreeMap::from([(
+            "a".to_string(),
+            PullFailure {
+                reason: "connect: refused".into(),
+                since: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            },
+        )]);
+        let held = held_by(5, &pumps, &positions(&[("a", 5), ("b", 9)]), &failures).unwrap();
+        assert_eq!(held.waiting, Waiting::Unreachable);
+        assert_eq!(held.since.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(held.error.as_deref(), Some("connect: refused"));
+        assert_eq!(
+            held.message,
+            "pump a is not reachable since 2023-11-14T22:13:20Z: connect: refused; the merge \
+             waits for it past TS 5"
+        );
+    }
+
+    #[test]
+    fn offline_pumps_do_not_hold_and_unknown_ones_are_at_zero() {
+        let pumps = [
+            pump("gone", NodeState::Offline),
+            pump("new", NodeState::Online),
+            pump("old", NodeState::Online),
+        ];
+        let held = held_by(
+            7,
+            &pumps,
+            &positions(&[("gone", 1), ("old", 7)]),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        assert_eq!((held.pump.as_str(), held.waiting), ("new", Waiting::Stream));
+        assert_eq!(
+            held.message,
+            "pump new's stream (at TS 0) has not passed TS 7 yet"
+        );
+        assert_eq!(
+            held_by(7, &pumps[..1], &BTreeMap::new(), &BTreeMap::new()),
+            None
+        );
+    }
+}

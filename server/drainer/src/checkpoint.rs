@@ -9,11 +9,12 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use crate::blocking::blocking;
+use crate::config::{DestinationKind, DrainerConfig};
 use binlog_loader::CheckpointTable;
 use binlog_node::savepoint::{self, Savepoint};
 use binlog_node::Result;
 
-use crate::sink::mysql::downstream;
+use crate::sink::mysql::{self, downstream};
 
 /// A checkpoint as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,4 +108,21 @@ impl CheckpointStore for DownstreamCheckpointStore {
             .await
             .map_err(downstream)
     }
+}
+
+/// Where the checkpoint is kept: in the downstream for the SQL destinations (as the original),
+/// else the savepoint file of the data dir.
+pub async fn open_store(
+    config: &DrainerConfig,
+    cluster_id: u64,
+) -> Result<Box<dyn CheckpointStore>> {
+    if config.destination()? != DestinationKind::Sql {
+        return Ok(Box::new(SavepointStore::new(config.data_dir.clone())));
+    }
+    let loader = mysql::loader_config(&config.syncer, |name| std::env::var(name).ok())?;
+    let (schema, table) = mysql::checkpoint_table_name(&config.syncer.to)?;
+    let table = CheckpointTable::open(&loader.connection, &schema, &table, cluster_id)
+        .await
+        .map_err(downstream)?;
+    Ok(Box::new(DownstreamCheckpointStore::new(table)))
 }

@@ -3,15 +3,22 @@
 //! offline has shown one at or above it (see [`crate::merge`]), so the pump read least far (the
 //! lowest `PumpPos`) is the one it waits on. What keeps that pump back is told from what the
 //! drainer already has: the registry's state (paused), the pull loop's last failure (not
-//! reachable since when), or else a stream that has simply not passed the merge's TS yet.
+//! reachable since when), or else a stream that has not passed the merge's TS yet; for that
+//! last case the pump's `/status` is asked whether a prewrite without its commit holds it
+//! ([`pending_prewrite`]).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use binlog_node::registry::{NodeState, NodeStatus};
+use binlog_node::tls::{http_agent, url_with_scheme, Tls};
+
+/// Time allowed for a pump's `/status` answer.
+const PUMP_STATUS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A pump's pull stream that keeps failing: the last reason, and since when it fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +39,9 @@ pub enum Waiting {
     Unreachable,
     /// The pump is pulled but its stream has not passed the merge's TS.
     Stream,
+    /// The pump holds a prewrite whose commit has not arrived: its stream cannot pass that
+    /// transaction until the commit or rollback comes, or the pump resolves it.
+    Prewrite,
 }
 
 /// `/status`'s `HeldBy`: the pump the merge waits on, and why.
@@ -55,6 +65,9 @@ pub struct HeldBy {
     /// For `unreachable`: the pull loop's last error.
     #[serde(rename = "Error", default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For `prewrite`: the start TS of the prewrite without its commit.
+    #[serde(rename = "StartTS", default, skip_serializing_if = "Option::is_none")]
+    pub start_ts: Option<u64>,
     /// The same, as one sentence for a person.
     #[serde(rename = "Message")]
     pub message: String,
@@ -106,12 +119,49 @@ pub fn held_by(
         pump_ts,
         since: failure.map(|f| rfc3339(f.since)),
         error: failure.map(|f| f.reason.clone()),
+        start_ts: None,
         message,
     })
 }
 
+impl HeldBy {
+    /// A `stream` hold explained by the pump's oldest prewrite without its commit, at
+    /// `start_ts`.
+    pub fn by_prewrite(self, start_ts: u64) -> HeldBy {
+        HeldBy {
+            waiting: Waiting::Prewrite,
+            start_ts: Some(start_ts),
+            message: format!(
+                "pump {} holds a prewrite without its commit at start TS {start_ts}: its stream \
+                 cannot pass it until TiDB sends the commit or rollback or the pump resolves it; \
+                 the merge waits for it past TS {}",
+                self.pump, self.ts
+            ),
+            ..self
+        }
+    }
+}
+
+/// The start TS of the oldest prewrite without its commit on the pump at `host`, from its
+/// `/status` (`OldestPendingPrewrite`, ours); `None` when there is none or the pump does not
+/// say (an original pump, or no answer).
+pub async fn pending_prewrite(host: &str, tls: Option<&Tls>) -> Option<u64> {
+    let url = format!("{}/status", url_with_scheme(host, tls, "pump").ok()?);
+    let agent = http_agent(tls, PUMP_STATUS_TIMEOUT).ok()?;
+    let ask = move || -> Option<u64> {
+        let mut response = agent.get(&url).call().ok()?;
+        let body = response.body_mut().read_to_string().ok()?;
+        let reply: serde_json::Value = serde_json::from_str(&body).ok()?;
+        reply["OldestPendingPrewrite"].as_u64()
+    };
+    tokio::task::spawn_blocking(ask).await.ok().flatten()
+}
+
 fn rfc3339(time: SystemTime) -> String {
-    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Secs, true)
+    match jiff::Timestamp::try_from(time) {
+        Ok(time) => time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => format!("{time:?}"),
+    }
 }
 
 #[cfg(test)]
@@ -200,6 +250,16 @@ mod tests {
             held.message,
             "pump new's stream (at TS 0) has not passed TS 7 yet"
         );
+        let held = held.by_prewrite(5);
+        assert_eq!(held.waiting, Waiting::Prewrite);
+        let json = serde_json::to_value(&held).unwrap();
+        assert_eq!(
+            (&json["Waiting"], &json["StartTS"]),
+            (&"prewrite".into(), &5.into())
+        );
+        assert!(held
+            .message
+            .starts_with("pump new holds a prewrite without its commit at start TS 5"));
         assert_eq!(
             held_by(7, &pumps[..1], &BTreeMap::new(), &BTreeMap::new()),
             None

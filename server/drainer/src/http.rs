@@ -11,7 +11,7 @@ use axum::routing::{any, get, put};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use crate::held_by::{held_by, HeldBy};
+use crate::held_by::{held_by, pending_prewrite, HeldBy, Waiting};
 use crate::Drainer;
 use binlog_node::registry::{NodeKind, NodeState};
 use binlog_node::serve::{json_response, ApiResponse};
@@ -57,7 +57,7 @@ async fn status(State(drainer): State<Arc<Drainer>>) -> Response {
                 .iter()
                 .filter(|pump| pump.state != NodeState::Offline)
                 .all(|pump| pump.max_commit_ts <= last_ts as i64);
-            let holder = (!synced)
+            let mut holder = (!synced)
                 .then(|| {
                     held_by(
                         drainer.merged_ts(),
@@ -67,6 +67,18 @@ async fn status(State(drainer): State<Arc<Drainer>>) -> Response {
                     )
                 })
                 .flatten();
+            if let Some(held) = holder.take_if(|held| held.waiting == Waiting::Stream) {
+                let host = pumps.iter().find(|pump| pump.node_id == held.pump);
+                let tls = drainer.settings.client_tls.as_ref();
+                let prewrite = match host {
+                    Some(pump) => pending_prewrite(&pump.host, tls).await,
+                    None => None,
+                };
+                holder = Some(match prewrite {
+                    Some(start_ts) => held.by_prewrite(start_ts),
+                    None => held,
+                });
+            }
             (synced, holder)
         }
         Err(error) => {

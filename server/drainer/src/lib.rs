@@ -21,6 +21,8 @@
 //! - [`budget`]: the byte budgets bounding memory between stages. [`blocking`]: file I/O off
 //!   the async workers.
 //! - [`held_by`]: why the drainer is not synced, for `/status` (which pump holds the merge).
+//! - [`operator`]: one-shot actions on a stopped drainer (`-set-checkpoint-ts`,
+//!   `-skip-commit-ts`); [`skip_list`]: the skips an operator recorded.
 //! - [`http`], [`service`]: the HTTP routes and the `binlog.Cistern` gRPC service.
 //! - [`server`]: start, serve, shut down. [`metrics`]: the original `binlog_drainer_*` names.
 
@@ -36,6 +38,7 @@ pub mod held_by;
 pub mod http;
 pub mod merge;
 pub mod metrics;
+pub mod operator;
 pub mod progress;
 pub mod pull;
 pub mod pulled;
@@ -45,6 +48,7 @@ pub mod secondary_binlog;
 pub mod server;
 pub mod service;
 pub mod sink;
+pub mod skip_list;
 pub mod syncer;
 pub mod tidb_status;
 pub mod translate;

@@ -5,7 +5,8 @@
 //!
 //! Ours, for a bad day: `binlog_drainer_checkpoint_lag_seconds` and
 //! `binlog_drainer_pump_lag_seconds{nodeID}`, wall clock minus a TS's physical time, refreshed on
-//! every scrape so that they grow while the checkpoint or a pump is stuck.
+//! every scrape so that they grow while the checkpoint or a pump is stuck; and
+//! `binlog_drainer_skipped_binlogs_total{reason}`, binlogs skipped on purpose.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub struct DrainerMetrics {
     events: IntCounterVec,
     /// `binlog_drainer_event{type="savepoint"}`.
     pub savepoint_events: IntCounter,
+    /// `binlog_drainer_skipped_binlogs_total{reason}` (ours): binlogs skipped on purpose.
+    skipped_binlogs: IntCounterVec,
     /// `binlog_drainer_error_count{type="unmarshal_binlog"}`.
     pub unmarshal_errors: IntCounter,
     /// `binlog_drainer_execute_duration_time`: one sink write.
@@ -131,6 +134,15 @@ impl DrainerMetrics {
             &["type"],
         )
         .expect("valid metric");
+        let skipped_binlogs = IntCounterVec::new(
+            opts(
+                "skipped_binlogs_total",
+                "Binlogs skipped on purpose, by reason: ignore-txn-commit-ts (config) or \
+                 skip-commit-ts (recorded by an operator)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
         let ddl_jobs = IntCounter::with_opts(opts("ddl_jobs_total", "Total ddl jobs count"))
             .expect("valid metric");
         let reach_duration = HistogramVec::new(
@@ -168,6 +180,7 @@ impl DrainerMetrics {
             Box::new(execute_duration.clone()),
             Box::new(query_duration.clone()),
             Box::new(ddl_jobs.clone()),
+            Box::new(skipped_binlogs.clone()),
             Box::new(reach_duration.clone()),
             Box::new(read_size.clone()),
             Box::new(file_write_size.clone()),
@@ -192,6 +205,7 @@ impl DrainerMetrics {
             execute_duration,
             query_duration,
             ddl_jobs,
+            skipped_binlogs,
             reach_duration,
             read_size,
             file_write_size,
@@ -206,6 +220,11 @@ impl DrainerMetrics {
         self.reach_duration
             .with_label_values(&[pump])
             .observe(reach_seconds);
+    }
+
+    /// A binlog skipped on purpose, for `reason`.
+    pub fn count_skip(&self, reason: &str) {
+        self.skipped_binlogs.with_label_values(&[reason]).inc();
     }
 
     /// One sink write, which took `took`.

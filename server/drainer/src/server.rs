@@ -3,28 +3,24 @@
 //! a state action save the checkpoint (`consistent = true`), write `paused` or `offline` and
 //! return.
 
-use std::collections::HashSet;
 use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::checkpoint::{
-    CheckpointStore, DownstreamCheckpointStore, SavepointStore, StoredCheckpoint,
-};
+use crate::checkpoint::{self, StoredCheckpoint};
 use crate::collector::Collector;
-use crate::config::{DestinationKind, DrainerConfig};
+use crate::config::DrainerConfig;
 use crate::merge::Merger;
 use crate::metrics::DrainerMetrics;
 use crate::schema::{Schema, SCHEMA_WAIT};
 use crate::service::CisternGrpc;
-use crate::sink::mysql;
+use crate::skip_list::{self, PlannedSkip};
 use crate::syncer::{self, Syncer};
 use crate::tidb_status::TidbStatus;
 use crate::translate::{RowTranslation, Translator};
 use crate::{sink, Drainer, DrainerSettings};
-use binlog_loader::CheckpointTable;
 use binlog_node::config::address::default_node_id;
 use binlog_node::lifecycle::{self, publish_final_state, until_shutdown, Shutdown};
 use binlog_node::registry::NodeState;
@@ -38,6 +34,9 @@ const MAX_HEARTBEAT_FAILURES: u32 = 20;
 
 /// Runs a drainer until it has shut down; returns the state it ended in.
 pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
+    if let Some(action) = &config.operator_action {
+        return crate::operator::run(config, action).await;
+    }
     let signals = lifecycle::shutdown_signals();
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -52,9 +51,9 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
     let cluster_id = registry.cluster_id().await?;
     let metrics = DrainerMetrics::new();
     let sink = sink::open(config, cluster_id, &metrics).await?;
-    let rows = row_translation(config, &metrics).await?;
+    let rows = row_translation(config, tls.clone(), &metrics).await?;
 
-    let mut store = checkpoint_store(config, cluster_id).await?;
+    let mut store = checkpoint::open_store(config, cluster_id).await?;
     let loaded = store.load().await?.filter(|s| s.commit_ts > 0);
     let checkpoint_ts = match &loaded {
         Some(saved) => saved.commit_ts,
@@ -79,6 +78,34 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         from_savepoint = loaded.is_some(),
         "checkpoint loaded"
     );
+    let stop_at = (config.stop_at_commit_ts > 0).then_some(config.stop_at_commit_ts);
+    if let Some(stop_at) = stop_at {
+        if start_ts >= stop_at {
+            return Err(Error::InvalidConfig(format!(
+                "the checkpoint {start_ts} is already at or past stop-at-commit-ts {stop_at}: \
+                 nothing to apply; raise or remove stop-at-commit-ts to run on"
+            )));
+        }
+        tracing::info!(
+            stop_at,
+            "will stop once every binlog up to stop-at-commit-ts is applied"
+        );
+    }
+    let skips = skip_list::planned(
+        &config.syncer.ignore_txn_commit_ts,
+        skip_list::load(&config.data_dir)?,
+    );
+    for (commit_ts, skip) in &skips {
+        if let (PlannedSkip::Recorded(skip), true) = (skip, *commit_ts > start_ts) {
+            tracing::warn!(
+                commit_ts,
+                reason = %skip.reason,
+                by = %skip.by,
+                at = %skip.at,
+                "a binlog ahead will be skipped on purpose (recorded with -skip-commit-ts)"
+            );
+        }
+    }
 
     let listen = config.listen_addr();
     let (listener, port) = serve::bind(&listen).await?;
@@ -123,19 +150,14 @@ pub async fn run(config: &DrainerConfig) -> Result<NodeState> {
         },
     ));
 
-    let ignored: HashSet<u64> = config
-        .syncer
-        .ignore_txn_commit_ts
-        .iter()
-        .map(|&ts| ts as u64)
-        .collect();
     let sync = {
         let drainer = drainer.clone();
         tokio::spawn(async move {
             let syncer = Syncer {
-                translator: Translator::new(ignored, rows),
+                translator: Translator::new(skips, rows),
                 sink,
                 store,
+                stop_at,
             };
             let result =
                 syncer::run(drainer.clone(), Merger::new(start_ts), commands, syncer).await;
@@ -246,15 +268,13 @@ async fn heartbeat_loop(drainer: Arc<Drainer>) {
 /// with TiDB, and the table filter.
 async fn row_translation(
     config: &DrainerConfig,
+    tls: Option<Tls>,
     metrics: &DrainerMetrics,
 ) -> Result<Option<RowTranslation>> {
     if !config.translates_rows()? {
         return Ok(None);
     }
-    let status = TidbStatus::new(
-        config.tidb_status_addr.clone(),
-        Tls::from_config(&config.security)?,
-    )?;
+    let status = TidbStatus::new(config.tidb_status_addr.clone(), tls)?;
     Ok(Some(RowTranslation {
         schema: Schema::open(
             &config.data_dir,
@@ -266,21 +286,4 @@ async fn row_translation(
         filter: config.syncer.table_filter()?,
         sync_ddl: config.syncer.sync_ddl,
     }))
-}
-
-/// Where the checkpoint is kept: in the downstream for the SQL destinations (as the original),
-/// else the savepoint file of the data dir.
-async fn checkpoint_store(
-    config: &DrainerConfig,
-    cluster_id: u64,
-) -> Result<Box<dyn CheckpointStore>> {
-    if config.destination()? != DestinationKind::Sql {
-        return Ok(Box::new(SavepointStore::new(config.data_dir.clone())));
-    }
-    let loader = mysql::loader_config(&config.syncer, |name| std::env::var(name).ok())?;
-    let (schema, table) = mysql::checkpoint_table_name(&config.syncer.to)?;
-    let table = CheckpointTable::open(&loader.connection, &schema, &table, cluster_id)
-        .await
-        .map_err(mysql::downstream)?;
-    Ok(Box::new(DownstreamCheckpointStore::new(table)))
 }

@@ -5,8 +5,9 @@
 //! merge and the downstream is bounded by bytes. The checkpoint is what the progress tracker
 //! allows (everything at or below it acknowledged, see [`crate::progress`]), saved in the
 //! [`CheckpointStore`] every second ([`SAVE_INTERVAL`]) after a sink flush, and at the end:
-//! `consistent` when the run ended cleanly. Fake binlogs and `ignore-txn-commit-ts` ones only
-//! move it.
+//! `consistent` when the run ended cleanly. Fake binlogs and skipped ones only move it. With
+//! `stop-at-commit-ts` the run ends once the merge passes that TS, with the checkpoint saved
+//! exactly at it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,7 +23,8 @@ use crate::pulled::PulledBinlog;
 use crate::sink::Sink;
 use crate::translate::{Translated, Translator};
 use crate::Drainer;
-use binlog_node::lifecycle::until_shutdown;
+use binlog_node::lifecycle::{until_shutdown, Shutdown};
+use binlog_node::registry::NodeState;
 use binlog_node::Result;
 
 /// Longest time between a checkpoint move and its save.
@@ -37,6 +39,9 @@ pub struct Syncer {
     /// Where the checkpoint is saved; what it holds is the drainer's
     /// [`Drainer::checkpoint_ts`], where the merge starts.
     pub store: Box<dyn CheckpointStore>,
+    /// `stop-at-commit-ts`: once the merge passes it, the run ends with the checkpoint exactly
+    /// there and the drainer `paused`.
+    pub stop_at: Option<u64>,
 }
 
 /// Runs the merge into the sink until a shutdown starts or a stage fails; then saves the final
@@ -94,6 +99,18 @@ pub async fn run(
                 }
             }
             binlog = merger.next(), if waiting.is_none() => {
+                if let Some(stop_at) = syncer.stop_at.filter(|&stop| binlog.commit_ts > stop) {
+                    // The merge emits a TS only once every pump is past it: nothing at or
+                    // below `stop_at` is still to come, so the checkpoint may rest there even
+                    // when no binlog has that commit TS.
+                    if drainer.merged_ts() < stop_at {
+                        progress.skip(stop_at);
+                    }
+                    tracing::info!(stop_at, "reached stop-at-commit-ts: stopping, paused");
+                    // `begin_shutdown` fails only when a shutdown has already begun.
+                    let _ = drainer.lifecycle.begin_shutdown(NodeState::Pausing, Shutdown::Pause);
+                    break Ok(());
+                }
                 drainer.merged_ts.store(binlog.commit_ts, Ordering::Release);
                 waiting = Some(binlog);
             }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use binlog_node::tls::{url_with_scheme, Tls};
+use binlog_node::tls::{http_agent, url_with_scheme, Tls};
 use binlog_node::{Error, Result};
 use binlog_tidb::Job;
 
@@ -127,13 +127,7 @@ impl TidbStatus {
 
 impl Shared {
     fn history(&self, query: &str) -> Result<Vec<Job>> {
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT));
-        if let Some(tls) = &self.tls {
-            config = config.tls_config(tls.http_client()?);
-        }
-        let agent: ureq::Agent = config.build().into();
+        let agent = http_agent(self.tls.as_ref(), REQUEST_TIMEOUT)?;
         let count = self.base_urls.len();
         let first = self.preferred.load(Ordering::Relaxed);
         let mut unreachable = Vec::new();

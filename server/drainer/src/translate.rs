@@ -1,6 +1,6 @@
 //! The translation stage between the merge and the sink: a [`PulledBinlog`] becomes what a sink
 //! consumes, a [`Txn`], or is [`Translated::Skip`]ped (a fake binlog, one listed in
-//! `ignore-txn-commit-ts`, or one whose tables the filter leaves out), which only moves the
+//! `ignore-txn-commit-ts` or recorded with `-skip-commit-ts`, or one whose tables the filter leaves out), which only moves the
 //! checkpoint.
 //!
 //! Destinations that write rows (`mysql`, `tidb`, `file` with `pb` payloads) get the binlog as
@@ -11,7 +11,7 @@
 //! `kafka` gets the same rows plus, next to each table's rows, the [`TableSchema`] they were
 //! decoded with ([`Txn::tables`]): its message describes the columns and keys.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,6 +19,7 @@ use prost::Message;
 
 use crate::pulled::PulledBinlog;
 use crate::schema::Schema;
+use crate::skip_list::PlannedSkip;
 use crate::Drainer;
 use binlog_archive::filter::TableFilter;
 use binlog_loader::{Ddl, LoadTxn, RowEvent, RowKind, TableRef, TxnBody};
@@ -73,17 +74,17 @@ pub struct RowTranslation {
 /// The translation stage.
 #[derive(Default)]
 pub struct Translator {
-    /// Commit TSs never to write (`[syncer] ignore-txn-commit-ts`).
-    ignored: HashSet<u64>,
+    /// Commit TSs never to write (`[syncer] ignore-txn-commit-ts`, `-skip-commit-ts`).
+    skips: HashMap<u64, PlannedSkip>,
     /// Present for the destinations that write rows.
     rows: Option<RowTranslation>,
 }
 
 impl Translator {
-    /// A translator skipping the binlogs committed at `ignored`, turning binlogs into rows when
-    /// `rows` is given.
-    pub fn new(ignored: HashSet<u64>, rows: Option<RowTranslation>) -> Translator {
-        Translator { ignored, rows }
+    /// A translator skipping the binlogs committed at the TSs of `skips`, turning binlogs into
+    /// rows when `rows` is given.
+    pub fn new(skips: HashMap<u64, PlannedSkip>, rows: Option<RowTranslation>) -> Translator {
+        Translator { skips, rows }
     }
 
     /// Translates one merged binlog. A payload, row or DDL that cannot be translated is an
@@ -104,11 +105,21 @@ impl Translator {
         if decoded.is_fake() {
             return Ok(Translated::Skip);
         }
-        if self.ignored.contains(&binlog.commit_ts) {
-            tracing::info!(
-                commit_ts = binlog.commit_ts,
-                "skipped: listed in ignore-txn-commit-ts"
-            );
+        if let Some(skip) = self.skips.get(&binlog.commit_ts) {
+            let commit_ts = binlog.commit_ts;
+            match skip {
+                PlannedSkip::Configured => {
+                    tracing::info!(commit_ts, "skipped: listed in ignore-txn-commit-ts")
+                }
+                PlannedSkip::Recorded(skip) => tracing::warn!(
+                    commit_ts,
+                    reason = %skip.reason,
+                    by = %skip.by,
+                    at = %skip.at,
+                    "skipped on purpose: recorded with -skip-commit-ts"
+                ),
+            }
+            drainer.metrics.count_skip(skip.metric_reason());
             return Ok(Translated::Skip);
         }
         let (load, tables) = match &mut self.rows {

@@ -8,15 +8,12 @@ use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use binlog_archive::binlog_file::{decode_records, list_files};
-use binlog_node::proto::Binlog;
 use binlog_node::registry::{NodeKind, NodeState, NodeStatus};
 use binlog_node::savepoint;
 use binlog_testkit::cluster::{backend, promtool_check_allowing, write_pairs, Backend};
-use binlog_testkit::drainer::{start_drainer, DrainerOptions};
+use binlog_testkit::drainer::{read_destination, start_drainer, DrainerOptions};
 use binlog_testkit::pump::{PumpOptions, PumpProcess};
 use binlog_testkit::NodeProcess;
-use prost::Message;
 use serde_json::Value;
 
 const DRAINER_ID: &str = "drainer-test";
@@ -349,29 +346,4 @@ async fn the_print_destination_writes_one_line_per_binlog_in_order() {
         assert!(line.contains("schema_version=7 tables=["), "{line}");
         assert!(line.contains("1 inserted 0 updated 0 deleted"), "{line}");
     }
-}
-
-/// Every binlog in the `file` destination in `dir`, in file order; panics on a damaged record
-/// anywhere but at the end of the newest file.
-pub fn read_destination(dir: &Path) -> Vec<Binlog> {
-    let files = list_files(dir).expect("list the binlog files");
-    let mut binlogs = Vec::new();
-    for (position, (_, path)) in files.iter().enumerate() {
-        let bytes = std::fs::read(path).unwrap();
-        let (records, valid) = decode_records(&bytes);
-        if position + 1 < files.len() {
-            assert_eq!(
-                valid,
-                bytes.len() as u64,
-                "damage inside {}",
-                path.display()
-            );
-        }
-        binlogs.extend(
-            records
-                .iter()
-                .map(|record| Binlog::decode(&record.payload[..]).expect("a binlog payload")),
-        );
-    }
-    binlogs
 }

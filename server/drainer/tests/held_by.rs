@@ -1,12 +1,16 @@
 //! What an operator reads on a bad day, through the real binaries: with two pumps, pausing one
 //! holds the merge, `/status` names that pump and says it is paused, and the lag gauges in
 //! `/metrics` show the checkpoint falling behind while it is paused and catching up once it is
-//! back.
+//! back. A prewrite whose commit has not come holds its pump's stream: `/status` names the pump
+//! and the prewrite's start TS until the commit arrives.
 
 use std::path::Path;
 use std::time::Duration;
 
-use binlog_testkit::cluster::{backend, metric_value, promtool_check_allowing, write_pairs};
+use binlog_node::proto::{Binlog, BinlogType};
+use binlog_testkit::cluster::{
+    backend, metric_value, prewrite_value, promtool_check_allowing, write, write_pairs,
+};
 use binlog_testkit::drainer::{start_drainer, DrainerOptions};
 use binlog_testkit::poll::wait_for;
 use binlog_testkit::pump::{PumpOptions, PumpProcess};
@@ -100,7 +104,7 @@ async fn a_paused_pump_is_named_in_status_and_the_checkpoint_lag_grows_until_it_
         || Some(status(&drainer)).filter(|s| s["HeldBy"]["Pump"] == "held"),
         || drainer.log(),
     );
-    println!("/status while paused: {reply}");
+    println!("/status while paused: {}", drainer.get("/status"));
     assert_eq!(reply["Synced"], false);
     assert_eq!(reply["HeldBy"]["Waiting"], "paused");
     let merge_ts = reply["HeldBy"]["TS"].as_u64().unwrap();
@@ -136,4 +140,70 @@ async fn a_paused_pump_is_named_in_status_and_the_checkpoint_lag_grows_until_it_
         &drainer.get("/metrics"),
         &["label names should be written in 'snake_case' not 'camelCase'"],
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prewrite_without_its_commit_is_named_with_its_pump_and_start_ts() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = backend("file", &dir.path().join("registry")).await;
+    let cluster_id = backend.registry.cluster_id().await.unwrap();
+    let stuck = start_pump(dir.path(), "stuck", &backend.pd_urls);
+    let other = start_pump(dir.path(), "other", &backend.pd_urls);
+    let drainer = start_drainer(&DrainerOptions {
+        data_dir: &dir.path().join("drainer"),
+        registry_dir: &dir.path().join("registry"),
+        pd_urls: &backend.pd_urls,
+        node_id: "drainer-prewrite",
+        extra: &[],
+        stdout: None,
+    });
+    write_pairs(&stuck, &backend, cluster_id, 1, 3).await;
+
+    // A prewrite on `stuck` whose commit TiDB has not sent yet; `other` goes on writing.
+    let start_ts = backend.tso.get_ts().await.unwrap();
+    let mut client = stuck.client().await;
+    let prewrite = Binlog {
+        tp: BinlogType::Prewrite as i32,
+        start_ts: start_ts as i64,
+        prewrite_key: Some(b"t\x80\x00\x01".to_vec()),
+        prewrite_value: Some(prewrite_value(start_ts)),
+        ..Default::default()
+    };
+    write(&mut client, cluster_id, &prewrite).await.unwrap();
+    write_pairs(&other, &backend, cluster_id, 1, 5).await;
+    let reply = wait_for(
+        "/status naming the pending prewrite",
+        Duration::from_secs(30),
+        || Some(status(&drainer)).filter(|s| s["HeldBy"]["Waiting"] == "prewrite"),
+        || drainer.log(),
+    );
+    println!(
+        "/status while a prewrite waits for its commit: {}",
+        drainer.get("/status")
+    );
+    assert_eq!(reply["HeldBy"]["Pump"], "stuck");
+    assert_eq!(reply["HeldBy"]["StartTS"].as_u64(), Some(start_ts));
+    let message = reply["HeldBy"]["Message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "pump stuck holds a prewrite without its commit at start TS {start_ts}"
+        )),
+        "{message}"
+    );
+
+    // The commit arrives: the merge goes on and the drainer is synced.
+    let commit = Binlog {
+        tp: BinlogType::Commit as i32,
+        start_ts: start_ts as i64,
+        commit_ts: backend.tso.get_ts().await.unwrap() as i64,
+        ..Default::default()
+    };
+    write(&mut client, cluster_id, &commit).await.unwrap();
+    let synced = wait_for(
+        "a synced drainer",
+        Duration::from_secs(30),
+        || Some(status(&drainer)).filter(|s| s["Synced"] == true),
+        || drainer.log(),
+    );
+    assert!(synced.get("HeldBy").is_none(), "{synced}");
 }

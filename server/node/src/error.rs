@@ -62,6 +62,10 @@ pub enum Error {
     /// and the statement.
     #[error("downstream: {0}")]
     Downstream(String),
+    /// An operator's action on a stopped node was refused: it would lose binlogs or race a
+    /// running node; the text says why and what to do instead.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// `Result` with [`Error`].

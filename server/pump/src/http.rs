@@ -45,22 +45,33 @@ pub struct PumpStatusReply {
     /// The error text, or "".
     #[serde(rename = "ErrMsg")]
     pub err_msg: String,
+    /// Ours: the start TS of this pump's oldest prewrite still waiting for its commit, which
+    /// holds its stream (and every drainer's merge) back; absent when there is none.
+    #[serde(
+        rename = "OldestPendingPrewrite",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub oldest_pending_prewrite: Option<u64>,
 }
 
 /// `GET /status`: every pump in the registry, a fresh TSO.
 async fn status(State(pump): State<Arc<Pump>>) -> Response {
+    let oldest_pending_prewrite = pump.engine.pending_prewrites().first().copied();
     let reply = match pump_status(&pump).await {
         Ok((status, commit_ts)) => PumpStatusReply {
             status: Some(status),
             commit_ts,
             checkpoint: Default::default(),
             err_msg: String::new(),
+            oldest_pending_prewrite,
         },
         Err(error) => PumpStatusReply {
             status: None,
             commit_ts: 0,
             checkpoint: Default::default(),
             err_msg: error.to_string(),
+            oldest_pending_prewrite,
         },
     };
     json_response(&reply)

@@ -16,6 +16,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// The variables cargo sets for one package's run (besides `CARGO_PKG_*` and
+/// `CARGO_BIN_EXE_*`), which a nested build must not inherit.
+const PER_PACKAGE_VARIABLES: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 /// The directory holding the binaries, once this process has built them.
 static BUILT: OnceLock<PathBuf> = OnceLock::new();
 
@@ -45,6 +58,17 @@ fn build_workspace() -> PathBuf {
         .arg(&target_dir);
     if profile == "release" {
         command.arg("--release");
+    }
+    // Cargo gives a running test its package's variables; build scripts that watch them (ring's
+    // does) would see a change from the shell's build and rerun, rebuilding half the tree twice.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if PER_PACKAGE_VARIABLES.contains(&key.as_ref())
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_EXE_")
+        {
+            command.env_remove(key.as_ref());
+        }
     }
     let output = command.output().unwrap_or_else(|error| {
         panic!(

@@ -1,6 +1,11 @@
 //! Starts the real `drainer` binary for a test.
 
 use std::path::Path;
+use std::process::{Output, Stdio};
+
+use binlog_archive::binlog_file::{decode_records, list_files};
+use binlog_node::proto::Binlog;
+use prost::Message;
 
 use crate::binary::binary;
 use crate::ports::free_addr;
@@ -57,4 +62,49 @@ pub fn start_drainer_tls(options: &DrainerOptions<'_>, tls: Option<&NodeTls>) ->
         "PumpPos",
         tls.map(|tls| tls.client.clone()),
     )
+}
+
+/// Runs the drainer binary once with `options` and `action` (a one-shot action such as
+/// `-set-checkpoint-ts`), as the drainer at `addr`, and returns what it printed and how it
+/// exited.
+pub fn drainer_action(options: &DrainerOptions<'_>, addr: &str, action: &[&str]) -> Output {
+    let (mut command, _) = node_command(
+        binary("drainer"),
+        addr,
+        options.data_dir,
+        options.registry_dir,
+        options.pd_urls,
+    );
+    command
+        .args(["-node-id", options.node_id])
+        .args(options.extra)
+        .args(action)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run the drainer binary")
+}
+
+/// Every binlog in the `file` destination in `dir`, in file order; panics on a damaged record
+/// anywhere but at the end of the newest file.
+pub fn read_destination(dir: &Path) -> Vec<Binlog> {
+    let files = list_files(dir).expect("list the binlog files");
+    let mut binlogs = Vec::new();
+    for (position, (_, path)) in files.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap();
+        let (records, valid) = decode_records(&bytes);
+        if position + 1 < files.len() {
+            assert_eq!(
+                valid,
+                bytes.len() as u64,
+                "damage inside {}",
+                path.display()
+            );
+        }
+        binlogs.extend(
+            records
+                .iter()
+                .map(|record| Binlog::decode(&record.payload[..]).expect("a binlog payload")),
+        );
+    }
+    binlogs
 }

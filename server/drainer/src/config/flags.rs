@@ -13,7 +13,7 @@ use binlog_node::config::load::{replace, replace_path};
 use binlog_node::config::NodeFlags;
 use binlog_node::error::{Error, Result};
 
-use super::DrainerConfig;
+use super::{DrainerConfig, OperatorAction};
 
 /// Printed after the flags by `drainer --help`.
 const AFTER_HELP: &str = "\
@@ -27,7 +27,12 @@ environment, which wins over the config file, which wins over the defaults.
 Destinations ([syncer] db-type, -dest-db-type): mysql and tidb apply the rows and DDL to the
 database of [syncer.to] (table schemas from TiDB's status port, -tidb-status-addr); file (alias
 pb) writes the original's framed binlog files into [syncer.to] dir; print writes one line per
-binlog to stdout.";
+binlog to stdout.
+
+On a bad day (see the README's \"Operating\" section): -stop-at-commit-ts stops a run at a TS;
+on a stopped drainer, -set-checkpoint-ts moves its checkpoint (refused below a pump's GC point)
+and -skip-commit-ts with -skip-reason records a binlog not to write (a DDL the downstream
+rejects); both exit once done, and neither is taken from the environment.";
 
 /// The drainer's command line. Doc comments are the `--help` text.
 #[derive(Debug, Parser)]
@@ -113,6 +118,18 @@ pub struct DrainerFlags {
     /// DEPRECATED, ignored
     #[arg(long, value_name = "TEXT")]
     log_rotate: Option<String>,
+    /// Stop cleanly once every binlog up to this commit TS is applied, checkpoint exactly there, state paused; 0 never [default: 0]
+    #[arg(long, value_name = "TS")]
+    stop_at_commit_ts: Option<u64>,
+    /// Instead of running: set the checkpoint the next run starts after, if every pump still holds the binlogs after it, then exit
+    #[arg(long, value_name = "TS", conflicts_with = "skip_commit_ts")]
+    set_checkpoint_ts: Option<u64>,
+    /// Instead of running: record that the binlog committed at TS is not to be written (needs -skip-reason), then exit
+    #[arg(long, value_name = "TS", requires = "skip_reason")]
+    skip_commit_ts: Option<u64>,
+    /// Why -skip-commit-ts skips the binlog: kept with who and when, logged when it is skipped
+    #[arg(long, value_name = "TEXT", requires = "skip_commit_ts")]
+    skip_reason: Option<String>,
 }
 
 impl NodeFlags for DrainerFlags {
@@ -147,6 +164,10 @@ impl NodeFlags for DrainerFlags {
             metrics_addr,
             metrics_interval,
             log_rotate,
+            stop_at_commit_ts,
+            set_checkpoint_ts,
+            skip_commit_ts,
+            skip_reason,
         } = self;
         config.config_file = file.config.map(PathBuf::from);
         replace(&mut config.addr, addr);
@@ -177,6 +198,15 @@ impl NodeFlags for DrainerFlags {
         replace(&mut config.compressor, compressor);
         replace(&mut config.metrics_addr, metrics_addr.map(Some));
         replace(&mut config.metrics_interval, metrics_interval);
+        replace(&mut config.stop_at_commit_ts, stop_at_commit_ts);
+        config.operator_action = match (set_checkpoint_ts, skip_commit_ts, skip_reason) {
+            (Some(ts), _, _) => Some(OperatorAction::SetCheckpoint(ts)),
+            (None, Some(commit_ts), Some(reason)) => {
+                Some(OperatorAction::Skip { commit_ts, reason })
+            }
+            // clap requires -skip-commit-ts and -skip-reason together.
+            _ => None,
+        };
         config.deprecated_flags = log_rotate
             .map(|_| "-log-rotate".to_owned())
             .into_iter()

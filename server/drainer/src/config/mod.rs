@@ -86,6 +86,20 @@ pub enum DestinationKind {
     Kafka,
 }
 
+/// A one-shot action on a stopped drainer's checkpoint or skips (see [`crate::operator`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OperatorAction {
+    /// `-set-checkpoint-ts TS`: the next run starts after `TS`.
+    SetCheckpoint(u64),
+    /// `-skip-commit-ts TS -skip-reason WHY`: the binlog committed at `TS` is not written.
+    Skip {
+        /// Its commit TS.
+        commit_ts: u64,
+        /// Why, for the record.
+        reason: String,
+    },
+}
+
 /// The drainer's configuration. TOML keys are the original's; fields marked "flag only" have
 /// no TOML key and are an unknown key in a file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,6 +138,10 @@ pub struct DrainerConfig {
     /// from (`/ddl/history`). Ours. Flag `-tidb-status-addr`. Default empty.
     #[serde(with = "comma_list")]
     pub tidb_status_addr: Vec<String>,
+    /// Stop cleanly once every binlog up to this commit TS is applied: the checkpoint is saved
+    /// exactly there and the drainer ends `paused` (ours; TiCDC's `target-ts`). Flag
+    /// `-stop-at-commit-ts`. Default 0: never.
+    pub stop_at_commit_ts: u64,
     /// `[syncer]`.
     pub syncer: SyncerConfig,
     /// `[security]`: TLS, on iff `ssl-ca` is set (see [`binlog_node::tls`]).
@@ -142,6 +160,10 @@ pub struct DrainerConfig {
     /// Pushgateway interval in seconds. Flag only, `-metrics-interval`. Default 15.
     #[serde(skip)]
     pub metrics_interval: i64,
+    /// A one-shot action instead of a run (flags only, never from the environment): set the
+    /// checkpoint (`-set-checkpoint-ts`) or record a skip (`-skip-commit-ts`, `-skip-reason`).
+    #[serde(skip)]
+    pub operator_action: Option<OperatorAction>,
     /// The config file read. Flag only, `-config`. Default none.
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
@@ -167,6 +189,7 @@ impl Default for DrainerConfig {
             log_file: None,
             initial_commit_ts: -1,
             tidb_status_addr: Vec::new(),
+            stop_at_commit_ts: 0,
             syncer: SyncerConfig::default(),
             security: SecurityConfig::default(),
             synced_check_time: DEFAULT_SYNCED_CHECK_TIME,
@@ -174,6 +197,7 @@ impl Default for DrainerConfig {
             cache_binlog_count: DEFAULT_CACHE_BINLOG_COUNT,
             metrics_addr: None,
             metrics_interval: DEFAULT_METRICS_INTERVAL,
+            operator_action: None,
             config_file: None,
             deprecated_flags: Vec::new(),
             env_used: Vec::new(),
@@ -325,6 +349,8 @@ impl NodeConfig for DrainerConfig {
     const COMPONENT: &'static str = "drainer";
     const ENV_PREFIX: &'static str = "BINLOG_SERVER";
     type Flags = DrainerFlags;
+    const FLAGS_NOT_FROM_ENV: &'static [&'static str] =
+        &["set-checkpoint-ts", "skip-commit-ts", "skip-reason"];
 
     fn set_env_used(&mut self, env_used: Vec<(String, String)>) {
         self.env_used = env_used;
@@ -376,6 +402,13 @@ impl NodeConfig for DrainerConfig {
         }
         if syncer.to.retention_time < 0 {
             return invalid("[syncer.to] retention-time must not be negative".into());
+        }
+        if let Some(OperatorAction::Skip { reason, .. }) = &self.operator_action {
+            if reason.trim().is_empty() {
+                return invalid(
+                    "-skip-reason is empty: say why the binlog is skipped, for the record".into(),
+                );
+            }
         }
         check_no_metrics_push(self.metrics_addr.as_deref(), self.metrics_interval)?;
         self.security.sanitize()

@@ -72,7 +72,7 @@ pub fn default_node_id(port: u16) -> String {
 }
 
 /// The host name, as the original's default node ID uses it.
-fn hostname() -> String {
+pub fn hostname() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
     let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };

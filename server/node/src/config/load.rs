@@ -40,6 +40,9 @@ pub trait NodeConfig: Default + DeserializeOwned + Serialize {
     const ENV_PREFIX: &'static str;
     /// The node's flags.
     type Flags: NodeFlags<Config = Self>;
+    /// Flags never taken from the environment besides `-config` and `-V`: one-shot actions,
+    /// which a variable left set would repeat on every start.
+    const FLAGS_NOT_FROM_ENV: &'static [&'static str] = &[];
 
     /// Keeps `(variable, value)` of each environment variable used, for the binary to log.
     fn set_env_used(&mut self, env_used: Vec<(String, String)>);
@@ -63,12 +66,16 @@ pub fn load<C: NodeConfig>(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<C, ConfigError> {
     // The original reads the environment after it has used -config and -V.
+    let not_from_env: Vec<&str> = ["config", "V"]
+        .into_iter()
+        .chain(C::FLAGS_NOT_FROM_ENV.iter().copied())
+        .collect();
     let line = parse_command_line(
         &C::Flags::command(),
         args,
         C::ENV_PREFIX,
         env,
-        &["config", "V"],
+        &not_from_env,
     )?;
     let flags = C::Flags::from_arg_matches(&line.matches)?;
     if flags.file_flags().version.asked() {

@@ -3,6 +3,7 @@
 //! other client, on the same crypto provider.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
@@ -45,4 +46,16 @@ impl Tls {
             .unversioned_rustls_crypto_provider(super::provider())
             .build())
     }
+}
+
+/// A ureq agent speaking TLS with `tls` when given, giving up on a request after `timeout`, and
+/// returning non-2xx answers rather than errors (their bodies say why).
+pub fn http_agent(tls: Option<&Tls>, timeout: Duration) -> Result<ureq::Agent> {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout));
+    if let Some(tls) = tls {
+        config = config.tls_config(tls.http_client()?);
+    }
+    Ok(config.build().into())
 }

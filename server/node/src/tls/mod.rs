@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::config::security::SecurityConfig;
 use crate::error::{Error, Result};
 pub use files::TlsFiles;
+pub use http_client::http_agent;
 pub use listener::TlsListener;
 pub use reload::ReloadingServerConfig;
 

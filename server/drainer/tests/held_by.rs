@@ -94,7 +94,7 @@ async fn a_paused_pump_is_named_in_status_and_the_checkpoint_lag_grows_until_it_
     assert!(synced.get("HeldBy").is_none(), "{synced}");
 
     // Pause one pump (as binlogctl does); the other keeps writing.
-    let (_, body) = held.http("PUT", &"/state/held/pause");
+    let (_, body) = held.http("PUT", "/state/held/pause");
     assert!(body.contains("apply action pause success!"), "{body}");
     assert!(held.wait_exit(Duration::from_secs(30)).success());
     write_pairs(&other, &backend, cluster_id, 1, 5).await;

@@ -273,3 +273,62 @@ fn syncer_to_security_is_the_destination_tls_and_only_for_a_connection() {
         "{error}"
     );
 }
+
+#[test]
+fn operator_actions_come_only_from_flags_and_a_skip_needs_a_reason() {
+    let addr = ["-addr", "127.0.0.1:8249"];
+    let config = load(&[&addr[..], &["-set-checkpoint-ts", "42"]].concat(), &[]).unwrap();
+    assert_eq!(
+        config.operator_action,
+        Some(OperatorAction::SetCheckpoint(42))
+    );
+    let config = load(
+        &[
+            &addr[..],
+            &["-skip-commit-ts", "7", "-skip-reason", "DDL rejected"],
+        ]
+        .concat(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        config.operator_action,
+        Some(OperatorAction::Skip {
+            commit_ts: 7,
+            reason: "DDL rejected".into()
+        })
+    );
+    // A variable left set must not repeat a one-shot action on every start.
+    let config = load(
+        &addr,
+        &[
+            ("BINLOG_SERVER_SET_CHECKPOINT_TS", "42"),
+            ("BINLOG_SERVER_STOP_AT_COMMIT_TS", "9"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.operator_action, None);
+    assert_eq!(config.stop_at_commit_ts, 9);
+    for bad in [
+        &["-skip-commit-ts", "7"][..],
+        &["-skip-reason", "why"][..],
+        &[
+            "-set-checkpoint-ts",
+            "1",
+            "-skip-commit-ts",
+            "7",
+            "-skip-reason",
+            "x",
+        ][..],
+    ] {
+        assert!(
+            matches!(
+                load(&[&addr[..], bad].concat(), &[]),
+                Err(ConfigError::Invalid(_))
+            ),
+            "{bad:?} accepted"
+        );
+    }
+    let error = invalid(&[&addr[..], &["-skip-commit-ts", "7", "-skip-reason", " "]].concat());
+    assert!(error.contains("-skip-reason is empty"), "{error}");
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use crate::checkpoint::{self, StoredCheckpoint};
-use crate::config::{DrainerConfig, OperatorAction};
+use crate::config::{DestinationKind, DrainerConfig, OperatorAction};
 use crate::skip_list::{self, RecordedSkip};
 use binlog_node::proto::pump_client::PumpClient;
 use binlog_node::proto::{Pos, PullBinlogReq};
@@ -62,6 +62,13 @@ pub async fn run(config: &DrainerConfig, action: &OperatorAction) -> Result<Node
                 pumps_checked = pumps.len(),
                 "checkpoint set with -set-checkpoint-ts: the next run starts after it"
             );
+            if *commit_ts < current && config.destination()? == DestinationKind::File {
+                tracing::warn!(
+                    "the file destination resumes after the newest binlog its files hold: \
+                     moving the checkpoint back does not write those binlogs again; move the \
+                     newer files away first to replay them"
+                );
+            }
         }
         OperatorAction::Skip { commit_ts, reason } => {
             if *commit_ts <= current {

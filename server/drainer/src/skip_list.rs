@@ -27,7 +27,7 @@ pub struct RecordedSkip {
     pub commit_ts: u64,
     /// Why, as the operator gave it.
     pub reason: String,
-    /// Who: `$USER@<hostname>` of the process that recorded it.
+    /// Who: `$USER@<hostname>` (`$LOGNAME` without `$USER`) of the process that recorded it.
     pub by: String,
     /// When it was recorded (RFC 3339, UTC).
     pub at: String,
@@ -36,7 +36,9 @@ pub struct RecordedSkip {
 impl RecordedSkip {
     /// A skip of `commit_ts` for `reason`, recorded now by this process's user and host.
     pub fn now(commit_ts: u64, reason: String) -> RecordedSkip {
-        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
         RecordedSkip {
             commit_ts,
             reason,

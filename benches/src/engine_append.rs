@@ -4,8 +4,8 @@
 //! For every combination of I/O backend (`io-uring`, `pwrite`), record payload size and number
 //! of concurrent appenders, each run opens a fresh engine with `sync-log = true` (and
 //! `stop-write-at-available-space = 0`, so that it runs on small disks), waits until the engine's
-//! `spare-segments` (`--spare-segments`, default the engine's) are prepared (their zero-fill
-//! would otherwise compete with the appends), and lets the appenders run for `--seconds`. Each appender is a tokio task on a
+//! background spare segment is prepared (its zero-fill would otherwise compete with the
+//! appends), and lets the appenders run for `--seconds`. Each appender is a tokio task on a
 //! multi-thread runtime with two worker threads that does what a pump does for one
 //! transaction: append a prewrite, await it, append its commit, await it, with TSs taken from
 //! one shared, strictly increasing counter. Measured per configuration:
@@ -44,9 +44,9 @@
 //! ```
 //!
 //! Data goes to a fresh temporary directory under `--dir` (default `./bench-data`), removed
-//! afterwards. Each run needs 512 MiB there per segment file (the active one and the spares:
-//! 2.5 GiB with the default 4 spares) plus 512 MiB per segment it fills beyond them (several GiB
-//! at 16 KiB x 256 writers on a fast disk), besides the 512 MiB device-limit file.
+//! afterwards. Each run needs about 1 GiB there (the active segment and one spare, 512 MiB
+//! each) plus 512 MiB per segment it fills (several GiB at 16 KiB x 256 writers on a fast disk),
+//! besides the 512 MiB device-limit file.
 
 use std::fs::File;
 use std::path::Path;
@@ -56,11 +56,11 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, engine_config, in_temp_dir, median_by, prepare_device_file,
-    print_and_save_json, pseudo_random_bytes, remove_run_dir, wait_for_spares, Appended, Backend,
+    print_and_save_json, pseudo_random_bytes, remove_run_dir, wait_for_spare, Appended, Backend,
     DeviceRun, Machine, MatrixArgs, Percentiles, MB, PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::record::record_span;
-use binlog_engine::{Config, Engine, Preallocate, ReadableSize};
+use binlog_engine::{Engine, ReadableSize};
 use clap::Parser;
 use serde::Serialize;
 use tokio::runtime::Runtime;
@@ -82,22 +82,6 @@ struct Args {
     /// with 16 or more appenders.
     #[arg(long)]
     no_half_rate: bool,
-    /// The engine's `spare-segments` (default: the engine's default); each run starts once that
-    /// many spares are prepared.
-    #[arg(long)]
-    spare_segments: Option<usize>,
-    /// The engine's `preallocate`: `zero-fill` or `fallocate`.
-    #[arg(long, default_value = "zero-fill", value_parser = parse_preallocate)]
-    preallocate: Preallocate,
-}
-
-/// `--preallocate`, spelled as the engine's configuration spells it.
-fn parse_preallocate(text: &str) -> std::result::Result<Preallocate, String> {
-    match text {
-        "zero-fill" => Ok(Preallocate::ZeroFill),
-        "fallocate" => Ok(Preallocate::Fallocate),
-        other => Err(format!("{other:?}: expected zero-fill or fallocate")),
-    }
 }
 
 /// One engine run of one configuration, with the device-limit run that followed it.
@@ -121,7 +105,8 @@ struct EngineRun {
     avg_group_records: f64,
     /// Mean bytes per group commit (engine metrics).
     avg_group_bytes: f64,
-    /// Segments the run used (more than one means it rolled).
+    /// Segments the run used (more than one means it rolled, and a spare was prepared while it
+    /// ran).
     segments: usize,
     /// The device limit at this run's average group size.
     device: DeviceRun,
@@ -192,10 +177,6 @@ struct Setup {
     writers: usize,
     /// Time the appenders keep starting transactions (and the device loop keeps writing).
     duration: Duration,
-    /// The engine's `spare-segments`.
-    spare_segments: usize,
-    /// The engine's `preallocate`.
-    preallocate: Preallocate,
 }
 
 /// Parses the flags, creates the temporary data directory, runs everything, removes it.
@@ -219,14 +200,6 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
     println!(
         "runs:       {} x {} s per configuration (median run shown)",
         args.matrix.runs, args.matrix.seconds
-    );
-    let spare_segments = args
-        .spare_segments
-        .unwrap_or(Config::default().spare_segments);
-    println!(
-        "segments:   {SEGMENT_SIZE}, preallocate {:?}, spare-segments {spare_segments} \
-         (all prepared before each run)",
-        args.preallocate
     );
 
     let device_path = root.join("device-limit");
@@ -252,8 +225,6 @@ fn run_all(args: &Args, duration: Duration, root: &Path) -> Result<()> {
                     payload_bytes,
                     writers,
                     duration,
-                    spare_segments,
-                    preallocate: args.preallocate,
                 };
                 let mut result = run_config(&runtime, root, &device_file, setup, args.matrix.runs)?;
                 if writers >= 16 && !args.no_half_rate {
@@ -410,7 +381,7 @@ fn print_half_rate_table(results: &[ConfigResult], sync_p50_us: f64) {
     }
 }
 
-/// Opens an engine in the fresh data dir `dir`, waits for its spare segments, and runs
+/// Opens an engine in the fresh data dir `dir`, waits for its spare segment, and runs
 /// `setup`'s appenders on payloads drawn from `seed`, at `txn_rate` transactions/s if given.
 fn open_and_append(
     runtime: &Runtime,
@@ -419,15 +390,10 @@ fn open_and_append(
     seed: u64,
     txn_rate: Option<f64>,
 ) -> Result<(Arc<Engine>, Appended)> {
-    let config = Config {
-        spare_segments: setup.spare_segments,
-        preallocate: setup.preallocate,
-        ..engine_config(dir, setup.backend.io_backend(), SEGMENT_SIZE)
-    };
-    let engine =
-        Engine::open(config).with_context(|| format!("open the engine in {}", dir.display()))?;
+    let engine = Engine::open(engine_config(dir, setup.backend.io_backend(), SEGMENT_SIZE))
+        .with_context(|| format!("open the engine in {}", dir.display()))?;
     let engine = Arc::new(engine);
-    wait_for_spares(&dir.join("log"), setup.spare_segments);
+    wait_for_spare(&dir.join("log"));
     let payload: Arc<[u8]> = pseudo_random_bytes(setup.payload_bytes, seed).into();
     let appended = append_transactions(
         runtime,

@@ -68,7 +68,7 @@ pub const PROBE_WRITE_BYTES: usize = 4096;
 pub const MB: f64 = 1e6;
 /// Largest latency the histograms hold, in nanoseconds (one hour); larger values saturate.
 const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
-/// How long to wait after open for the engine's background spare segments before measuring
+/// How long to wait after open for the engine's background spare segment before measuring
 /// anyway.
 const SPARE_WAIT: Duration = Duration::from_secs(120);
 
@@ -421,31 +421,27 @@ pub fn prepare_device_file(path: &Path, size: u64) -> Result<File> {
         .with_context(|| format!("open {}", path.display()))
 }
 
-/// Waits (up to [`SPARE_WAIT`]) until the engine in `log_dir` has `count` spare segment files
-/// ready (`log/spare-<n>`, renamed into place once zero-filled and synced; the engine prepares
-/// its `spare-segments` while idle), so that their preparation does not run during the
-/// measurement.
-pub fn wait_for_spares(log_dir: &Path, count: usize) {
+/// Waits (up to [`SPARE_WAIT`]) until the engine in `log_dir` has its spare segment file ready
+/// (`log/spare-<n>`, renamed into place once zero-filled and synced), so that its preparation
+/// does not run during the measurement.
+pub fn wait_for_spare(log_dir: &Path) {
     let started = Instant::now();
     let ready = || {
         fs::read_dir(log_dir)
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|entry| {
+            .any(|entry| {
                 let name = entry.file_name();
                 name.to_str()
                     .and_then(|name| name.strip_prefix("spare-"))
                     .is_some_and(|n| n.parse::<u64>().is_ok())
             })
-            .count()
-            >= count
     };
     while !ready() {
         if started.elapsed() > SPARE_WAIT {
             eprintln!(
-                "warning: fewer than {count} spare segments in {} after {SPARE_WAIT:?}; \
-                 measuring anyway",
+                "warning: no spare segment in {} after {SPARE_WAIT:?}; measuring anyway",
                 log_dir.display()
             );
             return;

@@ -52,11 +52,11 @@ use anyhow::{ensure, Context, Result};
 use binlog_benches::{
     append_transactions, device_run, duration_ns, engine_config, in_temp_dir, latency_histogram,
     median_by, prepare_device_file, print_and_save_json, pseudo_random_bytes, remove_run_dir,
-    wait_for_spares, Appended, Backend, DeviceRun, Machine, MatrixArgs, Percentiles, MB,
+    wait_for_spare, Appended, Backend, DeviceRun, Machine, MatrixArgs, Percentiles, MB,
     PROBE_WRITE_BYTES, WORKER_THREADS,
 };
 use binlog_engine::index::idx_path;
-use binlog_engine::{Config, Engine, GcOutcome, Kind, ReadableSize, Record};
+use binlog_engine::{Engine, GcOutcome, Kind, ReadableSize, Record};
 use clap::{Parser, ValueEnum};
 use fjall::config::CompressionPolicy;
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
@@ -494,7 +494,7 @@ fn engine_append(
     ))
     .with_context(|| format!("open the engine in {}", dir.display()))?;
     let engine = Arc::new(engine);
-    wait_for_spares(&dir.join("log"), Config::default().spare_segments);
+    wait_for_spare(&dir.join("log"));
     let appended = append_transactions(runtime, &engine, payload.into(), writers, duration, None);
     let group = engine.metrics().group_records.mean();
     engine.close();
@@ -831,7 +831,7 @@ fn engine_read(runtime: &Runtime, dir: &Path, backend: Backend, load: &Load) -> 
     settle("binlog-engine's .idx files", || {
         sealed.iter().all(|&id| idx_path(&log_dir, id).exists())
     });
-    wait_for_spares(&log_dir, Config::default().spare_segments);
+    wait_for_spare(&log_dir);
     let get = load.timed_gets(|ts| Ok(engine.get(ts)?.map(|record| record.payload.len())))?;
     let (scanned, scan) = load.timed_scans(|| {
         runtime.block_on(async {

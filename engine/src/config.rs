@@ -193,13 +193,6 @@ pub struct Config {
     /// Reuse segment files freed by GC instead of deleting them (their old records never
     /// validate: the CRC covers the segment id). Default `true`.
     pub recycle_segments: bool,
-    /// Prepared segment files kept ready for the next rolls, recycled by GC or prepared by
-    /// `preallocate`. Default 4 (2 GiB at the default segment size). The first is prepared as
-    /// soon as the writer takes the last one; the others only while the writer is idle and
-    /// while free space stays above `stop-write-at-available-space` plus two segments, so a
-    /// burst of writes fills that many segments at the device's overwrite speed, without a
-    /// zero-fill competing with it. Between 1 and 64.
-    pub spare_segments: usize,
     /// Largest binlog payload accepted. Default 128 MiB.
     pub max_record_size: ReadableSize,
     /// Most bytes one group commit gathers before writing. Default 4 MiB.
@@ -225,7 +218,6 @@ impl Default for Config {
             segment_size: ReadableSize::mib(512),
             preallocate: Preallocate::ZeroFill,
             recycle_segments: true,
-            spare_segments: 4,
             max_record_size: ReadableSize::mib(128),
             max_group_size: ReadableSize::mib(4),
             gc_prewrite_margin: Duration::from_secs(600),
@@ -239,8 +231,6 @@ impl Default for Config {
 pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64 + 1 - (1 << 20);
 /// Smallest segment, so that tests can roll often but a segment still holds a record.
 pub const MIN_SEGMENT_SIZE: u64 = 4096;
-/// Most spare segment files: each holds a whole segment's disk space.
-pub const MAX_SPARE_SEGMENTS: usize = 64;
 
 impl Config {
     /// Checks every value and the relations between them.
@@ -269,12 +259,6 @@ impl Config {
                 "max-record-size {} must be between 1 byte and {largest_payload} bytes \
                  (segment-size {} less headers and footer)",
                 self.max_record_size, self.segment_size
-            ));
-        }
-        if !(1..=MAX_SPARE_SEGMENTS).contains(&self.spare_segments) {
-            return invalid(format!(
-                "spare-segments {} is out of range [1, {MAX_SPARE_SEGMENTS}]",
-                self.spare_segments
             ));
         }
         if self.max_group_size.0 == 0 || self.max_group_size.0 > u32::MAX as u64 {
@@ -481,15 +465,6 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("max-record-size"));
-        let no_spares = Config {
-            spare_segments: 0,
-            ..Config::default()
-        };
-        assert!(no_spares
-            .sanitize()
-            .unwrap_err()
-            .to_string()
-            .contains("spare-segments"));
         assert_eq!(Config::default().gc_margin_tso(), 600_000 << 18);
     }
 

@@ -1,5 +1,5 @@
-//! Background work kept off the write path: preparing the next segment files (see
-//! [`SpareFiller`]), writing the `.idx` of a sealed segment, deleting (or recycling) the files GC dropped, saving the sorter
+//! Background work kept off the write path: preparing the next segment file, writing the
+//! `.idx` of a sealed segment, deleting (or recycling) the files GC dropped, saving the sorter
 //! checkpoint, and refreshing the free space that stop-write compares against.
 
 use std::fs::{self, OpenOptions};
@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Preallocate};
 use crate::data_dir::space;
 use crate::index::{idx_file_looks_complete, write_idx_file};
-use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool};
+use crate::log_files::{prepare_spare, SealedIndex, SealedSegment, SparePool, MAX_SPARES};
 use crate::shared::Shared;
-use crate::spare_filler::SpareFiller;
 
 /// How often free space is measured.
 pub const SPACE_REFRESH: Duration = Duration::from_secs(1);
@@ -37,20 +36,15 @@ pub enum Job {
 }
 
 /// Runs jobs until the sender is dropped; refreshes free space every [`SPACE_REFRESH`], busy
-/// or not; fills the spare pool in the moments without a job while the writer is idle.
+/// or not.
 pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
     let mut next_refresh = Instant::now() + SPACE_REFRESH;
-    let mut filler = SpareFiller::new(&shared);
     loop {
-        let until_refresh = next_refresh.saturating_duration_since(Instant::now());
-        let wait = filler
-            .poll_interval(&shared)
-            .map_or(until_refresh, |poll| poll.min(until_refresh));
-        match jobs.recv_timeout(wait) {
+        match jobs.recv_timeout(next_refresh.saturating_duration_since(Instant::now())) {
             // Preparing and deleting files is what moves free space: measure it at once, so
             // stop-write holds before the disk fills however fast the writer goes.
             Ok(Job::PrepareSpare) => {
-                filler.ensure_one(&shared);
+                ensure_spare(&shared.spares, &shared.config);
                 refresh_space(&shared);
             }
             Ok(Job::WriteIndex(segment)) => write_index(&shared, &segment),
@@ -72,11 +66,7 @@ pub fn run(shared: Arc<Shared>, jobs: Receiver<Job>) {
                     tracing::warn!(%error, replay_from, "could not save the sorter checkpoint");
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {
-                if filler.idle_step(&shared) {
-                    refresh_space(&shared);
-                }
-            }
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         if Instant::now() >= next_refresh {
@@ -92,7 +82,7 @@ pub fn dispose_segment(shared: &Shared, segment: Arc<SealedSegment>) {
     let _ = fs::remove_file(crate::index::idx_path(log_dir, segment.id));
     let path = segment.path.clone();
     let recyclable = shared.config.recycle_segments
-        && shared.spares.len() < shared.config.spare_segments
+        && shared.spares.len() < MAX_SPARES
         && Arc::strong_count(&segment) == 1
         && Arc::strong_count(&segment.map) == 1;
     drop(segment);
@@ -127,7 +117,7 @@ pub fn dispose_segment(shared: &Shared, segment: Arc<SealedSegment>) {
 }
 
 /// Measures free space under the data dir now.
-pub fn refresh_space(shared: &Shared) {
+fn refresh_space(shared: &Shared) {
     match space(&shared.config.dir).map(|space| space.available) {
         Ok(bytes) => shared.available_space.store(bytes, Ordering::Relaxed),
         Err(error) => tracing::warn!(%error, "could not measure free space"),

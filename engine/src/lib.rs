@@ -11,8 +11,6 @@
 //! - [`log_files`]: the segment set readers see, sealed-segment indexes, spare files.
 //! - [`pull`]: `pull_commits`, the stream of commits with their prewrites.
 //! - [`housekeeper`]: next-segment preparation, `.idx` writing, checkpoints, free space.
-//! - [`spare_filler`], [`zero_fill`]: the spare pool kept full in the writer's idle moments;
-//!   zero-filling a spare chunk by chunk around the page cache.
 //! - [`engine`]: open, the public API, GC; [`shared`]: the state its threads share.
 //! - [`recovery`]: checking sealed segments, replaying the sorter, cutting a torn tail.
 //! - [`inspect`]: offline inspection and repair of segments and `.idx` files (`binlog-inspect`).
@@ -48,10 +46,8 @@ pub mod recovery;
 pub mod segment;
 pub mod shared;
 pub mod sorter;
-pub mod spare_filler;
 pub mod uring_io;
 pub mod writer;
-pub mod zero_fill;
 
 pub use config::{Config, IoBackend, Preallocate, ReadableSize};
 pub use engine::{Engine, GcOutcome, StoredRecord};

@@ -152,8 +152,8 @@ impl IoBackend {
     /// `Auto` does not pick io_uring even where the kernel offers it: on ext4 (kernel 6.18) a
     /// buffered write submitted through io_uring is punted to an `iou-wrk` thread, and that
     /// hand-off per group costs more than the linked `fdatasync` saves. `engine-append`
-    /// (benches/README.md, 2026-12-01) measured io_uring at 0.57-0.64x of `pwrite`'s records/s
-    /// with 1 appender and 0.83-1.05x with 16 to 256.
+    /// (benches/README.md, 2026-12-01) measured io_uring at 0.60-0.65x of `pwrite`'s records/s
+    /// with 1 appender and 0.73-0.93x with 16 to 256 (issue 18: 0.57-0.64x and 0.83-1.05x).
     pub fn resolve(self) -> IoBackend {
         match self {
             IoBackend::Auto => IoBackend::Pwrite,

@@ -32,7 +32,7 @@ use tokio::runtime::Runtime;
 #[derive(Clone, Copy, Debug, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
-    /// io_uring where the kernel allows it, else `pwrite` (the engine's default).
+    /// The engine's default, which opens `pwrite` (`IoBackend::resolve`).
     Auto,
     /// io_uring: a write linked to an `fdatasync` in one submission.
     IoUring,

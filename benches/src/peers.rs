@@ -95,7 +95,7 @@ struct Args {
         default_value = "engine,raft-engine,fjall"
     )]
     systems: Vec<System>,
-    /// `binlog-engine`'s I/O backend (`auto`, its default, is io_uring where the kernel allows).
+    /// `binlog-engine`'s I/O backend (`auto`, its default, opens `pwrite`).
     #[arg(long, default_value = "auto")]
     backend: Backend,
     /// Payload loaded for the read phase, in MB (10^6 bytes) per system and size; 0 skips it.

@@ -137,12 +137,29 @@ impl<'de> Deserialize<'de> for ReadableSize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IoBackend {
-    /// io_uring when the kernel allows it, else `pwrite` (the reason is logged at open).
+    /// The backend measured fastest: `pwrite` (see [`IoBackend::resolve`]; the choice and its
+    /// reason are logged at open).
     Auto,
     /// io_uring (linked write + fdatasync in one submission); open fails if unavailable.
     IoUring,
     /// `pwrite` + `fdatasync`, portable.
     Pwrite,
+}
+
+impl IoBackend {
+    /// The backend this setting runs: itself, or for `Auto` `pwrite`.
+    ///
+    /// `Auto` does not pick io_uring even where the kernel offers it: on ext4 (kernel 6.18) a
+    /// buffered write submitted through io_uring is punted to an `iou-wrk` thread, and that
+    /// hand-off per group costs more than the linked `fdatasync` saves. `engine-append`
+    /// (benches/README.md, 2026-12-01) measured io_uring at 0.60-0.65x of `pwrite`'s records/s
+    /// with 1 appender and 0.73-0.93x with 16 to 256 (issue 18: 0.57-0.64x and 0.83-1.05x).
+    pub fn resolve(self) -> IoBackend {
+        match self {
+            IoBackend::Auto => IoBackend::Pwrite,
+            chosen => chosen,
+        }
+    }
 }
 
 /// How a new segment file's space is prepared before the writer uses it.
@@ -167,7 +184,7 @@ pub struct Config {
     pub dir: PathBuf,
     /// Acknowledge an append only once it is on disk (`fdatasync` per group). Default `true`.
     pub sync_log: bool,
-    /// I/O backend. Default `auto`.
+    /// I/O backend. Default `auto`, which is `pwrite` (see [`IoBackend::resolve`]).
     pub io_backend: IoBackend,
     /// Size at which the active segment is sealed and the next one started. Default 512 MiB.
     pub segment_size: ReadableSize,
@@ -449,6 +466,16 @@ mod tests {
             .to_string()
             .contains("max-record-size"));
         assert_eq!(Config::default().gc_margin_tso(), 600_000 << 18);
+    }
+
+    #[test]
+    fn the_default_backend_is_pwrite() {
+        assert_eq!(Config::default().io_backend, IoBackend::Auto);
+        assert_eq!(IoBackend::Auto.resolve(), IoBackend::Pwrite);
+        assert_eq!(IoBackend::IoUring.resolve(), IoBackend::IoUring);
+        assert_eq!(IoBackend::Pwrite.resolve(), IoBackend::Pwrite);
+        let auto: Config = toml::from_str("io-backend = \"auto\"").unwrap();
+        assert_eq!(auto.io_backend, IoBackend::Auto);
     }
 
     #[test]

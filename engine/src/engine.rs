@@ -323,7 +323,7 @@ impl Engine {
         self.shared.gc_ts.load(Ordering::Acquire)
     }
 
-    /// The I/O backend in use (`io-uring` or `pwrite`).
+    /// The I/O backend in use (`io-uring` or `pwrite`; `auto` opens `pwrite`).
     pub fn io_backend(&self) -> &'static str {
         self.backend
     }
@@ -452,36 +452,22 @@ impl Drop for Engine {
     }
 }
 
-/// Opens the backend `choice` asks for. `Auto` takes io_uring when the kernel allows it and
-/// logs why it fell back otherwise.
+/// Opens the backend `choice` resolves to and logs, once per open, which one and why.
 fn open_backend(choice: IoBackend) -> Result<Box<dyn LogIo>> {
-    match choice {
-        IoBackend::Pwrite => {
-            tracing::info!(backend = "pwrite", "storage I/O backend chosen by config");
-            Ok(Box::new(PwriteIo))
+    let why = match choice {
+        IoBackend::Auto => {
+            "io-backend = \"auto\": pwrite, measured faster than io_uring on ext4 (buffered \
+             io_uring writes are handed to iou-wrk threads); io-backend = \"io-uring\" selects it"
         }
-        IoBackend::IoUring => match UringIo::new() {
-            Ok(io) => {
-                tracing::info!(backend = "io-uring", "storage I/O backend chosen by config");
-                Ok(Box::new(io))
-            }
-            Err(source) => Err(Error::Io {
-                context: "io-backend = \"io-uring\" but io_uring is not available".into(),
-                source,
-            }),
-        },
-        IoBackend::Auto => match UringIo::new() {
-            Ok(io) => {
-                tracing::info!(
-                    backend = "io-uring",
-                    "storage I/O backend: io_uring is available"
-                );
-                Ok(Box::new(io))
-            }
-            Err(reason) => {
-                tracing::warn!(backend = "pwrite", %reason, "storage I/O backend: io_uring is not available, falling back to pwrite + fdatasync");
-                Ok(Box::new(PwriteIo))
-            }
-        },
-    }
+        _ => "chosen by io-backend",
+    };
+    let io: Box<dyn LogIo> = match choice.resolve() {
+        IoBackend::IoUring => Box::new(UringIo::new().map_err(|source| Error::Io {
+            context: "io-backend = \"io-uring\" but io_uring is not available".into(),
+            source,
+        })?),
+        _ => Box::new(PwriteIo),
+    };
+    tracing::info!(backend = io.name(), why, "storage I/O backend");
+    Ok(io)
 }

@@ -1,5 +1,5 @@
 //! `binlog-engine`: the pump's storage engine. A segmented, CRC-checked, append-only log of
-//! binlogs with a TS index, group-committed through io_uring (or `pwrite`), read through mmap.
+//! binlogs with a TS index, group-committed through `pwrite` (or io_uring), read through mmap.
 //!
 //! Module map:
 //! - [`record`]: a record's kinds and byte layout; encoding in the caller, validation on read.

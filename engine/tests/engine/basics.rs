@@ -260,6 +260,13 @@ fn lock_contender() {
 }
 
 #[tokio::test]
+async fn the_default_backend_opens_pwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(test_config(dir.path(), IoBackend::Auto)).unwrap();
+    assert_eq!(engine.io_backend(), "pwrite");
+}
+
+#[tokio::test]
 async fn pull_below_nothing_waits_for_new_binlogs() {
     let dir = tempfile::tempdir().unwrap();
     let engine =

@@ -100,6 +100,7 @@ impl Upstream {
                 "warn",
             ],
             stdout: None,
+            config: None,
         }))
     }
 }

@@ -119,6 +119,7 @@ fn pump_drainer_and_binlog_load_over_tls_with_rotation_and_refusals() {
             node_id: "drainer-tls",
             extra: &["-initial-commit-ts", "0"],
             stdout: None,
+            config: None,
         },
         Some(&drainer_tls),
     );

@@ -42,6 +42,7 @@ fn drainer(dir: &Path, backend: &Backend) -> NodeProcess {
         node_id: DRAINER_ID,
         extra: gzip,
         stdout: None,
+        config: None,
     })
 }
 
@@ -327,6 +328,7 @@ async fn the_print_destination_writes_one_line_per_binlog_in_order() {
         node_id: DRAINER_ID,
         extra: &["-dest-db-type", "print"],
         stdout: Some(&printed),
+        config: None,
     });
     let written = write_pairs(&pump, &backend, cluster_id, 2, 5).await;
     wait_checkpoint(&backend, max_commit(&written)).await;

@@ -56,6 +56,7 @@ async fn a_paused_pump_is_named_in_status_and_the_checkpoint_lag_grows_until_it_
         node_id: DRAINER_ID,
         extra: &[],
         stdout: None,
+        config: None,
     });
     write_pairs(&held, &backend, cluster_id, 1, 5).await;
     write_pairs(&other, &backend, cluster_id, 1, 5).await;
@@ -156,6 +157,7 @@ async fn a_prewrite_without_its_commit_is_named_with_its_pump_and_start_ts() {
         node_id: "drainer-prewrite",
         extra: &[],
         stdout: None,
+        config: None,
     });
     write_pairs(&stuck, &backend, cluster_id, 1, 3).await;
 

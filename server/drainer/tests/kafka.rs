@@ -213,6 +213,7 @@ impl DrainerSetup<'_> {
             node_id: self.name,
             extra: &["-config", config.to_str().expect("UTF-8 path")],
             stdout: None,
+            config: None,
         })
     }
 

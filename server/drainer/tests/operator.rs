@@ -78,6 +78,7 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
         node_id: DRAINER_ID,
         extra,
         stdout: None,
+        config: None,
     };
     let mut drainer = start_drainer(&options(&[]));
     let mut expected = commit(&pump, &backend, cluster_id, 10).await;

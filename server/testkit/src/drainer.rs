@@ -9,7 +9,7 @@ use prost::Message;
 
 use crate::binary::binary;
 use crate::ports::free_addr;
-use crate::process::{node_command, NodeProcess};
+use crate::process::{node_command, use_config_file, NodeProcess};
 use crate::pump::NodeTls;
 
 /// Options of a test drainer.
@@ -26,6 +26,8 @@ pub struct DrainerOptions<'a> {
     pub extra: &'a [&'a str],
     /// Where its stdout goes (the `print` destination), or nowhere.
     pub stdout: Option<&'a Path>,
+    /// Its config file's text, if any (with TLS, the `[security]` section is added).
+    pub config: Option<&'a str>,
 }
 
 /// Starts a drainer (file destination, 1 s pump detection) and waits until `/status` answers.
@@ -49,10 +51,13 @@ pub fn start_drainer_tls(options: &DrainerOptions<'_>, tls: Option<&NodeTls>) ->
     if let Some(path) = options.stdout {
         command.stdout(std::fs::File::create(path).expect("create the stdout file"));
     }
-    if let Some(tls) = tls {
-        let config = options.data_dir.with_extension("toml");
-        std::fs::write(&config, &tls.toml).expect("write the test config");
-        command.arg("-config").arg(&config);
+    let sections: Vec<&str> = options
+        .config
+        .into_iter()
+        .chain(tls.map(|tls| tls.toml.as_str()))
+        .collect();
+    if !sections.is_empty() {
+        use_config_file(&mut command, options.data_dir, &sections.join("\n"));
     }
     NodeProcess::spawn_tls(
         command,

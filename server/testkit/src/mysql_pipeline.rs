@@ -170,27 +170,17 @@ impl MysqlPipeline {
     /// it `tidb-status-addr` from the writer's [`TidbWriter::status_addr`] for the schemas).
     /// With TLS, the drainer's `[security]` goes after `toml`.
     pub fn start_drainer_toml(&self, toml: &str) -> NodeProcess {
-        let tls = self.tls.as_ref().map(|tls| NodeTls {
-            toml: format!("{toml}\n{}", tls.node.toml),
-            client: tls.node.client.clone(),
-        });
-        let config = self.dir().join("drainer.toml");
-        std::fs::write(&config, toml).expect("write the drainer config");
-        // With TLS, the test kit writes the whole config next to the data dir.
-        let extra: &[&str] = match tls {
-            Some(_) => &[],
-            None => &["-config", config.to_str().expect("UTF-8 path")],
-        };
         start_drainer_tls(
             &DrainerOptions {
                 data_dir: &self.dir().join("drainer"),
                 registry_dir: &self.dir().join("registry"),
                 pd_urls: &self.backend.pd_urls,
                 node_id: "drainer-mysql",
-                extra,
+                extra: &[],
                 stdout: None,
+                config: Some(toml),
             },
-            tls.as_ref(),
+            self.tls.as_ref().map(|tls| &tls.node),
         )
     }
 

@@ -49,6 +49,14 @@ pub(crate) fn node_command(
     (command, log_file)
 }
 
+/// Writes `toml` as the node's config file, next to its data dir (`<data-dir>.toml`), and adds
+/// `-config` for it to `command`.
+pub(crate) fn use_config_file(command: &mut Command, data_dir: &Path, toml: &str) {
+    let config = data_dir.with_extension("toml");
+    std::fs::write(&config, toml).expect("write the test config");
+    command.arg("-config").arg(&config);
+}
+
 /// A running `pump` or `drainer` process, killed on drop if it is still running.
 pub struct NodeProcess {
     child: Option<Child>,

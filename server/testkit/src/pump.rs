@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::binary::binary;
 use crate::ports::free_addr;
-use crate::process::{node_command, NodeProcess};
+use crate::process::{node_command, use_config_file, NodeProcess};
 
 /// Options of a test pump.
 pub struct PumpOptions<'a> {
@@ -54,14 +54,15 @@ impl NodeProcess {
             .args(["-heartbeat-interval", "1", "-fake-binlog-interval", "1"])
             .args(options.extra);
         // Small segments keep test data dirs small; no free-space floor on test machines.
-        let config = options.data_dir.with_extension("toml");
         let storage = options.storage.unwrap_or(
             "stop-write-at-available-space = \"1 MiB\"\nsegment-size = \"8 MiB\"\nmax-record-size = \"4 MiB\"\n",
         );
         let security = tls.map(|tls| tls.toml.as_str()).unwrap_or_default();
-        std::fs::write(&config, format!("[storage]\n{storage}{security}"))
-            .expect("write the test config");
-        command.arg("-config").arg(&config);
+        use_config_file(
+            &mut command,
+            options.data_dir,
+            &format!("[storage]\n{storage}{security}"),
+        );
         NodeProcess::spawn_tls(
             command,
             addr,

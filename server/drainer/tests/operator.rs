@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use binlog_node::registry::{NodeKind, NodeState};
 use binlog_node::savepoint;
 use binlog_testkit::cluster::{backend, metric_value, write_pairs, Backend};
-use binlog_testkit::drainer::{drainer_action, read_destination, start_drainer, DrainerOptions};
+use binlog_testkit::drainer::{
+    read_destination, run_drainer_until_exit, start_drainer, DrainerOptions,
+};
 use binlog_testkit::poll::wait_for;
 use binlog_testkit::ports::free_addr;
 use binlog_testkit::pump::{PumpOptions, PumpProcess};
@@ -88,7 +90,7 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
     // Skip: refused at or below the checkpoint, recorded above it.
     let later = commit(&pump, &backend, cluster_id, 10).await;
     let behind = expected[4].to_string();
-    let refused = drainer_action(
+    let refused = run_drainer_until_exit(
         &options(&[]),
         &addr,
         &["-skip-commit-ts", &behind, "-skip-reason", "too late"],
@@ -100,7 +102,7 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
         stderr(&refused)
     );
     let skipped = later[3];
-    let recorded = drainer_action(
+    let recorded = run_drainer_until_exit(
         &options(&[]),
         &addr,
         &[
@@ -135,17 +137,12 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
     let more = commit(&pump, &backend, cluster_id, 10).await;
     let stop_at = more[4] + 1;
     assert!(stop_at < more[5]);
-    let stop_flag = stop_at.to_string();
-    let stop_args = ["-stop-at-commit-ts", stop_flag.as_str()];
-    let mut stopping = start_drainer(&DrainerOptions {
-        extra: &stop_args,
-        ..options(&[])
-    });
-    assert!(
-        stopping.wait_exit(Duration::from_secs(30)).success(),
-        "{}",
-        stopping.log()
+    let stopped = run_drainer_until_exit(
+        &options(&[]),
+        &addr,
+        &["-stop-at-commit-ts", &stop_at.to_string()],
     );
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
     let saved = saved_checkpoint(&data_dir);
     assert_eq!(saved.commit_ts as u64, stop_at);
     assert!(saved.consistent);
@@ -171,7 +168,8 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
         "a checkpoint below the GC point refused",
         Duration::from_secs(20),
         || {
-            let output = drainer_action(&options(&[]), &addr, &["-set-checkpoint-ts", &old]);
+            let output =
+                run_drainer_until_exit(&options(&[]), &addr, &["-set-checkpoint-ts", &old]);
             (!output.status.success()).then_some(output)
         },
         || pump.log(),
@@ -185,7 +183,7 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
 
     // Refused while a drainer answers at the address.
     let mut running = start_drainer(&options(&[]));
-    let refused = drainer_action(
+    let refused = run_drainer_until_exit(
         &options(&[]),
         &running.addr,
         &["-set-checkpoint-ts", &more[7].to_string()],
@@ -201,7 +199,7 @@ async fn skip_stop_at_and_set_checkpoint_do_exactly_what_they_say() {
 
     // Taken on a stopped drainer: the next run starts after it.
     let last = commit(&pump, &backend, cluster_id, 4).await;
-    let set = drainer_action(
+    let set = run_drainer_until_exit(
         &options(&[]),
         &addr,
         &["-set-checkpoint-ts", &last[1].to_string()],

@@ -671,10 +671,20 @@ async fn a_new_pump_notifies_online_drainers() {
         .unwrap();
 
     let mut pump = start_pump(dir.path(), &backend, &[]);
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The pump registers `online` (which the kit waits for) and then notifies: poll.
+    let notified = || calls.load(std::sync::atomic::Ordering::SeqCst);
+    binlog_testkit::poll::wait_for(
+        "the pump's Cistern.Notify",
+        Duration::from_secs(10),
+        || (notified() == 1).then_some(()),
+        || pump.log(),
+    );
     pump.signal(libc::SIGTERM);
     assert!(pump.wait_exit(Duration::from_secs(20)).success());
-    let _pump = start_pump(dir.path(), &backend, &[]);
+    let pump = start_pump(dir.path(), &backend, &[]);
+    // A notify would follow the registration at once: give it the time to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(pump);
     assert_eq!(
         calls.load(std::sync::atomic::Ordering::SeqCst),
         1,

@@ -69,10 +69,10 @@ pub fn start_drainer_tls(options: &DrainerOptions<'_>, tls: Option<&NodeTls>) ->
     )
 }
 
-/// Runs the drainer binary once with `options` and `action` (a one-shot action such as
-/// `-set-checkpoint-ts`), as the drainer at `addr`, and returns what it printed and how it
-/// exited.
-pub fn drainer_action(options: &DrainerOptions<'_>, addr: &str, action: &[&str]) -> Output {
+/// Runs the drainer binary with `options` and `args`, as the drainer at `addr`, until it exits
+/// (a one-shot action such as `-set-checkpoint-ts`, or a run with `-stop-at-commit-ts`), and
+/// returns what it printed and how it exited.
+pub fn run_drainer_until_exit(options: &DrainerOptions<'_>, addr: &str, args: &[&str]) -> Output {
     let (mut command, _) = node_command(
         binary("drainer"),
         addr,
@@ -83,7 +83,7 @@ pub fn drainer_action(options: &DrainerOptions<'_>, addr: &str, action: &[&str])
     command
         .args(["-node-id", options.node_id])
         .args(options.extra)
-        .args(action)
+        .args(args)
         .stderr(Stdio::piped())
         .output()
         .expect("run the drainer binary")

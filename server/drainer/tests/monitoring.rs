@@ -360,7 +360,7 @@ fn the_scanner_finds_names_and_matchers_only() {
         "sum(rate(a_b_bucket{x=\"1\", y=~\"$v|w\"}[$__rate_interval] offset 5m)) by (nodeID) \
          - on() group_left() max(c:d) > bool 2 * 1e3 and inf < \"str\"",
     );
-    let expected = vec![
+    let expected = [
         Selector {
             name: "a_b_bucket".into(),
             matchers: vec![

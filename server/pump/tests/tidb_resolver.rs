@@ -57,9 +57,14 @@ fn start_pump(dir: &Path, backend: &Backend, tidb: &str) -> PumpProcess {
     })
 }
 
-/// Writes a prewrite of `KEY` started 20 minutes ago, with no commit; returns its start TS.
-async fn write_stuck_prewrite(setup: &Setup) -> i64 {
-    let start_ts = compose_ts(physical_ms(now_ts()) - 20 * 60 * 1000, 7) as i64;
+/// A start TS of 20 minutes ago.
+fn stuck_start_ts() -> i64 {
+    compose_ts(physical_ms(now_ts()) - 20 * 60 * 1000, 7) as i64
+}
+
+/// Writes a prewrite of `KEY` at `start_ts` with no commit. The stand-in already says what
+/// became of it, so that no look of the pump finds it unknown first.
+async fn write_stuck_prewrite(setup: &Setup, start_ts: i64) {
     let prewrite = Binlog {
         tp: BinlogType::Prewrite as i32,
         start_ts,
@@ -71,7 +76,6 @@ async fn write_stuck_prewrite(setup: &Setup) -> i64 {
     write(&mut client, setup.cluster_id, &prewrite)
         .await
         .unwrap();
-    start_ts
 }
 
 /// A commit TS as TiDB would have got it from PD when it committed.
@@ -118,7 +122,7 @@ fn wait_until_settled(pump: &PumpProcess) {
 async fn a_prewrite_tidb_reports_committed_gets_its_commit_binlog() {
     let setup = setup().await;
     let commit_ts = fresh_ts(&setup).await;
-    let start_ts = write_stuck_prewrite(&setup).await;
+    let start_ts = stuck_start_ts();
     setup.stand_in.set_mvcc(
         KEY,
         MvccState::Committed {
@@ -126,6 +130,7 @@ async fn a_prewrite_tidb_reports_committed_gets_its_commit_binlog() {
             commit_ts,
         },
     );
+    write_stuck_prewrite(&setup, start_ts).await;
     let commit = first_real_binlog(&setup, i64::MAX)
         .await
         .expect("a commit binlog");
@@ -182,13 +187,14 @@ async fn a_prewrite_tidb_reports_committed_gets_its_commit_binlog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prewrite_tidb_reports_rolled_back_gets_a_rollback_and_frees_the_watermark() {
     let setup = setup().await;
-    let start_ts = write_stuck_prewrite(&setup).await;
+    let start_ts = stuck_start_ts();
     setup.stand_in.set_mvcc(
         KEY,
         MvccState::RolledBack {
             start_ts: start_ts as u64,
         },
     );
+    write_stuck_prewrite(&setup, start_ts).await;
     wait_until_settled(&setup.pump);
     // Fake binlogs after it flow again, and no commit of it comes first.
     let after = fresh_ts(&setup).await as i64;
@@ -203,13 +209,14 @@ async fn a_prewrite_tidb_reports_rolled_back_gets_a_rollback_and_frees_the_water
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_prewrite_is_asked_about_again_and_reported_once_until_it_commits() {
     let setup = setup().await;
-    let start_ts = write_stuck_prewrite(&setup).await;
+    let start_ts = stuck_start_ts();
     setup.stand_in.set_mvcc(
         KEY,
         MvccState::Locked {
             start_ts: start_ts as u64,
         },
     );
+    write_stuck_prewrite(&setup, start_ts).await;
     // Two looks 10 s apart, both finding the lock: one log line, still pending.
     wait_for(
         "the pump to ask twice",
@@ -246,7 +253,8 @@ async fn a_locked_prewrite_is_asked_about_again_and_reported_once_until_it_commi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_transaction_stays_pending_and_without_tidb_debug_binlog_says_so() {
     let setup = setup().await;
-    let start_ts = write_stuck_prewrite(&setup).await;
+    let start_ts = stuck_start_ts();
+    write_stuck_prewrite(&setup, start_ts).await;
     wait_for(
         "the pump to ask",
         Duration::from_secs(40),

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use crate::proto::{Binlog, BinlogType, MutationType, PrewriteValue, TableMutation};
 
-/// What `/debug/binlog` says where the original would look the primary key up in TiKV: this
-/// build has no TiKV client, so the original's error branch is taken, with this reason.
-const NO_TIKV: &str = "no TiKV is configured (this pump has no TiKV client)";
+/// What looking a binlog's primary key up gave (the original's `GetMvccByEncodedKey` on TiKV;
+/// here TiDB's `GET /mvcc/hex/{key}`): the MVCC record as TiDB's JSON, or why there is none.
+pub type MvccLookup = std::result::Result<Value, String>;
 
 /// The marker shown instead of a `prewrite_value` that does not decode as a [`PrewriteValue`].
 const UNMARSHALLABLE: &str = "<Unmarshallable>";
@@ -147,10 +147,14 @@ fn decoded_prewrite_value(b: &Binlog) -> Option<Result<PrewriteValue, ()>> {
 /// The whole `GET /debug/binlog/{ts}` text body for a found binlog: its compact text; then, if
 /// it has a prewrite value, `"\n\n PrewriteValue: \n"` and the value's compact text (or
 /// `"\n\n PrewriteValue: <Unmarshallable>\n"` when it does not decode; the original ignores the
-/// decode error and prints what gogo had decoded so far, which prost cannot reproduce); then, if
-/// it has a primary key, the original's TiKV error line, `GetMvccByEncodedKey failed: <reason>`,
-/// written straight after the previous text as the original does, since there is no TiKV here.
-pub fn debug_text(b: &Binlog) -> String {
+/// decode error and prints what gogo had decoded so far, which prost cannot reproduce); then
+/// `mvcc`, the lookup of its [`primary_key`] when it has one: `"\n\n GetMvccByEncodedKey: \n"`
+/// and the record, or the original's error line `GetMvccByEncodedKey failed: <reason>`, written
+/// straight after the previous text as the original does. The record is TiDB's JSON (the
+/// `MvccGetByKeyResponse` TiDB's status API returns), where the original printed the same
+/// message in gogo's compact text: it comes over HTTP as JSON here, and re-rendering it would
+/// drop the fields this build does not model.
+pub fn debug_text(b: &Binlog, mvcc: Option<&MvccLookup>) -> String {
     let mut out = compact_text_binlog(b);
     match decoded_prewrite_value(b) {
         Some(Ok(v)) => {
@@ -164,11 +168,24 @@ pub fn debug_text(b: &Binlog) -> String {
         }
         None => {}
     }
-    if b.prewrite_key.as_deref().is_some_and(|k| !k.is_empty()) {
-        out.push_str("GetMvccByEncodedKey failed: ");
-        out.push_str(NO_TIKV);
+    match mvcc.filter(|_| primary_key(b).is_some()) {
+        Some(Ok(record)) => {
+            out.push_str("\n\n GetMvccByEncodedKey: \n");
+            out.push_str(&record.to_string());
+        }
+        Some(Err(reason)) => {
+            out.push_str("GetMvccByEncodedKey failed: ");
+            out.push_str(reason);
+        }
+        None => {}
     }
     out
+}
+
+/// The key `/debug/binlog` looks up: the binlog's `prewrite_key` (the transaction's primary
+/// key) when set and not empty, as the original tests `len(PrewriteKey) > 0`.
+pub fn primary_key(b: &Binlog) -> Option<&[u8]> {
+    b.prewrite_key.as_deref().filter(|k| !k.is_empty())
 }
 
 /// Bytes as JSON text: gogo's escaping without the quotes, so binary keys stay readable
@@ -214,8 +231,9 @@ fn json_table_mutation(m: &TableMutation) -> Value {
 ///   string `"<Unmarshallable>"` when it does not decode, otherwise
 ///   `{"schema_version","mutations":[{"table_id","inserted_rows":[..],"updated_rows":[..],
 ///   "deleted_ids":[..],"deleted_pks":[..],"deleted_rows":[..],"sequence":[..]}]}`.
-/// - `mvcc` is `null` without a primary key, otherwise the text form's TiKV error line.
-pub fn debug_json(b: &Binlog) -> Value {
+/// - `mvcc` is `null` without a primary key, otherwise TiDB's MVCC record (the JSON object
+///   [`debug_text`] prints) or the text form's error line.
+pub fn debug_json(b: &Binlog, mvcc: Option<&MvccLookup>) -> Value {
     let prewrite_value = match decoded_prewrite_value(b) {
         Some(Ok(v)) => json!({
             "schema_version": v.schema_version,
@@ -224,11 +242,11 @@ pub fn debug_json(b: &Binlog) -> Value {
         Some(Err(())) => Value::String(UNMARSHALLABLE.to_owned()),
         None => Value::Null,
     };
-    let mvcc = b
-        .prewrite_key
-        .as_deref()
-        .filter(|k| !k.is_empty())
-        .map(|_| format!("GetMvccByEncodedKey failed: {NO_TIKV}"));
+    let mvcc = match mvcc.filter(|_| primary_key(b).is_some()) {
+        Some(Ok(record)) => record.clone(),
+        Some(Err(reason)) => Value::String(format!("GetMvccByEncodedKey failed: {reason}")),
+        None => Value::Null,
+    };
     json!({
         "tp": json_enum(binlog_type_name(b.tp), b.tp),
         "start_ts": b.start_ts,
@@ -301,6 +319,11 @@ pub fn summary_line(b: &Binlog) -> String {
 mod tests {
     use super::*;
 
+    /// A failed MVCC lookup.
+    fn unreachable() -> MvccLookup {
+        Err("no TiDB answered".to_owned())
+    }
+
     fn commit_binlog() -> Binlog {
         Binlog {
             tp: BinlogType::Commit as i32,
@@ -358,7 +381,7 @@ mod tests {
         let b = Binlog::default();
         let text = "tp:Prewrite start_ts:0 commit_ts:0 ddl_job_id:0 ddl_schema_state:0 ";
         assert_eq!(compact_text_binlog(&b), text);
-        assert_eq!(debug_text(&b), text);
+        assert_eq!(debug_text(&b, None), text);
     }
 
     #[test]
@@ -401,8 +424,8 @@ mod tests {
         let text = "tp:Prewrite start_ts:0 commit_ts:0 prewrite_key:\"\" prewrite_value:\"\" \
                     ddl_query:\"\" ddl_job_id:0 ddl_schema_state:0 ";
         assert_eq!(compact_text_binlog(&b), text);
-        // Empty key and value: neither the PrewriteValue section nor the TiKV line.
-        assert_eq!(debug_text(&b), text);
+        // Empty key and value: neither the PrewriteValue section nor the MVCC line.
+        assert_eq!(debug_text(&b, Some(&unreachable())), text);
     }
 
     #[test]
@@ -412,7 +435,7 @@ mod tests {
             ..Binlog::default()
         };
         assert!(compact_text_binlog(&b).starts_with("tp:17 start_ts:0 "));
-        assert_eq!(debug_json(&b)["tp"], json!(17));
+        assert_eq!(debug_json(&b, None)["tp"], json!(17));
         assert!(summary_line(&b).contains(" tp=17"));
     }
 
@@ -450,11 +473,11 @@ mod tests {
             ..Binlog::default()
         };
         assert_eq!(
-            debug_text(&b),
+            debug_text(&b, Some(&unreachable())),
             "tp:Prewrite start_ts:5 commit_ts:0 prewrite_key:\"k\" prewrite_value:\"\\010\\002\" \
              ddl_query:\"create table t (a int)\" ddl_job_id:12 ddl_schema_state:5 \
              \n\n PrewriteValue: \nschema_version:2 \
-             GetMvccByEncodedKey failed: no TiKV is configured (this pump has no TiKV client)"
+             GetMvccByEncodedKey failed: no TiDB answered"
         );
         assert_eq!(
             summary_line(&b),
@@ -464,16 +487,26 @@ mod tests {
     }
 
     #[test]
-    fn commit_debug_text_has_tikv_line_only() {
+    fn commit_debug_text_has_the_mvcc_part_only() {
         let b = commit_binlog();
         assert_eq!(
-            debug_text(&b),
+            debug_text(&b, Some(&unreachable())),
             format!(
-                "{}GetMvccByEncodedKey failed: no TiKV is configured \
-                 (this pump has no TiKV client)",
+                "{}GetMvccByEncodedKey failed: no TiDB answered",
                 compact_text_binlog(&b)
             )
         );
+        let record = json!({"info": {"writes": [{"start_ts": 5, "commit_ts": 6}]}});
+        assert_eq!(
+            debug_text(&b, Some(&Ok(record.clone()))),
+            format!(
+                "{}\n\n GetMvccByEncodedKey: \n{record}",
+                compact_text_binlog(&b)
+            )
+        );
+        assert_eq!(debug_json(&b, Some(&Ok(record.clone())))["mvcc"], record);
+        // Not looked up (the caller has no key or no TiDB to ask): nothing is said.
+        assert_eq!(debug_text(&b, None), compact_text_binlog(&b));
     }
 
     #[test]
@@ -484,11 +517,14 @@ mod tests {
             ..Binlog::default()
         };
         assert_eq!(
-            debug_text(&b),
+            debug_text(&b, None),
             "tp:Prewrite start_ts:0 commit_ts:0 prewrite_value:\"\\022\\005\\001\" \
              ddl_job_id:0 ddl_schema_state:0 \n\n PrewriteValue: <Unmarshallable>\n"
         );
-        assert_eq!(debug_json(&b)["prewrite_value"], json!("<Unmarshallable>"));
+        assert_eq!(
+            debug_json(&b, None)["prewrite_value"],
+            json!("<Unmarshallable>")
+        );
         assert!(summary_line(&b).ends_with(" prewrite_value=<Unmarshallable>"));
     }
 
@@ -500,7 +536,7 @@ mod tests {
             ..commit_binlog()
         };
         assert_eq!(
-            debug_json(&b),
+            debug_json(&b, Some(&unreachable())),
             json!({
                 "tp": "Commit",
                 "start_ts": 412518831338292471_i64,
@@ -532,12 +568,11 @@ mod tests {
                 "ddl_query": "drop \u{fffd}table",
                 "ddl_job_id": 0,
                 "ddl_schema_state": 0,
-                "mvcc": "GetMvccByEncodedKey failed: no TiKV is configured \
-                         (this pump has no TiKV client)",
+                "mvcc": "GetMvccByEncodedKey failed: no TiDB answered",
             })
         );
         assert_eq!(
-            debug_json(&Binlog::default()),
+            debug_json(&Binlog::default(), Some(&unreachable())),
             json!({
                 "tp": "Prewrite",
                 "start_ts": 0,

@@ -19,6 +19,7 @@
 //!   `binlogctl -cmd generate_meta`).
 //! - [`tls`]: `[security]` TLS: files checked, the client-certificate CN check, reloads, the
 //!   TLS listener.
+//! - [`tidb_status`]: a client of TiDB's status port, trying each configured address in turn.
 //! - [`error`]: the crate's error type.
 
 #![warn(missing_docs)]
@@ -36,6 +37,7 @@ pub mod proto;
 pub mod registry;
 pub mod savepoint;
 pub mod serve;
+pub mod tidb_status;
 pub mod tls;
 pub mod tso;
 

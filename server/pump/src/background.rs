@@ -1,6 +1,7 @@
 //! The pump's background loops: fake binlogs in write silences, GC, and the watch over prewrites
 //! that never got their commit.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,20 +94,21 @@ async fn run_gc(pump: &Arc<Pump>) {
     }
 }
 
-/// What TiKV says about a transaction whose prewrite has waited too long.
+/// What the cluster says about a transaction whose prewrite has waited too long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TxnStatus {
     /// Committed at this commit TS: the pump writes the missing commit binlog.
     Committed(u64),
     /// Rolled back: the pump writes a rollback binlog.
     RolledBack,
-    /// Still locked (or unknown yet): wait.
+    /// Its lock is still on the primary key: wait.
+    Locked,
+    /// No record of it yet: wait.
     Pending,
 }
 
-/// Asks the cluster what became of a transaction (the original's `GetTxnStatus` over TiKV). No
-/// implementation ships in this build (there is no TiKV client yet); the watch below uses one
-/// when it is given.
+/// Asks the cluster what became of a transaction (the original asks TiKV; this build asks
+/// TiDB's status API: [`crate::tidb_resolver::TidbMvccResolver`]).
 #[async_trait::async_trait]
 pub trait TxnResolver: Send + Sync {
     /// The status of the transaction `start_ts` whose primary key is `primary_key`.
@@ -132,9 +134,10 @@ async fn resolve_prewrite(
         )
         .await?;
     let (tp, commit_ts) = match status {
-        TxnStatus::Committed(commit_ts) if commit_ts > start_ts => (BinlogType::Commit, commit_ts),
+        // A commit TS not above the start TS is refused by the write's own check.
+        TxnStatus::Committed(commit_ts) => (BinlogType::Commit, commit_ts),
         TxnStatus::RolledBack => (BinlogType::Rollback, 0),
-        TxnStatus::Committed(_) | TxnStatus::Pending => return Ok(status),
+        TxnStatus::Locked | TxnStatus::Pending => return Ok(status),
     };
     let binlog = Binlog {
         tp: tp as i32,
@@ -148,14 +151,15 @@ async fn resolve_prewrite(
     Ok(status)
 }
 
-/// Publishes the pending-prewrite count and the oldest one's age, and logs prewrites older than
-/// [`STUCK_PREWRITE_AGE`]: they hold the watermark (and so every drainer) back. The original
-/// resolves them through TiKV; this build has no TiKV client, so an operator must see them.
-/// With a `resolver`, each stuck prewrite is settled through it instead.
+/// Publishes the pending-prewrite count and the oldest one's age, and deals with prewrites older
+/// than [`STUCK_PREWRITE_AGE`]: they hold the watermark (and so every drainer) back. With a
+/// `resolver` (TiDB's status API), each is settled through it, as the original does through
+/// TiKV; what cannot be settled yet is asked again on the next look. Without one, an operator
+/// must see them. Either way each stuck prewrite is logged once per outcome, not every look.
 pub async fn pending_prewrite_watch(pump: Arc<Pump>, resolver: Option<Arc<dyn TxnResolver>>) {
     let shutdown = until_shutdown(pump.shutdown_signal());
     tokio::pin!(shutdown);
-    let mut reported = 0u64;
+    let mut reported = StuckReports::default();
     loop {
         check_pending_prewrites(&pump, resolver.as_deref(), &mut reported).await;
         tokio::select! {
@@ -165,12 +169,28 @@ pub async fn pending_prewrite_watch(pump: Arc<Pump>, resolver: Option<Arc<dyn Tx
     }
 }
 
-/// One look at the pending prewrites (see [`pending_prewrite_watch`]); `reported` is the start
-/// TS last logged as stuck, so each is logged once.
+/// What was last logged about each stuck prewrite, so that the watch, which looks every 10 s,
+/// says something again only when it changes.
+#[derive(Debug, Default)]
+struct StuckReports(HashMap<u64, String>);
+
+impl StuckReports {
+    /// Records `outcome` for `start_ts`; true when it differs from the last one (log it).
+    fn changed(&mut self, start_ts: u64, outcome: String) -> bool {
+        self.0.insert(start_ts, outcome.clone()).as_ref() != Some(&outcome)
+    }
+
+    /// Forgets the prewrites that are no longer stuck.
+    fn retain_stuck(&mut self, stuck: &[u64]) {
+        self.0.retain(|start_ts, _| stuck.contains(start_ts));
+    }
+}
+
+/// One look at the pending prewrites (see [`pending_prewrite_watch`]).
 async fn check_pending_prewrites(
     pump: &Pump,
     resolver: Option<&dyn TxnResolver>,
-    reported: &mut u64,
+    reported: &mut StuckReports,
 ) {
     let pending = pump.engine.pending_prewrites();
     let oldest = pending.first().copied().unwrap_or(0);
@@ -183,31 +203,57 @@ async fn check_pending_prewrites(
         .oldest_pending_prewrite_age
         .set(oldest_age_ms as f64 / 1000.0);
     let is_stuck = |start_ts: u64| age_ms(start_ts) >= STUCK_PREWRITE_AGE.as_millis() as u64;
-    if oldest == 0 || !is_stuck(oldest) {
-        return;
-    }
-    match resolver {
-        Some(resolver) => {
-            for &start_ts in pending.iter().take_while(|&&ts| is_stuck(ts)) {
-                match resolve_prewrite(pump, resolver, start_ts).await {
-                    Ok(status) => tracing::info!(start_ts, ?status, "resolved a stuck prewrite"),
-                    Err(error) => {
-                        tracing::warn!(start_ts, %error, "could not resolve a stuck prewrite")
-                    }
-                }
-            }
-        }
-        None if oldest != *reported => {
+    let stuck: Vec<u64> = pending
+        .iter()
+        .copied()
+        .take_while(|&ts| is_stuck(ts))
+        .collect();
+    reported.retain_stuck(&stuck);
+    let Some(resolver) = resolver else {
+        if oldest != 0 && is_stuck(oldest) && reported.changed(oldest, String::new()) {
             tracing::warn!(
                 pending = pending.len(),
                 oldest_start_ts = oldest,
                 watermark = pump.engine.max_commit_ts(),
                 "a prewrite has had no commit or rollback for over 10 minutes: the watermark \
-                 cannot pass it; there is no TiKV resolver in this build"
+                 cannot pass it; set tidb-status-addr to have TiDB's status API settle it"
             );
-            *reported = oldest;
         }
-        None => {}
+        return;
+    };
+    for start_ts in stuck {
+        let outcome = resolve_prewrite(pump, resolver, start_ts).await;
+        let said = match &outcome {
+            Ok(status) => format!("{status:?}"),
+            Err(error) => error.to_string(),
+        };
+        if !reported.changed(start_ts, said) {
+            continue;
+        }
+        let watermark = pump.engine.max_commit_ts();
+        match outcome {
+            Ok(status @ (TxnStatus::Committed(_) | TxnStatus::RolledBack)) => {
+                tracing::info!(start_ts, ?status, "settled a stuck prewrite")
+            }
+            Ok(TxnStatus::Locked) => tracing::warn!(
+                start_ts,
+                watermark,
+                "a stuck prewrite's transaction still holds its lock: the watermark waits for \
+                 it; asking again every 10 s"
+            ),
+            Ok(TxnStatus::Pending) => tracing::warn!(
+                start_ts,
+                watermark,
+                "TiDB knows nothing yet of a stuck prewrite's transaction (no lock, no commit, \
+                 no rollback on its primary key): the watermark waits for it; asking again \
+                 every 10 s"
+            ),
+            Err(error) => tracing::warn!(
+                start_ts,
+                %error,
+                "could not settle a stuck prewrite; trying again every 10 s"
+            ),
+        }
     }
 }
 
@@ -307,7 +353,7 @@ mod tests {
             ],
             asked: Mutex::new(Vec::new()),
         };
-        let mut reported = 0;
+        let mut reported = StuckReports::default();
         check_pending_prewrites(&pump, Some(&resolver), &mut reported).await;
 
         // Only the stuck ones were asked about, with their primary keys.
@@ -326,6 +372,23 @@ mod tests {
         assert_eq!((commit.start_ts, commit.commit_ts), (committed, commit_ts));
         assert_eq!(pump.metrics.query_tikv.get(), 3);
         assert_eq!(pump.metrics.pending_prewrites.get(), 4.0);
+
+        // The one still waiting is asked again next time; the settled ones are forgotten.
+        check_pending_prewrites(&pump, Some(&resolver), &mut reported).await;
+        assert_eq!(pump.metrics.query_tikv.get(), 4);
+        assert_eq!(reported.0.keys().copied().collect::<Vec<_>>(), [waiting]);
+    }
+
+    #[test]
+    fn a_stuck_prewrite_is_reported_again_only_when_its_outcome_changes() {
+        let mut reported = StuckReports::default();
+        assert!(reported.changed(7, "Pending".into()));
+        assert!(!reported.changed(7, "Pending".into()));
+        assert!(reported.changed(7, "Locked".into()));
+        assert!(reported.changed(8, "Locked".into()));
+        reported.retain_stuck(&[8]);
+        assert!(reported.changed(7, "Locked".into()), "7 was forgotten");
+        assert!(!reported.changed(8, "Locked".into()));
     }
 
     #[tokio::test]
@@ -337,9 +400,9 @@ mod tests {
             0,
         );
         prewrite(&pump, old).await;
-        let mut reported = 0;
+        let mut reported = StuckReports::default();
         check_pending_prewrites(&pump, None, &mut reported).await;
-        assert_eq!(reported, old);
+        assert!(!reported.changed(old, String::new()), "reported once");
         assert_eq!(pump.metrics.pending_prewrites.get(), 1.0);
         assert_eq!(
             pump.metrics.oldest_pending_prewrite.get(),
@@ -356,7 +419,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pump = test_pump(dir.path()).await;
         pump.metrics.oldest_pending_prewrite_age.set(5.0);
-        check_pending_prewrites(&pump, None, &mut 0).await;
+        check_pending_prewrites(&pump, None, &mut StuckReports::default()).await;
         assert_eq!(pump.metrics.oldest_pending_prewrite_age.get(), 0.0);
     }
 }

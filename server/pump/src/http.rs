@@ -12,6 +12,7 @@ use axum::Router;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::tidb_resolver::TidbMvccResolver;
 use crate::Pump;
 use binlog_node::binlog_text;
 use binlog_node::proto::Binlog;
@@ -19,14 +20,17 @@ use binlog_node::registry::{NodeKind, NodeState, NodeStatus};
 use binlog_node::serve::json_response;
 use binlog_node::tso::physical_ms;
 
-/// The pump's routes.
-pub fn router(pump: Arc<Pump>) -> Router {
+/// The pump's routes; `mvcc` answers `/debug/binlog`'s MVCC part when TiDB is configured.
+pub fn router(pump: Arc<Pump>, mvcc: Option<Arc<TidbMvccResolver>>) -> Router {
+    let by_ts = move |pump: State<Arc<Pump>>, ts: Path<String>, query: Query<BinlogQuery>| {
+        binlog_by_ts(pump, ts, query, mvcc.clone())
+    };
     Router::new()
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/drainers", get(drainers))
         .route("/state/{node_id}/{action}", put(apply_action))
-        .route("/debug/binlog/{ts}", get(binlog_by_ts))
+        .route("/debug/binlog/{ts}", get(by_ts))
         .route("/debug/gc/trigger", post(trigger_gc))
         .with_state(pump)
 }
@@ -138,11 +142,17 @@ struct BinlogQuery {
     format: Option<String>,
 }
 
-/// `GET /debug/binlog/{ts}`: the stored binlog as compact text, or JSON with `?format=json`.
+/// What `/debug/binlog` says of the MVCC part without `tidb-status-addr`.
+const NO_TIDB: &str = "no TiDB status address is configured (set tidb-status-addr to look the \
+                       primary key up through TiDB's /mvcc/hex API)";
+
+/// `GET /debug/binlog/{ts}`: the stored binlog as compact text, or JSON with `?format=json`,
+/// with TiDB's MVCC record of its primary key.
 async fn binlog_by_ts(
     State(pump): State<Arc<Pump>>,
     Path(raw): Path<String>,
     Query(query): Query<BinlogQuery>,
+    mvcc: Option<Arc<TidbMvccResolver>>,
 ) -> Response {
     let Ok(ts) = raw.parse::<i64>() else {
         return text(format!("invalid parameter ts: {raw}"));
@@ -156,12 +166,20 @@ async fn binlog_by_ts(
         Ok(binlog) => binlog,
         Err(error) => return text(format!("fail read binlog by ts: {ts}: {error}")),
     };
-    match query.format.as_deref() {
-        Some("json") => json_response(&binlog_text::debug_json(&binlog)),
-        Some(other) => text(format!(
+    let format = query.format.as_deref();
+    if let Some(other) = format.filter(|&format| format != "json") {
+        return text(format!(
             "invalid parameter format: {other} (only json is known)"
-        )),
-        None => text(binlog_text::debug_text(&binlog)),
+        ));
+    }
+    let lookup = match (binlog_text::primary_key(&binlog), mvcc) {
+        (None, _) => None,
+        (Some(_), None) => Some(Err(NO_TIDB.to_owned())),
+        (Some(key), Some(mvcc)) => Some(mvcc.mvcc(key).await.map_err(|e| e.to_string())),
+    };
+    match format {
+        Some(_) => json_response(&binlog_text::debug_json(&binlog, lookup.as_ref())),
+        None => text(binlog_text::debug_text(&binlog, lookup.as_ref())),
     }
 }
 

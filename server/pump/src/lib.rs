@@ -12,6 +12,8 @@
 //! - [`node`]: identity, registration, heartbeat, the state machine and the way out.
 //! - [`server`]: start, serve, shut down.
 //! - [`background`]: fake binlogs, GC, the pending-prewrite watch; [`gc_trigger`] wakes GC.
+//! - [`tidb_resolver`]: what became of a stuck prewrite's transaction, asked of TiDB's status
+//!   API (`/mvcc/hex/{key}`), for the watch and `/debug/binlog`.
 //! - [`metrics`]: the Prometheus metrics under the original names.
 
 #![warn(missing_docs)]
@@ -26,6 +28,7 @@ pub mod pump;
 pub mod refusal;
 pub mod server;
 pub mod service;
+pub mod tidb_resolver;
 
 pub use pump::*;
 pub use refusal::WriteRefusal;

@@ -10,8 +10,10 @@ use binlog_engine::Engine;
 use crate::config::PumpConfig;
 use crate::metrics::PumpMetrics;
 use crate::service::PumpGrpc;
+use crate::tidb_resolver::TidbMvccResolver;
 use crate::{background, node, Pump, PumpNetwork, PumpTimings};
 use binlog_node::registry::NodeState;
+use binlog_node::tidb_status::TidbStatusClient;
 use binlog_node::tls::{ReloadingServerConfig, Tls};
 use binlog_node::{lifecycle, registry, serve, tso, Error, Result};
 
@@ -47,6 +49,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let tls = Tls::for_server(&config.security)?;
     let registry = registry::open(&config.pd_urls, tls.as_ref(), &config.registry_dir).await?;
     let tso = tso::open(&config.pd_urls, tls.as_ref(), &config.registry_dir).await?;
+    let resolver = tidb_resolver(config, tls.clone())?;
     let cluster_id = registry.cluster_id().await?;
     let listen = config.listen_addr();
     let (listener, port) = serve::bind(&listen).await?;
@@ -97,7 +100,7 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     };
     let grpc =
         || tonic::service::Routes::new(PumpGrpc::server(pump.clone(), config.max_message_size));
-    let app = serve::one_port_app(grpc(), crate::http::router(pump.clone()));
+    let app = serve::one_port_app(grpc(), crate::http::router(pump.clone(), resolver.clone()));
     let tls = tls.map(ReloadingServerConfig::new).transpose()?;
     let mut servers = vec![tokio::spawn(serve::serve_port(
         listener,
@@ -130,7 +133,10 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let loops = [
         tokio::spawn(background::fake_binlog_loop(pump.clone())),
         tokio::spawn(background::gc_loop(pump.clone())),
-        tokio::spawn(background::pending_prewrite_watch(pump.clone(), None)),
+        tokio::spawn(background::pending_prewrite_watch(
+            pump.clone(),
+            resolver.map(|resolver| resolver as Arc<dyn background::TxnResolver>),
+        )),
     ];
     let signals = {
         let pump = pump.clone();
@@ -162,6 +168,23 @@ async fn run_with_engine(config: &PumpConfig, engine: Arc<Engine>) -> Result<Nod
     let state = final_state?;
     tracing::info!(%state, "pump stopped");
     Ok(state)
+}
+
+/// The resolver asking TiDB's status API about stuck prewrites, when `tidb-status-addr` is set.
+fn tidb_resolver(config: &PumpConfig, tls: Option<Tls>) -> Result<Option<Arc<TidbMvccResolver>>> {
+    if config.tidb_status_addr.is_empty() {
+        tracing::info!(
+            "no tidb-status-addr: prewrites with no commit after 10 minutes are only reported"
+        );
+        return Ok(None);
+    }
+    let client = TidbStatusClient::new(&config.tidb_status_addr, tls)?;
+    let resolver = TidbMvccResolver::new(client);
+    tracing::info!(
+        tidb = %resolver.describe(),
+        "prewrites with no commit after 10 minutes are settled through TiDB's status API"
+    );
+    Ok(Some(Arc::new(resolver)))
 }
 
 /// Removes a socket file left by an earlier run (bind fails on it); anything else at that path

@@ -1,6 +1,7 @@
-//! A stand-in for TiDB's status API (`GET /ddl/history` on port 10080), because TiDB itself
-//! cannot be built here (the Go module proxy refuses it). It serves a job list the test
-//! supplies (and appends to while it runs) with TiDB v8.1's exact semantics, following
+//! A stand-in for TiDB's status API (`GET /ddl/history` and `GET /mvcc/hex/{key}` on port
+//! 10080), because TiDB itself cannot be built here (the Go module proxy refuses it). It serves
+//! a job list the test supplies (and appends to while it runs) with TiDB v8.1's exact semantics,
+//! following
 //! `pkg/server/handler/tikvhandler/tikv_handler.go` (`DDLHistoryJobHandler`),
 //! `pkg/ddl/ddl.go` (`GetAllHistoryDDLJobs`, `ScanHistoryDDLJobs`) and
 //! `pkg/server/handler/util.go` (`WriteData`, `WriteError`):
@@ -9,6 +10,12 @@
 //! - `start_job_id=X&limit=N`: the jobs with ID ≤ X, descending, at most N;
 //! - `start_job_id` without `limit`, a value that is not a number, or one below 1: status 400
 //!   with TiDB's message as plain text.
+//!
+//! `/mvcc/hex/{key}` answers, per key, what the test set ([`MvccState`]: committed, rolled
+//! back, locked, or unknown for a key never set), in TiDB v4+'s shape (`HandleMvccGetByHex`):
+//! `{"key":"<HEX>","region_id":N,"value":<kvrpcpb.MvccGetByKeyResponse>}`, the response as gogo
+//! JSON (proto names, `omitempty`: a Put write or lock has no `type`, bytes are base64). A key
+//! that is not hex: status 400 with Go's `encoding/hex` message.
 //!
 //! Answers are tab-indented JSON (`json.MarshalIndent(data, "", "\t")`). The server runs on
 //! its own thread and runtime, on a free loopback port, until dropped; in plain HTTP, or HTTPS
@@ -19,14 +26,14 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use binlog_node::serve::serve_port;
 use binlog_node::tls::{ReloadingServerConfig, Tls};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 /// The served DDL history: a handle the test can keep and append to from any thread.
@@ -36,11 +43,43 @@ pub struct JobList {
     requests: Arc<Mutex<Vec<String>>>,
 }
 
+/// What TiKV holds for a transaction's primary key, as `/mvcc/hex/{key}` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MvccState {
+    /// A Put write of transaction `start_ts`, committed at `commit_ts`.
+    Committed {
+        /// The transaction's start TS.
+        start_ts: u64,
+        /// Its commit TS.
+        commit_ts: u64,
+    },
+    /// A Rollback write of transaction `start_ts`.
+    RolledBack {
+        /// The transaction's start TS.
+        start_ts: u64,
+    },
+    /// The lock of transaction `start_ts`, not yet committed or rolled back.
+    Locked {
+        /// The transaction's start TS.
+        start_ts: u64,
+    },
+    /// Nothing: TiKV has no lock and no write for the key.
+    Unknown,
+}
+
+/// The MVCC states served, by upper-case hex key, and the keys asked for.
+#[derive(Clone, Debug, Default)]
+struct MvccTable {
+    states: Arc<Mutex<HashMap<String, MvccState>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
 /// A running stand-in for TiDB's status port.
 #[derive(Debug)]
 pub struct TidbStatusStandIn {
     addr: String,
     list: JobList,
+    mvcc: MvccTable,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -72,9 +111,15 @@ impl TidbStatusStandIn {
             .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address").to_string();
         let (stop, stopped) = oneshot::channel::<()>();
+        let mvcc = MvccTable::default();
         let app = Router::new()
             .route("/ddl/history", get(history))
-            .with_state(list.clone());
+            .with_state(list.clone())
+            .merge(
+                Router::new()
+                    .route("/mvcc/hex/{key}", get(mvcc_by_hex))
+                    .with_state(mvcc.clone()),
+            );
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -92,6 +137,7 @@ impl TidbStatusStandIn {
         TidbStatusStandIn {
             addr,
             list,
+            mvcc,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -115,6 +161,16 @@ impl TidbStatusStandIn {
     /// The query strings asked so far, in order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.list.requests).clone()
+    }
+
+    /// From now on, `/mvcc/hex/{key}` for `key` reports `state`.
+    pub fn set_mvcc(&self, key: &[u8], state: MvccState) {
+        lock(&self.mvcc.states).insert(hex_upper(key), state);
+    }
+
+    /// The keys asked of `/mvcc/hex`, in order, as sent (hex).
+    pub fn mvcc_requests(&self) -> Vec<String> {
+        lock(&self.mvcc.requests).clone()
     }
 }
 
@@ -164,6 +220,85 @@ async fn history(
     };
     let body = pretty_tabs(&Value::Array(answer));
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `GET /mvcc/hex/{key}`.
+async fn mvcc_by_hex(State(table): State<MvccTable>, Path(hex): Path<String>) -> Response {
+    lock(&table.requests).push(hex.clone());
+    let Some(key) = hex_decode(&hex) else {
+        return refusal(&format!("encoding/hex: invalid byte in {hex:?}"));
+    };
+    let key = hex_upper(&key);
+    let state = lock(&table.states)
+        .get(&key)
+        .copied()
+        .unwrap_or(MvccState::Unknown);
+    // A row's committed value and TiKV's lock TTL, as a small transaction leaves them.
+    let short_value = base64(b"\x80\x00\x02");
+    let info = match state {
+        MvccState::Committed {
+            start_ts,
+            commit_ts,
+        } => json!({"writes": [
+            {"start_ts": start_ts, "commit_ts": commit_ts, "short_value": short_value}
+        ]}),
+        MvccState::RolledBack { start_ts } => json!({"writes": [
+            {"type": 3, "start_ts": start_ts, "commit_ts": start_ts}
+        ]}),
+        MvccState::Locked { start_ts } => json!({"lock": {
+            "start_ts": start_ts,
+            "primary": base64(&hex_decode(&key).unwrap_or_default()),
+            "short_value": short_value,
+            "ttl": 3000,
+            "txn_size": 1,
+            "min_commit_ts": start_ts + 1,
+        }}),
+        MvccState::Unknown => json!({}),
+    };
+    let answer = json!({"key": key, "region_id": 2, "value": {"info": info}});
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        pretty_tabs(&answer),
+    )
+        .into_response()
+}
+
+/// `bytes` in upper-case hex, as TiDB echoes keys.
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02X}")).collect()
+}
+
+/// Hex (either case) to bytes; `None` when it is not hex, as Go's `hex.DecodeString` refuses.
+fn hex_decode(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+/// Standard base64 with padding, as Go's `encoding/json` writes `[]byte`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A query parameter that must be a number of at least 1 when present (0 when absent), as
@@ -249,6 +384,45 @@ mod tests {
         assert_eq!(
             stand_in.requests()[..3],
             ["", "limit=2", "start_job_id=6&limit=2"]
+        );
+    }
+
+    #[test]
+    fn mvcc_answers_are_tidbs_json_per_key() {
+        let stand_in = TidbStatusStandIn::start(Vec::new());
+        let get = |hex: &str| {
+            let (status, body) =
+                http_request(stand_in.addr(), "GET", &format!("/mvcc/hex/{hex}")).unwrap();
+            assert_eq!(status, 200, "{body}");
+            let answer: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(answer["key"], json!(hex.to_uppercase()));
+            answer["value"]["info"].clone()
+        };
+        assert_eq!(get("7a"), json!({}));
+        let committed = MvccState::Committed {
+            start_ts: 5,
+            commit_ts: 9,
+        };
+        stand_in.set_mvcc(b"z", committed);
+        assert_eq!(
+            get("7a"),
+            json!({"writes": [{"start_ts": 5, "commit_ts": 9, "short_value": "gAAC"}]})
+        );
+        stand_in.set_mvcc(b"z", MvccState::RolledBack { start_ts: 5 });
+        assert_eq!(get("7A")["writes"][0]["type"], json!(3));
+        stand_in.set_mvcc(b"t\x80", MvccState::Locked { start_ts: 5 });
+        let lock = &get("7480")["lock"];
+        assert_eq!(
+            (&lock["start_ts"], &lock["primary"]),
+            (&json!(5), &json!("dIA="))
+        );
+        assert!(lock.get("type").is_none(), "a Put lock has no type");
+        let (status, _) = http_request(stand_in.addr(), "GET", "/mvcc/hex/7g").unwrap();
+        assert_eq!(status, 400);
+        assert_eq!(stand_in.mvcc_requests()[..2], ["7a", "7a"]);
+        assert_eq!(
+            (base64(b""), base64(b"a"), base64(b"ab")),
+            ("".into(), "YQ==".into(), "YWI=".into())
         );
     }
 }

@@ -95,7 +95,7 @@ fn print_item(
             });
             if args.decode {
                 line["binlog"] = match Binlog::decode(record.payload) {
-                    Ok(binlog) => debug_json(&binlog),
+                    Ok(binlog) => debug_json(&binlog, None),
                     Err(error) => json!({ "error": error.to_string() }),
                 };
             }
@@ -142,10 +142,11 @@ pub fn get(target: &Target, ts: u64, json: bool) -> anyhow::Result<ExitCode> {
     let binlog = Binlog::decode(&payload[..]).with_context(|| {
         format!("fail read binlog by ts: {ts}: payload at segment {segment} offset {offset} is not a binlog")
     })?;
+    // Offline: no TiDB is asked, so there is no MVCC part (the pump's route has one).
     let body = if json {
-        Value::to_string(&debug_json(&binlog))
+        Value::to_string(&debug_json(&binlog, None))
     } else {
-        debug_text(&binlog)
+        debug_text(&binlog, None)
     };
     println!("{body}");
     Ok(ExitCode::SUCCESS)

@@ -127,7 +127,7 @@ fn dump_prints_records_at_their_offsets_filtered_and_decoded() {
     assert_eq!(decoded.len(), f.in_segment(1).len());
     for (line, w) in decoded.iter().zip(f.in_segment(1)) {
         let mut expected = w.dump_json();
-        expected["binlog"] = debug_json(&w.binlog());
+        expected["binlog"] = debug_json(&w.binlog(), None);
         assert_eq!(line, &expected);
     }
     let line = &decoded[f

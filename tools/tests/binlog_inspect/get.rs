@@ -25,7 +25,7 @@ fn get_prints_one_record_as_the_debug_binlog_route() {
     for w in [pick(Kind::Prewrite), pick(Kind::Commit), pick(Kind::Fake)] {
         let ts = w.key().to_string();
         let run = inspect(&["get", &dir, &ts]).exits(0);
-        assert_eq!(run.stdout, debug_text(&w.binlog()) + "\n");
+        assert_eq!(run.stdout, debug_text(&w.binlog(), None) + "\n");
         assert!(run.stdout.starts_with(&format!(
             "tp:{}",
             BinlogType::try_from(w.binlog().tp).unwrap().as_str_name()
@@ -40,11 +40,11 @@ fn get_prints_one_record_as_the_debug_binlog_route() {
         );
         assert_eq!(
             inspect(&["get", "--json", &dir, &ts]).exits(0).json(),
-            debug_json(&w.binlog())
+            debug_json(&w.binlog(), None)
         );
     }
     let prewrite = pick(Kind::Prewrite);
-    assert!(debug_text(&prewrite.binlog())
+    assert!(debug_text(&prewrite.binlog(), None)
         .contains("\n\n PrewriteValue: \nschema_version:1 mutations:<table_id:"));
 
     let missing = inspect(&["get", &dir, "5"]).exits(1);
@@ -56,7 +56,7 @@ fn get_prints_one_record_as_the_debug_binlog_route() {
     let ts = prewrite.key().to_string();
     assert_eq!(
         inspect(&["get", &seg, &ts]).ok(),
-        debug_text(&prewrite.binlog()) + "\n"
+        debug_text(&prewrite.binlog(), None) + "\n"
     );
     let elsewhere = f.unique_in(prewrite.segment() + 1)[0].key().to_string();
     inspect(&["get", &seg, &elsewhere]).exits(1);

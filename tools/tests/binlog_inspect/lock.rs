@@ -53,7 +53,7 @@ fn a_held_lock_refuses_all_but_read_only_reads() {
     assert_eq!(dump(dir, &["--read-only"]), dump_lines(&f.written));
     assert_eq!(
         inspect(&["get", "--read-only", dir, &key]).ok(),
-        debug_text(&f.written[5].binlog()) + "\n"
+        debug_text(&f.written[5].binlog(), None) + "\n"
     );
     assert!(inspect(&["verify", "--read-only", dir])
         .ok()

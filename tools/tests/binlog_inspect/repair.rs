@@ -67,7 +67,7 @@ fn check_torn_tail(into_last: u64) {
     let samples = f.ids().into_iter().map(|id| f.unique_in(id)[0]);
     for w in samples.chain([kept[kept.len() - 1]]) {
         let run = inspect(&["get", &f.arg(), &w.key().to_string()]).exits(0);
-        assert_eq!(run.stdout, debug_text(&w.binlog()) + "\n");
+        assert_eq!(run.stdout, debug_text(&w.binlog(), None) + "\n");
     }
     inspect(&["get", &f.arg(), &last.key().to_string()]).exits(1);
     f.assert_engine_reads(&kept);

@@ -66,6 +66,9 @@ pub struct PumpFlags {
     /// Seconds without writes after which a fake binlog is written so drainers advance [default: 3]
     #[arg(long, value_name = "SECONDS", value_parser = parse_go_int)]
     fake_binlog_interval: Option<i64>,
+    /// Comma-separated TiDB status ports (host:port, 10080 by default) asked what became of a prewrite with no commit after 10 minutes, and for /debug/binlog's MVCC part; empty only reports such prewrites [default: empty]
+    #[arg(long, value_name = "ADDRS")]
+    tidb_status_addr: Option<String>,
     /// Log level: debug, info, warn, error, fatal [default: info]
     #[arg(short = 'L', value_name = "LEVEL")]
     log_level: Option<String>,
@@ -132,6 +135,7 @@ impl NodeFlags for PumpFlags {
             heartbeat_interval,
             gc,
             fake_binlog_interval,
+            tidb_status_addr,
             log_level,
             log_file,
             metrics_addr,
@@ -164,6 +168,10 @@ impl NodeFlags for PumpFlags {
             config.gen_binlog_interval =
                 seconds(secs).map_err(|reason| invalid("fake-binlog-interval", reason))?;
         }
+        replace(
+            &mut config.tidb_status_addr,
+            tidb_status_addr.as_deref().map(split_list),
+        );
         replace(&mut config.log_level, log_level);
         replace(&mut config.log_file, log_file.map(|path| Some(path.into())));
         replace(&mut config.metrics_addr, metrics_addr.map(Some));

@@ -21,6 +21,8 @@
 //! - `[storage.kv]` (goleveldb tuning) and `[storage] kv_chan_cap` are accepted and ignored,
 //!   reported by [`StorageConfig::ignored_keys`]; `[storage]` also takes the engine's options.
 //! - Ports must be numeric; intervals must be positive (the original loops or panics on them).
+//! - `tidb-status-addr` (ours, as the drainer's): the original settles a prewrite whose commit
+//!   never came by asking TiKV; this build asks TiDB's status API instead.
 
 pub mod flags;
 mod gc;
@@ -113,6 +115,14 @@ pub struct PumpConfig {
     pub log_level: String,
     /// File to log to (appended). Flag `-log-file`. Default none: stderr.
     pub log_file: Option<PathBuf>,
+    /// TiDB status ports (`host:port`, or with `http://`/`https://`; comma-separated in the file
+    /// and flag; each tried in turn until one answers; without a scheme `https` with
+    /// `[security]`) to ask what became of a prewrite that has had no commit for 10 minutes
+    /// (`GET /mvcc/hex/{primary key}`: committed, rolled back or still locked), and for the MVCC
+    /// part of `/debug/binlog/{ts}`. Ours, the same key as the drainer's. Flag
+    /// `-tidb-status-addr`. Default empty: stuck prewrites are only reported (logs, metrics).
+    #[serde(with = "comma_list")]
+    pub tidb_status_addr: Vec<String>,
     /// `[security]`: TLS, on iff `ssl-ca` is set (see [`binlog_node::tls`]).
     pub security: SecurityConfig,
     /// `[storage]`: the storage engine.
@@ -162,6 +172,7 @@ impl Default for PumpConfig {
             node_id: None,
             log_level: "info".into(),
             log_file: None,
+            tidb_status_addr: Vec::new(),
             security: SecurityConfig::default(),
             storage: StorageConfig::default(),
             metrics_addr: None,
@@ -280,6 +291,10 @@ impl NodeConfig for PumpConfig {
         }
         check_no_metrics_push(self.metrics_addr.as_deref(), self.metrics_interval)?;
         self.security.sanitize()?;
+        binlog_node::tidb_status::check_addresses(
+            &self.tidb_status_addr,
+            self.security.ssl_ca.is_some(),
+        )?;
         if !self.storage.slow_write_threshold.is_finite() {
             return invalid(
                 "[storage] slow_write_threshold must be a finite number of seconds".into(),

@@ -342,6 +342,7 @@ fn defaults_and_adjustments() {
         (None, None)
     );
     assert!(!config.enable_debug && config.deprecated_flags.is_empty());
+    assert!(config.tidb_status_addr.is_empty());
 
     let config = load(
         &[
@@ -356,6 +357,7 @@ fn defaults_and_adjustments() {
             "-max-message-size=1024",
             "-enable-debug",
             "-socket=unix:///tmp/pump.sock",
+            "-tidb-status-addr=tidb-0:10080, http://tidb-1:10080",
         ],
         &[],
     )
@@ -372,6 +374,10 @@ fn defaults_and_adjustments() {
     assert_eq!(config.max_message_size, 1024);
     assert!(config.enable_debug);
     assert_eq!(config.socket.as_deref(), Some("unix:///tmp/pump.sock"));
+    assert_eq!(
+        config.tidb_status_addr,
+        ["tidb-0:10080", "http://tidb-1:10080"]
+    );
 
     // The scheme is accepted on input and never doubled.
     let config = load(&["-addr", "http://10.1.1.1:8250"], &[]).unwrap();
@@ -380,7 +386,7 @@ fn defaults_and_adjustments() {
 
 #[test]
 fn invalid_values_name_the_problem() {
-    let cases: [(&[&str], &str); 15] = [
+    let cases: [(&[&str], &str); 17] = [
         (&["-addr", "10.0.0.1"], "ListenAddr"),
         (&["-addr", "10.0.0.1:http"], "ListenAddr"),
         (&["-advertise-addr", "0.0.0.0:8250"], "advertiseAddr"),
@@ -396,6 +402,14 @@ fn invalid_values_name_the_problem() {
         (&["-L", "loud"], "\"loud\""),
         (&["-max-message-size", "0"], "max-message-size"),
         (&["-metrics-addr", "10.0.0.1:9091"], "scrape"),
+        (
+            &["-tidb-status-addr", "tidb:10080/x"],
+            "must not have a path",
+        ),
+        (
+            &["-tidb-status-addr", "https://tidb:10080"],
+            "needs [security] ssl-ca",
+        ),
     ];
     for (args, needle) in cases {
         let error = load(args, &[]).unwrap_err();
@@ -493,7 +507,10 @@ fn a_loaded_config_serializes_and_loads_back_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(
         &dir,
-        &format!("{FILE}gc = \"90m\"\n[storage.kv]\nblock-size = 1\n"),
+        &format!(
+            "{FILE}gc = \"90m\"\ntidb-status-addr = \"tidb-0:10080,tidb-1:10080\"\n\
+             [storage.kv]\nblock-size = 1\n"
+        ),
     );
     let config = load(&["-config", &path], &[]).unwrap();
     let text = toml::to_string(&config).unwrap();

@@ -1,5 +1,6 @@
-//! Why the drainer is not synced: which pump holds the merge, and what the merge waits for from
-//! it, for `/status`'s `HeldBy` (ours). The merge emits a binlog only once every pump that is not
+//! Why the drainer is not synced, for `/status`'s `HeldBy` (ours): the destination, while
+//! binlogs already merged wait to be applied (by how much), else which pump holds the merge and
+//! what the merge waits for from it. The merge emits a binlog only once every pump that is not
 //! offline has shown one at or above it (see [`crate::merge`]), so the pump read least far (the
 //! lowest `PumpPos`) is the one it waits on. What keeps that pump back is told from what the
 //! drainer already has: the registry's state (paused), the pull loop's last failure (not
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use binlog_node::registry::{NodeState, NodeStatus};
 use binlog_node::tls::{http_agent, url_with_scheme, Tls};
+use binlog_node::tso::physical_ms;
 
 /// Time allowed for a pump's `/status` answer.
 const PUMP_STATUS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,13 +44,15 @@ pub enum Waiting {
     /// The pump holds a prewrite whose commit has not arrived: its stream cannot pass that
     /// transaction until the commit or rollback comes, or the pump resolves it.
     Prewrite,
+    /// The merge is ahead of the checkpoint: binlogs merged wait for the destination.
+    Destination,
 }
 
-/// `/status`'s `HeldBy`: the pump the merge waits on, and why.
+/// `/status`'s `HeldBy`: the pump the merge waits on, and why; or the destination.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldBy {
-    /// The pump's node ID.
-    #[serde(rename = "Pump")]
+    /// The pump's node ID; empty for `destination`.
+    #[serde(rename = "Pump", default, skip_serializing_if = "String::is_empty")]
     pub pump: String,
     /// What the merge waits for from it.
     #[serde(rename = "Waiting")]
@@ -68,20 +72,44 @@ pub struct HeldBy {
     /// For `prewrite`: the start TS of the prewrite without its commit.
     #[serde(rename = "StartTS", default, skip_serializing_if = "Option::is_none")]
     pub start_ts: Option<u64>,
+    /// For `destination`: milliseconds of commit time between the checkpoint and the merge's
+    /// TS.
+    #[serde(rename = "BehindMs", default, skip_serializing_if = "Option::is_none")]
+    pub behind_ms: Option<u64>,
     /// The same, as one sentence for a person.
     #[serde(rename = "Message")]
     pub message: String,
 }
 
-/// The pump holding a merge at `merged_ts`, among `pumps` (the registry's; offline ones do not
-/// hold it), with `positions` (`PumpPos`) and the pull loops' `failures`. `None` when no pump
-/// holds it (no pump that is not offline).
+/// What holds a drainer whose merge is at `merged_ts` and checkpoint at `checkpoint_ts`: the
+/// destination while the merge is ahead of the checkpoint, else the pump among `pumps` (the
+/// registry's; offline ones do not hold it) read least far, with `positions` (`PumpPos`) and
+/// the pull loops' `failures`. `None` when nothing holds it (no pump that is not offline).
 pub fn held_by(
     merged_ts: u64,
+    checkpoint_ts: u64,
     pumps: &[NodeStatus],
     positions: &BTreeMap<String, u64>,
     failures: &BTreeMap<String, PullFailure>,
 ) -> Option<HeldBy> {
+    if merged_ts > checkpoint_ts {
+        let behind_ms = physical_ms(merged_ts).saturating_sub(physical_ms(checkpoint_ts));
+        return Some(HeldBy {
+            pump: String::new(),
+            waiting: Waiting::Destination,
+            ts: merged_ts,
+            pump_ts: 0,
+            since: None,
+            error: None,
+            start_ts: None,
+            behind_ms: Some(behind_ms),
+            message: format!(
+                "the destination is behind: binlogs are merged up to TS {merged_ts} and applied \
+                 up to the checkpoint {checkpoint_ts}, {:.3} s of commits earlier",
+                behind_ms as f64 / 1000.0
+            ),
+        });
+    }
     let position = |pump: &NodeStatus| positions.get(&pump.node_id).copied().unwrap_or(0);
     let holder = pumps
         .iter()
@@ -120,6 +148,7 @@ pub fn held_by(
         since: failure.map(|f| rfc3339(f.since)),
         error: failure.map(|f| f.reason.clone()),
         start_ts: None,
+        behind_ms: None,
         message,
     })
 }
@@ -192,6 +221,7 @@ mod tests {
         let pumps = [pump("a", NodeState::Online), pump("b", NodeState::Paused)];
         let held = held_by(
             20,
+            20,
             &pumps,
             &positions(&[("a", 30), ("b", 10)]),
             &BTreeMap::new(),
@@ -220,7 +250,7 @@ mod tests {
                 since: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             },
         )]);
-        let held = held_by(5, &pumps, &positions(&[("a", 5), ("b", 9)]), &failures).unwrap();
+        let held = held_by(5, 5, &pumps, &positions(&[("a", 5), ("b", 9)]), &failures).unwrap();
         assert_eq!(held.waiting, Waiting::Unreachable);
         assert_eq!(held.since.as_deref(), Some("2023-11-14T22:13:20Z"));
         assert_eq!(held.error.as_deref(), Some("connect: refused"));
@@ -239,6 +269,7 @@ mod tests {
             pump("old", NodeState::Online),
         ];
         let held = held_by(
+            7,
             7,
             &pumps,
             &positions(&[("gone", 1), ("old", 7)]),
@@ -261,8 +292,31 @@ mod tests {
             .message
             .starts_with("pump new holds a prewrite without its commit at start TS 5"));
         assert_eq!(
-            held_by(7, &pumps[..1], &BTreeMap::new(), &BTreeMap::new()),
+            held_by(7, 7, &pumps[..1], &BTreeMap::new(), &BTreeMap::new()),
             None
+        );
+    }
+
+    #[test]
+    fn merged_binlogs_not_yet_applied_are_the_destination_behind() {
+        let pumps = [pump("a", NodeState::Paused)];
+        let (checkpoint, merged) = (1_000 << 18, 3_500 << 18);
+        let held = held_by(
+            merged,
+            checkpoint,
+            &pumps,
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        let held = held.unwrap();
+        assert_eq!(held.waiting, Waiting::Destination);
+        assert_eq!(held.behind_ms, Some(2_500));
+        let json = serde_json::to_value(&held).unwrap();
+        assert!(json.get("Pump").is_none(), "{json}");
+        assert!(
+            held.message.starts_with("the destination is behind"),
+            "{}",
+            held.message
         );
     }
 }

@@ -61,6 +61,7 @@ async fn status(State(drainer): State<Arc<Drainer>>) -> Response {
                 .then(|| {
                     held_by(
                         drainer.merged_ts(),
+                        last_ts,
                         &pumps,
                         &positions,
                         &drainer.pull_failures(),

@@ -4,26 +4,18 @@
 //! - `?start_job_id=X&limit=N`: the jobs with ID ≤ X, descending, at most N;
 //! - no parameters: every job at once (v8.1; capped at 1024 from v8.4), never used here.
 //!
-//! HTTP through `ureq` (blocking, already the workspace's client) on tokio's blocking pool: a
-//! few calls at start and one per DDL binlog do not need an async client. With `[security]`,
-//! addresses without a scheme are `https://` (TiDB's `cluster-ssl-*` status port), and each
-//! call reads the TLS files anew, so a rotated client certificate is used from the next call.
-//! Each call tries the addresses in turn, from the last one that answered, when one cannot be
-//! reached.
+//! The requests go through [`TidbStatusClient`] (addresses tried in turn, TLS, the blocking
+//! pool), shared with the pump's MVCC lookups.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use binlog_node::tls::{http_agent, url_with_scheme, Tls};
+use binlog_node::tidb_status::TidbStatusClient;
+use binlog_node::tls::Tls;
 use binlog_node::{Error, Result};
 use binlog_tidb::Job;
 
 /// Jobs asked for per page (TiDB v8.4+ refuses more than 1024).
 const PAGE_SIZE: usize = 1000;
-
-/// How long one request may take in all.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long to wait between two looks for a job not yet in the history.
 const RETRY_INTERVAL: Duration = Duration::from_millis(200);
@@ -31,44 +23,24 @@ const RETRY_INTERVAL: Duration = Duration::from_millis(200);
 /// The largest answer read (a page of jobs with wide tables is tens of MiB).
 const MAX_ANSWER_BYTES: u64 = 1 << 30;
 
-/// A client of the status ports of one or more TiDB servers.
+/// The DDL history of the TiDB servers behind one or more status ports.
 #[derive(Clone, Debug)]
 pub struct TidbStatus {
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    /// `http(s)://host:port`, without a trailing slash.
-    base_urls: Vec<String>,
-    /// The address that answered last: tried first.
-    preferred: AtomicUsize,
-    /// `[security]`, for `https://` addresses.
-    tls: Option<Tls>,
+    client: TidbStatusClient,
 }
 
 impl TidbStatus {
     /// A client of `addrs`, each `host:port`, `http://host:port` or `https://host:port`
     /// (without a scheme: `https` with `tls`).
     pub fn new(addrs: Vec<String>, tls: Option<Tls>) -> Result<TidbStatus> {
-        let base_urls = addrs
-            .iter()
-            .map(|addr| {
-                url_with_scheme(addr.trim_end_matches('/'), tls.as_ref(), "tidb-status-addr")
-            })
-            .collect::<Result<Vec<String>>>()?;
         Ok(TidbStatus {
-            shared: Arc::new(Shared {
-                base_urls,
-                preferred: AtomicUsize::new(0),
-                tls,
-            }),
+            client: TidbStatusClient::new(&addrs, tls)?,
         })
     }
 
     /// The addresses asked, for messages.
     pub fn describe(&self) -> String {
-        self.shared.base_urls.join(",")
+        self.client.describe()
     }
 
     /// Every job with an ID above `job_id`, in the order the history applies them (by schema
@@ -78,7 +50,7 @@ impl TidbStatus {
         let mut newer = Vec::new();
         let mut query = format!("limit={PAGE_SIZE}");
         loop {
-            let page = self.history(query).await?;
+            let page = self.history(&query).await?;
             let full = page.len() == PAGE_SIZE;
             let lowest = page.iter().map(|job| job.id).min();
             newer.extend(page.into_iter().filter(|job| job.id > job_id));
@@ -99,13 +71,13 @@ impl TidbStatus {
     pub async fn job(&self, id: i64, timeout: Duration) -> Result<Job> {
         let deadline = Instant::now() + timeout;
         loop {
-            let page = self.history(format!("start_job_id={id}&limit=1")).await?;
+            let page = self.history(&format!("start_job_id={id}&limit=1")).await?;
             if let Some(job) = page.into_iter().find(|job| job.id == id) {
                 return Ok(job);
             }
             if Instant::now() >= deadline {
                 return Err(Error::TidbStatus {
-                    addr: self.shared.base_urls.join(", "),
+                    addr: self.describe(),
                     reason: format!("DDL job {id} is not in the DDL history after {timeout:?}"),
                 });
             }
@@ -114,63 +86,16 @@ impl TidbStatus {
     }
 
     /// `GET /ddl/history?<query>` from the first address that can be reached.
-    async fn history(&self, query: String) -> Result<Vec<Job>> {
-        let shared = Arc::clone(&self.shared);
-        tokio::task::spawn_blocking(move || shared.history(&query))
-            .await
-            .map_err(|e| Error::TidbStatus {
-                addr: self.shared.base_urls.join(", "),
-                reason: format!("the request task failed: {e}"),
-            })?
-    }
-}
-
-impl Shared {
-    fn history(&self, query: &str) -> Result<Vec<Job>> {
-        let agent = http_agent(self.tls.as_ref(), REQUEST_TIMEOUT)?;
-        let count = self.base_urls.len();
-        let first = self.preferred.load(Ordering::Relaxed);
-        let mut unreachable = Vec::new();
-        for index in (0..count).map(|step| (first + step) % count) {
-            let url = format!("{}/ddl/history?{query}", self.base_urls[index]);
-            match get(&agent, &url) {
-                Ok(answer) => {
-                    self.preferred.store(index, Ordering::Relaxed);
-                    return answer;
-                }
-                Err(e) => {
-                    tracing::warn!(%url, error = %e, "TiDB status port unreachable");
-                    unreachable.push(format!("{url}: {e}"));
-                }
-            }
-        }
-        Err(Error::TidbStatus {
-            addr: self.base_urls.join(", "),
-            reason: format!("no address answered: {}", unreachable.join("; ")),
+    async fn history(&self, query: &str) -> Result<Vec<Job>> {
+        let body = self
+            .client
+            .get(&format!("/ddl/history?{query}"), MAX_ANSWER_BYTES)
+            .await?;
+        Job::list_from_json(&body).map_err(|e| Error::TidbStatus {
+            addr: self.describe(),
+            reason: format!("the answer to /ddl/history?{query} is not a DDL job list: {e}"),
         })
     }
-}
-
-/// One request: the outer error is a transport failure (try another address), the inner one an
-/// answer that is not a job list.
-fn get(agent: &ureq::Agent, url: &str) -> std::result::Result<Result<Vec<Job>>, ureq::Error> {
-    let mut response = agent.get(url).call()?;
-    let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER_BYTES)
-        .read_to_vec()?;
-    let refused = |reason: String| Error::TidbStatus {
-        addr: url.to_owned(),
-        reason,
-    };
-    if status != 200 {
-        let text = String::from_utf8_lossy(&body);
-        return Ok(Err(refused(format!("status {status}: {}", text.trim()))));
-    }
-    Ok(Job::list_from_json(&body)
-        .map_err(|e| refused(format!("the answer is not a DDL job list: {e}"))))
 }
 
 #[cfg(test)]

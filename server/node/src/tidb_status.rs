@@ -1,6 +1,6 @@
 //! A client of TiDB's status port (`:10080`, spec `real-cluster.md` §3.1): one `GET` answered
 //! by the first of several TiDB servers that can be reached. What to ask and how to read the
-//! answer is the caller's (the pump's MVCC lookups; the drainer's DDL history can move onto it).
+//! answer is the caller's (the pump's MVCC lookups, the drainer's DDL history).
 //!
 //! HTTP through `ureq` (blocking, already the workspace's client) on tokio's blocking pool: the
 //! callers make a few calls a minute, which do not need an async client. With `[security]`,
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::tls::{url_with_scheme, Tls};
+use crate::tls::{http_agent, url_with_scheme, Tls};
 
 /// How long one request may take in all.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -112,13 +112,7 @@ pub fn check_addresses(addrs: &[String], tls_configured: bool) -> Result<()> {
 
 impl Shared {
     fn get(&self, path_and_query: &str, max_bytes: u64) -> Result<Vec<u8>> {
-        let mut config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT));
-        if let Some(tls) = &self.tls {
-            config = config.tls_config(tls.http_client()?);
-        }
-        let agent: ureq::Agent = config.build().into();
+        let agent = http_agent(self.tls.as_ref(), REQUEST_TIMEOUT)?;
         let count = self.base_urls.len();
         let first = self.preferred.load(Ordering::Relaxed);
         let mut unreachable = Vec::new();

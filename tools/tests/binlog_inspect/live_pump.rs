@@ -68,12 +68,21 @@ fn a_running_pump_is_read_with_read_only_and_get_matches_its_debug_route() {
     ] {
         let ts = record[key].to_string();
         let route = format!("/debug/binlog/{ts}");
+        // binlog-inspect works offline: it prints the route's answer without the MVCC lookup
+        // the pump adds for a binlog with a primary key (here, that TiDB is not configured).
+        let served_text = pump.get(&route);
+        let offline_part = served_text
+            .split_once("GetMvccByEncodedKey failed: ")
+            .map_or(served_text.as_str(), |(binlog, _)| binlog);
         assert_eq!(
             inspect(&["get", "--read-only", &data_dir, &ts]).ok(),
-            pump.get(&route) + "\n"
+            format!("{offline_part}\n")
         );
-        let served: Value =
+        let mut served: Value =
             serde_json::from_str(&pump.get(&format!("{route}?format=json"))).unwrap();
+        if served["mvcc"].is_string() {
+            served["mvcc"] = Value::Null;
+        }
         assert_eq!(
             inspect(&["get", "--read-only", "--json", &data_dir, &ts])
                 .exits(0)

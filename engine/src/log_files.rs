@@ -14,6 +14,7 @@ use memmap2::{Mmap, MmapOptions};
 use crate::data_dir::replace_file_with;
 use crate::error::{Error, IoContext, Result};
 use crate::index::{find_latest, write_idx_file, ActiveIndex, IdxFile, IndexEntry, Position};
+use crate::log_io::PAGE_SIZE;
 use crate::record::{read_record, Kind, RecordView};
 use crate::segment::{scan_records, segment_path, SegmentStats};
 
@@ -356,7 +357,7 @@ pub fn prepare_spare(path: &Path, size: u64, zero_fill: bool) -> Result<()> {
         if zero_fill {
             zero_filled(tmp, size)
         } else {
-            let file = create_truncated(tmp)?;
+            let file = create_truncated(tmp, 0)?;
             fallocate(&file, size)?;
             Ok(file)
         }
@@ -364,52 +365,70 @@ pub fn prepare_spare(path: &Path, size: u64, zero_fill: bool) -> Result<()> {
     .context(|| format!("prepare segment file {}", path.display()))
 }
 
-fn create_truncated(path: &Path) -> std::io::Result<File> {
+fn create_truncated(path: &Path, custom_flags: i32) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
+        .custom_flags(custom_flags)
         .open(path)
 }
 
 /// Bytes the zero-fill writes (and waits for) at a time.
 const ZERO_FILL_CHUNK: usize = 1 << 20;
 
-/// Creates `path` holding `size` zeros, written through the page cache one [`ZERO_FILL_CHUNK`]
-/// at a time, each written back (`sync_file_range`) before the next and followed by a pause as
-/// long as it took.
+/// Creates `path` holding `size` zeros, written to the device one [`ZERO_FILL_CHUNK`] at a time
+/// and each followed by a pause as long as it took.
 ///
-/// Through the page cache, not around it (`O_DIRECT`, as from 2026-12-01 to 2026-12-06): the
-/// writer then overwrites pages the cache holds, as the device-limit loop does. A buffered
-/// write into pages the cache does not hold allocates each of them on the writer's thread,
-/// which is the serial part of group commit: on this 2-core VM that made 2 MiB groups cost 1.8x
-/// the time (measured by hand: 280-311 MB/s over uncached blocks, 496-557 MB/s over cached
-/// ones, `pwrite` + `fdatasync` per 2 MiB), and 16 KiB x 256 appenders went from 11.6k-16.6k to
-/// 23.8k-30.4k records/s with this fill (`benches/README.md`, 2026-12-06). The allocation moves
-/// to this thread, off the write path. Written back chunk by chunk, the fill never leaves a large
-/// flush in front of the writer's `fdatasync`; paced, the device is free half the time, at the
-/// price of a fill about twice as long (the writer fallocates a file when it finds no spare
-/// ready).
+/// The zeros go around the page cache (`O_DIRECT`): copying 512 MiB of zeros into the cache
+/// took a quarter of the CPU of a 2-core machine at high append rates, and left pages for the
+/// kernel to write back in front of the writer's `fdatasync`s. The writer pads every group to
+/// its last page's end, so it never has to read one of these uncached pages back. Where
+/// `O_DIRECT` is refused (some filesystems), the chunks are written through the cache and each
+/// written back (`sync_file_range`) before the next. Paced, the device is free half the time,
+/// at the price of a fill about twice as long (the writer fallocates a file when it finds no
+/// spare ready).
 fn zero_filled(path: &Path, size: u64) -> std::io::Result<File> {
     use std::os::fd::AsRawFd;
-    let file = create_truncated(path)?;
-    let zeros = vec![0u8; ZERO_FILL_CHUNK];
+    let (file, direct) = match create_truncated(path, libc::O_DIRECT) {
+        Ok(file) => (file, true),
+        Err(error) if error.raw_os_error() == Some(libc::EINVAL) => {
+            (create_truncated(path, 0)?, false)
+        }
+        Err(error) => return Err(error),
+    };
+    // O_DIRECT needs page-aligned memory, offsets and lengths: a page-aligned window into a
+    // slightly larger buffer, and a fill rounded up to whole pages (then cut to `size`).
+    let buffer = vec![0u8; ZERO_FILL_CHUNK + PAGE_SIZE as usize];
+    let align = buffer.as_ptr().align_offset(PAGE_SIZE as usize);
+    let zeros = &buffer[align..align + ZERO_FILL_CHUNK];
+    let fill_len = if direct {
+        size.next_multiple_of(PAGE_SIZE)
+    } else {
+        size
+    };
     let mut offset = 0u64;
-    while offset < size {
+    while offset < fill_len {
         let started = std::time::Instant::now();
-        let n = (size - offset).min(ZERO_FILL_CHUNK as u64) as usize;
+        let n = (fill_len - offset).min(ZERO_FILL_CHUNK as u64) as usize;
         file.write_all_at(&zeros[..n], offset)?;
-        let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-            | libc::SYNC_FILE_RANGE_WRITE
-            | libc::SYNC_FILE_RANGE_WAIT_AFTER;
-        // SAFETY: sync_file_range on a valid descriptor we own, within the written range.
-        let result =
-            unsafe { libc::sync_file_range(file.as_raw_fd(), offset as i64, n as i64, flags) };
-        if result != 0 {
-            return Err(std::io::Error::last_os_error());
+        if !direct {
+            let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
+                | libc::SYNC_FILE_RANGE_WRITE
+                | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+            // SAFETY: sync_file_range on a valid descriptor we own, within the written range.
+            let result =
+                unsafe { libc::sync_file_range(file.as_raw_fd(), offset as i64, n as i64, flags) };
+            if result != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
         }
         offset += n as u64;
         std::thread::sleep(started.elapsed());
+    }
+    if fill_len != size {
+        file.set_len(size)?;
     }
     Ok(file)
 }
@@ -436,7 +455,7 @@ mod tests {
     #[test]
     fn zero_filled_spares_have_the_exact_size_and_only_zeros() {
         let dir = tempfile::tempdir().unwrap();
-        // Not a multiple of a page or of a chunk.
+        // Not a multiple of a page or of a chunk: the O_DIRECT fill is rounded up, then cut.
         let size = 3 * ZERO_FILL_CHUNK as u64 + 100;
         let path = dir.path().join("spare-1");
         prepare_spare(&path, size, true).unwrap();

@@ -161,10 +161,10 @@ impl Writer {
                 .place(segment_id, group_start, &mut self.buffer);
         }
         let data_len = self.buffer.len() as u64;
-        // Zeros up to the end of the last page (the file holds zeros there anyway): a spare's
-        // pages may have left the page cache (evicted, or a recycled file), and a write ending
-        // inside a page that is not cached would make the kernel read that page from the device
-        // first. Also over whatever a failed write may have left.
+        // Zeros up to the end of the last page (the file holds zeros there anyway): spares are
+        // zero-filled past the page cache, and a write ending inside a page that is not cached
+        // would make the kernel read that page from the device first. Also over whatever a
+        // failed write may have left.
         let page_end = (offset + data_len)
             .next_multiple_of(PAGE_SIZE)
             .min(self.shared.config.segment_size.0);

@@ -310,6 +310,13 @@ impl Engine {
         self.shared.watermark.subscribe()
     }
 
+    /// The start TS of the oldest prewrite that has no commit or rollback yet, if any: what
+    /// holds the watermark back, found without collecting and sorting them all.
+    pub fn oldest_pending_prewrite(&self) -> Option<u64> {
+        let sorter = self.shared.sorter.lock().unwrap_or_else(|e| e.into_inner());
+        sorter.pending_prewrites().map(|(ts, _)| ts).min()
+    }
+
     /// Start TSs of prewrites that have no commit or rollback yet, ascending.
     pub fn pending_prewrites(&self) -> Vec<u64> {
         let sorter = self.shared.sorter.lock().unwrap_or_else(|e| e.into_inner());

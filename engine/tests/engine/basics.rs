@@ -77,6 +77,7 @@ async fn round_trip_every_kind(backend: IoBackend) {
         [(Kind::Commit, 11), (Kind::Fake, 13)]
     );
     assert!(engine.pending_prewrites().is_empty());
+    assert_eq!(engine.oldest_pending_prewrite(), None);
 }
 
 async fn original_sorter_cases(backend: IoBackend) {
@@ -98,6 +99,7 @@ async fn original_sorter_cases(backend: IoBackend) {
     commit(&engine, 2, 3).await.unwrap();
     assert_eq!(engine.max_commit_ts(), 0);
     assert_eq!(engine.pending_prewrites(), [1]);
+    assert_eq!(engine.oldest_pending_prewrite(), Some(1));
     commit(&engine, 1, 10).await.unwrap();
     watch.changed().await.unwrap();
     assert_eq!(*watch.borrow_and_update(), 10);

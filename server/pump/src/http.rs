@@ -61,7 +61,7 @@ pub struct PumpStatusReply {
 
 /// `GET /status`: every pump in the registry, a fresh TSO.
 async fn status(State(pump): State<Arc<Pump>>) -> Response {
-    let oldest_pending_prewrite = pump.engine.pending_prewrites().first().copied();
+    let oldest_pending_prewrite = pump.engine.oldest_pending_prewrite();
     let reply = match pump_status(&pump).await {
         Ok((status, commit_ts)) => PumpStatusReply {
             status: Some(status),

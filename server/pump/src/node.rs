@@ -183,7 +183,7 @@ impl Pump {
         };
         let mut watermark = self.engine.watch_max_commit_ts();
         while *watermark.borrow_and_update() < fake_ts
-            || !self.engine.pending_prewrites().is_empty()
+            || self.engine.oldest_pending_prewrite().is_some()
         {
             tracing::info!(
                 fake_ts,
